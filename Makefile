@@ -1,0 +1,111 @@
+# byol — GNU Makefile. `make` builds into build/, `make test` runs the suite,
+# `make bench` the benchmarks, `make asan` the suite under ASan + UBSan,
+# `make install` installs under $(DESTDIR)$(PREFIX). Missing Debian packages
+# are installed by apt-get when run as root, or the command is printed.
+
+PREFIX    ?= /usr/local
+BUILD     ?= build
+CC        ?= cc
+PYTHON    := /usr/bin/python3
+THREADS   ?= $(shell nproc)
+
+PKGS      := libuv libcjson openblas sqlite3 libjpeg zlib
+BUILD_DEBS := pkg-config libuv1-dev libcjson-dev libopenblas-dev libsqlite3-dev \
+	      libjpeg62-turbo-dev zlib1g-dev
+TEST_DEBS := libcmocka-dev python3-torch python3-torchvision python3-numpy
+DATA_DEBS := dataset-fashion-mnist
+
+OPT       ?= -O2 -g
+CFLAGS    := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP -pthread
+CPPFLAGS  += -Icommon -Idaemon -Idaemon/nn -Itests/ref
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS    += $(PKG_LIBS) -lm -pthread
+
+COMMON_SRC := $(wildcard common/*.c)
+NN_SRC     := $(wildcard daemon/nn/*.c)
+CORE_SRC   := $(COMMON_SRC) $(NN_SRC) daemon/safetensors.c
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+REF_SRC    := $(wildcard tests/ref/test_*.c)
+TEST_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) $(REF_SRC:tests/ref/%.c=$(BUILD)/tests/%)
+BENCH_BIN  := $(BUILD)/bench/bench_nn
+
+.PHONY: all test bench asan install deps test-deps clean
+all: $(BUILD)/.deps $(CORE_OBJ) $(TEST_BIN) $(BENCH_BIN)
+
+# ---- dependencies ------------------------------------------------------
+
+# Install (as root) or name the Debian packages that are missing.
+define need_debs
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+		else \
+			echo "missing packages; run: sudo apt-get install $$missing" >&2; exit 1; \
+		fi; \
+	fi
+endef
+
+$(BUILD)/.deps: Makefile
+	$(call need_debs,$(BUILD_DEBS))
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/.test-deps: Makefile
+	$(call need_debs,$(TEST_DEBS) $(DATA_DEBS))
+	@mkdir -p $(@D) && touch $@
+
+deps: $(BUILD)/.deps
+test-deps: $(BUILD)/.test-deps
+
+# ---- compiling ---------------------------------------------------------
+
+$(BUILD)/%.o: %.c | $(BUILD)/.deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) | $(BUILD)/.test-deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: tests/ref/%.c $(CORE_OBJ) | $(BUILD)/.test-deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: tests/bench/%.c $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- running -----------------------------------------------------------
+
+# PyTorch reference cases, regenerated when the generators change.
+$(BUILD)/ref/.stamp: tests/ref/gen_ops.py tests/ref/gen_nets.py tests/ref/models.py \
+		     tests/ref/stio.py | $(BUILD)/.test-deps
+	@rm -rf $(BUILD)/ref && mkdir -p $(BUILD)/ref
+	$(PYTHON) tests/ref/gen_ops.py $(BUILD)/ref/ops >/dev/null
+	$(PYTHON) tests/ref/gen_nets.py $(BUILD)/ref/nets >/dev/null
+	@touch $@
+
+test: all $(BUILD)/ref/.stamp
+	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+bench: all | $(BUILD)/.test-deps
+	@BUILD=$(BUILD) THREADS=$(THREADS) PYTHON=$(PYTHON) sh tests/bench/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan \
+		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		test
+
+install: all
+	@echo "nothing to install yet: the binaries arrive with the engine and the daemon"
+
+clean:
+	rm -rf build build-asan

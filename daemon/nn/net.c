@@ -1,0 +1,542 @@
+/*
+ * net.c — building, allocating and running a network graph (see net.h).
+ */
+#include "net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+#define NN_MAX_BATCH 65536
+
+/* ---- building --------------------------------------------------------- */
+
+/* Grow *arr (of *n items of size sz) by one zeroed item; returns it or NULL. */
+static void *grow(struct nn_net *net, void **arr, int *n, size_t sz)
+{
+	if (net->err.code)
+		return NULL;
+	if (net->finalized) {
+		err_set(&net->err, ERR_STATE, "network: layer added after finalize");
+		return NULL;
+	}
+	void *p = realloc(*arr, sz * (size_t)(*n + 1));
+	if (!p) {
+		err_set(&net->err, ERR_NOMEM, "network: out of memory while building");
+		return NULL;
+	}
+	*arr = p;
+	memset((char *)p + sz * (size_t)*n, 0, sz);
+	return (char *)p + sz * (size_t)(*n)++;
+}
+
+static int valid_act(struct nn_net *net, int x)
+{
+	if (net->err.code)
+		return 0;
+	if (x < 0 || x >= net->n_acts) {
+		err_set(&net->err, ERR_INVALID, "network: no activation %d", x);
+		return 0;
+	}
+	return 1;
+}
+
+static int add_act(struct nn_net *net, int c, int h, int w)
+{
+	if (c <= 0 || h <= 0 || w <= 0) {
+		err_set(&net->err, ERR_INVALID, "network: empty activation %dx%dx%d (input too small?)",
+			c, h, w);
+		return -1;
+	}
+	struct nn_act *a = grow(net, (void **)&net->acts, &net->n_acts, sizeof *a);
+	if (!a)
+		return -1;
+	a->c = c;
+	a->h = h;
+	a->w = w;
+	return net->n_acts - 1;
+}
+
+/* Append a named tensor of the given shape to the parameter or buffer table. */
+static int add_tensor(struct nn_net *net, int is_param, const char *module, const char *leaf,
+		      int ndim, const int *shape, enum nn_init init, int fan, unsigned flags)
+{
+	struct nn_tensor **tab = is_param ? &net->params : &net->buffers;
+	int *n = is_param ? &net->n_params : &net->n_buffers;
+	size_t *len = is_param ? &net->param_len : &net->buffer_len;
+	struct nn_tensor *t = grow(net, (void **)tab, n, sizeof *t);
+	if (!t)
+		return -1;
+	if (snprintf(t->name, sizeof t->name, "%s.%s", module, leaf) >= (int)sizeof t->name) {
+		(*n)--;
+		err_set(&net->err, ERR_INVALID, "network: name too long: %s.%s", module, leaf);
+		return -1;
+	}
+	t->ndim = ndim;
+	t->len = 1;
+	for (int i = 0; i < ndim; i++) {
+		t->shape[i] = shape[i];
+		t->len *= (size_t)shape[i];
+	}
+	t->offset = *len;
+	*len += t->len;
+	t->init = init;
+	t->fan = fan;
+	t->flags = flags;
+	return *n - 1;
+}
+
+static struct nn_node *add_node(struct nn_net *net, enum nn_op op, int in)
+{
+	struct nn_node *nd = grow(net, (void **)&net->nodes, &net->n_nodes, sizeof *nd);
+	if (!nd)
+		return NULL;
+	nd->op = op;
+	nd->in = in;
+	nd->in2 = nd->out = nd->weight = nd->bias = nd->stats = -1;
+	return nd;
+}
+
+int nn_net_init(struct nn_net *net, struct pool *pool, int c, int h, int w)
+{
+	memset(net, 0, sizeof *net);
+	net->pool = pool;
+	return add_act(net, c, h, w);
+}
+
+int nn_conv2d(struct nn_net *net, const char *name, int x, int oc, int k, int stride, int pad,
+	      int bias)
+{
+	if (!valid_act(net, x))
+		return -1;
+	const struct nn_act in = net->acts[x];
+	int oh = pool2d_out(in.h, k, stride, pad), ow = pool2d_out(in.w, k, stride, pad);
+	int y = add_act(net, oc, oh, ow);
+	struct nn_node *nd = add_node(net, NN_OP_CONV2D, x);
+	if (y < 0 || !nd)
+		return -1;
+	*nd = (struct nn_node){ .op = NN_OP_CONV2D, .in = x, .in2 = -1, .out = y, .bias = -1,
+				.stats = -1, .k = k, .stride = stride, .pad = pad };
+	int wshape[4] = { oc, in.c, k, k };
+	nd->weight = add_tensor(net, 1, name, "weight", 4, wshape, NN_INIT_KAIMING_FAN_OUT,
+				oc * k * k, 0);
+	if (bias)
+		nd->bias = add_tensor(net, 1, name, "bias", 1, &oc, NN_INIT_UNIFORM_FAN_IN,
+				      in.c * k * k, NN_PARAM_NO_DECAY);
+	return net->err.code ? -1 : y;
+}
+
+int nn_batchnorm(struct nn_net *net, const char *name, int x)
+{
+	if (!valid_act(net, x))
+		return -1;
+	const struct nn_act in = net->acts[x];
+	int y = add_act(net, in.c, in.h, in.w);
+	struct nn_node *nd = add_node(net, NN_OP_BATCHNORM, x);
+	if (y < 0 || !nd)
+		return -1;
+	nd->out = y;
+	nd->weight = add_tensor(net, 1, name, "weight", 1, &in.c, NN_INIT_ONES, 0,
+				NN_PARAM_NO_DECAY);
+	nd->bias = add_tensor(net, 1, name, "bias", 1, &in.c, NN_INIT_ZEROS, 0, NN_PARAM_NO_DECAY);
+	nd->stats = add_tensor(net, 0, name, "running_mean", 1, &in.c, NN_INIT_ZEROS, 0, 0);
+	add_tensor(net, 0, name, "running_var", 1, &in.c, NN_INIT_ONES, 0, 0);
+	add_tensor(net, 0, name, "num_batches_tracked", 0, NULL, NN_INIT_ZEROS, 0, 0);
+	return net->err.code ? -1 : y;
+}
+
+int nn_relu(struct nn_net *net, int x)
+{
+	if (!valid_act(net, x))
+		return -1;
+	struct nn_node *nd = add_node(net, NN_OP_RELU, x);
+	if (!nd)
+		return -1;
+	nd->out = x;
+	return x;
+}
+
+int nn_maxpool2d(struct nn_net *net, int x, int k, int stride, int pad)
+{
+	if (!valid_act(net, x))
+		return -1;
+	const struct nn_act in = net->acts[x];
+	int y = add_act(net, in.c, pool2d_out(in.h, k, stride, pad),
+			pool2d_out(in.w, k, stride, pad));
+	struct nn_node *nd = add_node(net, NN_OP_MAXPOOL, x);
+	if (y < 0 || !nd)
+		return -1;
+	nd->out = y;
+	nd->k = k;
+	nd->stride = stride;
+	nd->pad = pad;
+	return y;
+}
+
+int nn_avgpool(struct nn_net *net, int x)
+{
+	if (!valid_act(net, x))
+		return -1;
+	int y = add_act(net, net->acts[x].c, 1, 1);
+	struct nn_node *nd = add_node(net, NN_OP_AVGPOOL, x);
+	if (y < 0 || !nd)
+		return -1;
+	nd->out = y;
+	return y;
+}
+
+int nn_linear(struct nn_net *net, const char *name, int x, int out, int bias)
+{
+	if (!valid_act(net, x))
+		return -1;
+	const struct nn_act in = net->acts[x];
+	int fan_in = in.c * in.h * in.w;
+	int y = add_act(net, out, 1, 1);
+	struct nn_node *nd = add_node(net, NN_OP_LINEAR, x);
+	if (y < 0 || !nd)
+		return -1;
+	nd->out = y;
+	int wshape[2] = { out, fan_in };
+	nd->weight = add_tensor(net, 1, name, "weight", 2, wshape, NN_INIT_UNIFORM_FAN_IN, fan_in, 0);
+	if (bias)
+		nd->bias = add_tensor(net, 1, name, "bias", 1, &out, NN_INIT_UNIFORM_FAN_IN, fan_in,
+				      NN_PARAM_NO_DECAY);
+	return net->err.code ? -1 : y;
+}
+
+int nn_add(struct nn_net *net, int a, int b)
+{
+	if (!valid_act(net, a) || !valid_act(net, b))
+		return -1;
+	const struct nn_act *x = &net->acts[a], *y = &net->acts[b];
+	if (x->c != y->c || x->h != y->h || x->w != y->w) {
+		err_set(&net->err, ERR_INVALID, "network: add of %dx%dx%d and %dx%dx%d", x->c, x->h,
+			x->w, y->c, y->h, y->w);
+		return -1;
+	}
+	struct nn_node *nd = add_node(net, NN_OP_ADD, a);
+	if (!nd)
+		return -1;
+	nd->in2 = b;
+	nd->out = a;
+	return a;
+}
+
+/* ---- allocation ------------------------------------------------------- */
+
+static size_t act_floats(const struct nn_act *a)
+{
+	return (size_t)a->c * a->h * a->w;
+}
+
+int nn_net_finalize(struct nn_net *net, struct err *e)
+{
+	if (net->err.code)
+		return err_set(e, net->err.code, "%s", net->err.msg);
+	size_t saved = 0;
+	for (int i = 0; i < net->n_nodes; i++)
+		if (net->nodes[i].op == NN_OP_BATCHNORM)
+			saved += 2 * (size_t)net->acts[net->nodes[i].in].c;
+	net->param = calloc(net->param_len + 1, sizeof(float));
+	net->grad = calloc(net->param_len + 1, sizeof(float));
+	net->buffer = calloc(net->buffer_len + 1, sizeof(float));
+	net->saved_arena = calloc(saved + 1, sizeof(float));
+	if (!net->param || !net->grad || !net->buffer || !net->saved_arena)
+		return err_set(e, ERR_NOMEM, "network: cannot allocate %zu parameters",
+			       net->param_len);
+	float *s = net->saved_arena;
+	for (int i = 0; i < net->n_nodes; i++) {
+		struct nn_node *nd = &net->nodes[i];
+		if (nd->op == NN_OP_BATCHNORM) {
+			nd->saved = s;
+			s += 2 * (size_t)net->acts[nd->in].c;
+		}
+	}
+	net->finalized = 1;
+	return 0;
+}
+
+static void free_batch(struct nn_net *net)
+{
+	free(net->act_arena);
+	free(net->grad_arena);
+	free(net->argmax_arena);
+	free(net->work);
+	free(net->dwork);
+	net->act_arena = net->grad_arena = net->work = NULL;
+	net->argmax_arena = NULL;
+	net->dwork = NULL;
+	net->batch = 0;
+	for (int i = 0; i < net->n_acts; i++)
+		net->acts[i].data = net->acts[i].grad = NULL;
+}
+
+/* Largest per-kernel workspaces at this batch size (floats, doubles), argmax ints. */
+static void batch_needs(const struct nn_net *net, int batch, size_t *work, size_t *dwork,
+			size_t *argmax)
+{
+	int nth = pool_threads(net->pool);
+	*work = *dwork = *argmax = 0;
+	for (int i = 0; i < net->n_nodes; i++) {
+		const struct nn_node *nd = &net->nodes[i];
+		const struct nn_act *in = &net->acts[nd->in], *out = &net->acts[nd->out];
+		if (nd->op == NN_OP_CONV2D) {
+			struct conv2d_dims d;
+			conv2d_dims_init(&d, batch, in->c, in->h, in->w, out->c, nd->k, nd->stride,
+					 nd->pad);
+			size_t need = conv2d_work_floats(&d, nth);
+			*work = need > *work ? need : *work;
+		} else if (nd->op == NN_OP_BATCHNORM) {
+			size_t need = batchnorm_work_doubles(in->c);
+			*dwork = need > *dwork ? need : *dwork;
+		} else if (nd->op == NN_OP_MAXPOOL) {
+			*argmax += (size_t)batch * act_floats(out);
+		}
+	}
+}
+
+int nn_net_set_batch(struct nn_net *net, int batch, enum nn_grad_mode mode, struct err *e)
+{
+	if (!net->finalized)
+		return err_set(e, ERR_STATE, "network: set_batch before finalize");
+	if (batch < 1 || batch > NN_MAX_BATCH)
+		return err_set(e, ERR_RANGE, "network: batch %d outside 1..%d", batch, NN_MAX_BATCH);
+	if (batch == net->batch && mode == net->grad_mode)
+		return 0;
+	free_batch(net);
+	size_t total = 0, work, dwork, argmax;
+	for (int i = 0; i < net->n_acts; i++)
+		total += (size_t)batch * act_floats(&net->acts[i]);
+	batch_needs(net, batch, &work, &dwork, &argmax);
+	net->act_arena = malloc(total * sizeof(float));
+	net->grad_arena = mode ? malloc(total * sizeof(float)) : NULL;
+	net->work = malloc((work + 1) * sizeof(float));
+	net->dwork = malloc((dwork + 1) * sizeof(double));
+	net->argmax_arena = malloc((argmax + 1) * sizeof(int32_t));
+	if (!net->act_arena || (mode && !net->grad_arena) || !net->work || !net->dwork ||
+	    !net->argmax_arena) {
+		free_batch(net);
+		return err_set(e, ERR_NOMEM, "network: cannot allocate activations for batch %d "
+			       "(%.1f MiB)", batch, (double)total * 4 * (mode ? 2 : 1) / 1048576.0);
+	}
+	size_t off = 0, am = 0;
+	for (int i = 0; i < net->n_acts; i++) {
+		net->acts[i].data = net->act_arena + off;
+		net->acts[i].grad = mode ? net->grad_arena + off : NULL;
+		off += (size_t)batch * act_floats(&net->acts[i]);
+	}
+	for (int i = 0; i < net->n_nodes; i++) {
+		struct nn_node *nd = &net->nodes[i];
+		if (nd->op == NN_OP_MAXPOOL) {
+			nd->argmax = net->argmax_arena + am;
+			am += (size_t)batch * act_floats(&net->acts[nd->out]);
+		}
+	}
+	net->act_len = total;
+	net->work_len = work;
+	net->batch = batch;
+	net->grad_mode = mode;
+	return 0;
+}
+
+void nn_net_reset_params(struct nn_net *net, uint64_t seed)
+{
+	for (int i = 0; i < net->n_params + net->n_buffers; i++) {
+		int is_param = i < net->n_params;
+		const struct nn_tensor *t = is_param ? &net->params[i] : &net->buffers[i - net->n_params];
+		float *x = (is_param ? net->param : net->buffer) + t->offset;
+		struct rng r;
+		rng_init(&r, seed, (uint64_t)i);
+		double bound = t->fan > 0 ? 1.0 / sqrt((double)t->fan) : 0.0;
+		double sd = t->fan > 0 ? sqrt(2.0 / t->fan) : 0.0;
+		for (size_t j = 0; j < t->len; j++) {
+			switch (t->init) {
+			case NN_INIT_ZEROS: x[j] = 0.0f; break;
+			case NN_INIT_ONES: x[j] = 1.0f; break;
+			case NN_INIT_KAIMING_FAN_OUT: x[j] = (float)(sd * rng_normal(&r)); break;
+			case NN_INIT_UNIFORM_FAN_IN:
+				x[j] = (float)(bound * (2.0 * rng_uniform_f64(&r) - 1.0));
+				break;
+			}
+		}
+	}
+}
+
+void nn_net_free(struct nn_net *net)
+{
+	free_batch(net);
+	free(net->param);
+	free(net->grad);
+	free(net->buffer);
+	free(net->saved_arena);
+	free(net->params);
+	free(net->buffers);
+	free(net->nodes);
+	free(net->acts);
+	memset(net, 0, sizeof *net);
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+static float *param_ptr(struct nn_net *net, float *arena, int id)
+{
+	return id < 0 ? NULL : arena + net->params[id].offset;
+}
+
+static void forward_node(struct nn_net *net, struct nn_node *nd)
+{
+	struct pool *p = net->pool;
+	const int n = net->batch;
+	struct nn_act *in = &net->acts[nd->in], *out = &net->acts[nd->out];
+	const float *w = param_ptr(net, net->param, nd->weight);
+	const float *b = param_ptr(net, net->param, nd->bias);
+	switch (nd->op) {
+	case NN_OP_CONV2D: {
+		struct conv2d_dims d;
+		conv2d_dims_init(&d, n, in->c, in->h, in->w, out->c, nd->k, nd->stride, nd->pad);
+		conv2d_forward(p, out->data, net->work, in->data, w, b, &d);
+		break;
+	}
+	case NN_OP_BATCHNORM: {
+		float *stats = net->buffer + net->buffers[nd->stats].offset;
+		batchnorm_forward(p, out->data, nd->saved, nd->saved + in->c, net->dwork, in->data,
+				  w, b, stats, stats + in->c, n, in->c, in->h * in->w, net->train,
+				  net->replica);
+		if (net->train)
+			stats[2 * in->c] += 1.0f; /* num_batches_tracked */
+		break;
+	}
+	case NN_OP_RELU:
+		relu_forward(p, out->data, in->data, (size_t)n * act_floats(in));
+		break;
+	case NN_OP_MAXPOOL:
+		maxpool2d_forward(p, out->data, nd->argmax, in->data, n, in->c, in->h, in->w, nd->k,
+				  nd->stride, nd->pad);
+		break;
+	case NN_OP_AVGPOOL:
+		avgpool_forward(p, out->data, in->data, n, in->c, in->h * in->w);
+		break;
+	case NN_OP_LINEAR:
+		linear_forward(p, out->data, in->data, w, b, n, (int)act_floats(in), out->c);
+		break;
+	case NN_OP_ADD:
+		add_forward(p, out->data, in->data, net->acts[nd->in2].data,
+			    (size_t)n * act_floats(in));
+		break;
+	}
+}
+
+const float *nn_net_forward(struct nn_net *net, const float *x, int train)
+{
+	net->train = train;
+	memcpy(net->acts[0].data, x, (size_t)net->batch * act_floats(&net->acts[0]) * sizeof(float));
+	for (int i = 0; i < net->n_nodes; i++)
+		forward_node(net, &net->nodes[i]);
+	return net->acts[net->n_acts - 1].data;
+}
+
+void nn_net_zero_grad(struct nn_net *net)
+{
+	memset(net->grad, 0, net->param_len * sizeof(float));
+}
+
+static void backward_node(struct nn_net *net, struct nn_node *nd)
+{
+	struct pool *p = net->pool;
+	const int n = net->batch;
+	struct nn_act *in = &net->acts[nd->in], *out = &net->acts[nd->out];
+	const float *w = param_ptr(net, net->param, nd->weight);
+	float *dw = param_ptr(net, net->grad, nd->weight);
+	float *db = param_ptr(net, net->grad, nd->bias);
+	/* The input's gradient is only wanted past the first layer or when asked for. */
+	float *din = nd->in > 0 || net->grad_mode == NN_GRAD_INPUT ? in->grad : NULL;
+	switch (nd->op) {
+	case NN_OP_CONV2D: {
+		struct conv2d_dims d;
+		conv2d_dims_init(&d, n, in->c, in->h, in->w, out->c, nd->k, nd->stride, nd->pad);
+		conv2d_backward(p, din, dw, db, net->work, out->grad, in->data, w, &d);
+		break;
+	}
+	case NN_OP_BATCHNORM:
+		batchnorm_backward(p, din, dw, db, net->dwork, out->grad, in->data, w, nd->saved,
+				   nd->saved + in->c, n, in->c, in->h * in->w, net->train,
+				   net->replica);
+		break;
+	case NN_OP_RELU:
+		relu_backward(p, in->grad, out->grad, out->data, (size_t)n * act_floats(in));
+		break;
+	case NN_OP_MAXPOOL:
+		if (din)
+			maxpool2d_backward(p, din, out->grad, nd->argmax, n, in->c, in->h, in->w,
+					   out->h, out->w);
+		break;
+	case NN_OP_AVGPOOL:
+		if (din)
+			avgpool_backward(p, din, out->grad, n, in->c, in->h * in->w);
+		break;
+	case NN_OP_LINEAR:
+		linear_backward(p, din, dw, db, out->grad, in->data, w, n, (int)act_floats(in),
+				out->c);
+		break;
+	case NN_OP_ADD: /* in place: the first operand's gradient already is the output's */
+		add_backward(p, net->acts[nd->in2].grad, out->grad, (size_t)n * act_floats(in));
+		break;
+	}
+}
+
+void nn_net_backward(struct nn_net *net, const float *dout)
+{
+	const struct nn_act *last = &net->acts[net->n_acts - 1];
+	memset(net->grad_arena, 0, net->act_len * sizeof(float));
+	memcpy(last->grad, dout, (size_t)net->batch * act_floats(last) * sizeof(float));
+	for (int i = net->n_nodes - 1; i >= 0; i--)
+		backward_node(net, &net->nodes[i]);
+}
+
+/* ---- queries ---------------------------------------------------------- */
+
+static const struct nn_tensor *find(const struct nn_tensor *tab, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(tab[i].name, name) == 0)
+			return &tab[i];
+	return NULL;
+}
+
+const struct nn_tensor *nn_net_param(const struct nn_net *net, const char *name)
+{
+	return find(net->params, net->n_params, name);
+}
+
+const struct nn_tensor *nn_net_buffer(const struct nn_net *net, const char *name)
+{
+	return find(net->buffers, net->n_buffers, name);
+}
+
+int nn_net_out_dim(const struct nn_net *net)
+{
+	return (int)act_floats(&net->acts[net->n_acts - 1]);
+}
+
+void nn_net_flops(const struct nn_net *net, double *fwd, double *bwd)
+{
+	*fwd = *bwd = 0;
+	for (int i = 0; i < net->n_nodes; i++) {
+		const struct nn_node *nd = &net->nodes[i];
+		const struct nn_act *in = &net->acts[nd->in], *out = &net->acts[nd->out];
+		double f = 0;
+		if (nd->op == NN_OP_CONV2D) {
+			struct conv2d_dims d;
+			conv2d_dims_init(&d, net->batch, in->c, in->h, in->w, out->c, nd->k,
+					 nd->stride, nd->pad);
+			f = conv2d_flops(&d);
+		} else if (nd->op == NN_OP_LINEAR) {
+			f = 2.0 * net->batch * act_floats(in) * out->c;
+		}
+		*fwd += f;
+		*bwd += nd->in > 0 ? 2 * f : f; /* the first layer has no input gradient */
+	}
+}

@@ -1,0 +1,132 @@
+/*
+ * pooling.c — max-pool (with saved argmax for backward) and global average
+ * pool, split over the (N·C) planes so no two threads touch one plane.
+ */
+#include "ops.h"
+
+#include <math.h>
+
+int pool2d_out(int in, int k, int stride, int pad)
+{
+	if (k <= 0 || stride <= 0 || pad < 0 || in + 2 * pad < k)
+		return 0;
+	return (in + 2 * pad - k) / stride + 1;
+}
+
+struct pool2d_task {
+	float *out, *dinp;
+	int32_t *argmax;
+	const int32_t *cargmax;
+	const float *inp, *dout;
+	int planes, h, w, k, stride, pad, oh, ow;
+};
+
+static void maxpool_planes(void *arg, int tid, int nth)
+{
+	const struct pool2d_task *t = arg;
+	size_t lo, hi;
+	pool_split((size_t)t->planes, tid, nth, &lo, &hi);
+	for (size_t pl = lo; pl < hi; pl++) {
+		const float *x = t->inp + pl * t->h * t->w;
+		float *y = t->out + pl * t->oh * t->ow;
+		int32_t *am = t->argmax + pl * t->oh * t->ow;
+		for (int oy = 0; oy < t->oh; oy++) {
+			for (int ox = 0; ox < t->ow; ox++) {
+				float best = -INFINITY;
+				int32_t at = -1;
+				for (int ky = 0; ky < t->k; ky++) {
+					int iy = oy * t->stride - t->pad + ky;
+					if (iy < 0 || iy >= t->h)
+						continue;
+					for (int kx = 0; kx < t->k; kx++) {
+						int ix = ox * t->stride - t->pad + kx;
+						if (ix < 0 || ix >= t->w)
+							continue;
+						float v = x[iy * t->w + ix];
+						if (at < 0 || v > best || isnan(v)) {
+							best = v;
+							at = iy * t->w + ix;
+						}
+					}
+				}
+				y[oy * t->ow + ox] = best;
+				am[oy * t->ow + ox] = at;
+			}
+		}
+	}
+}
+
+void maxpool2d_forward(struct pool *p, float *out, int32_t *argmax, const float *inp, int n, int c,
+		       int h, int w, int k, int stride, int pad)
+{
+	struct pool2d_task t = { .out = out, .argmax = argmax, .inp = inp, .planes = n * c,
+				 .h = h, .w = w, .k = k, .stride = stride, .pad = pad,
+				 .oh = pool2d_out(h, k, stride, pad),
+				 .ow = pool2d_out(w, k, stride, pad) };
+	pool_run(p, maxpool_planes, &t);
+}
+
+static void maxpool_grad_planes(void *arg, int tid, int nth)
+{
+	const struct pool2d_task *t = arg;
+	const size_t ohw = (size_t)t->oh * t->ow;
+	size_t lo, hi;
+	pool_split((size_t)t->planes, tid, nth, &lo, &hi);
+	for (size_t pl = lo; pl < hi; pl++) {
+		float *dx = t->dinp + pl * t->h * t->w;
+		const float *dy = t->dout + pl * ohw;
+		const int32_t *am = t->cargmax + pl * ohw;
+		for (size_t j = 0; j < ohw; j++)
+			if (am[j] >= 0)
+				dx[am[j]] += dy[j];
+	}
+}
+
+void maxpool2d_backward(struct pool *p, float *dinp, const float *dout, const int32_t *argmax,
+			int n, int c, int h, int w, int oh, int ow)
+{
+	struct pool2d_task t = { .dinp = dinp, .dout = dout, .cargmax = argmax, .planes = n * c,
+				 .h = h, .w = w, .oh = oh, .ow = ow };
+	pool_run(p, maxpool_grad_planes, &t);
+}
+
+static void avgpool_planes(void *arg, int tid, int nth)
+{
+	const struct pool2d_task *t = arg;
+	const int hw = t->h;
+	size_t lo, hi;
+	pool_split((size_t)t->planes, tid, nth, &lo, &hi);
+	for (size_t pl = lo; pl < hi; pl++) {
+		const float *x = t->inp + pl * hw;
+		float s = 0;
+		for (int j = 0; j < hw; j++)
+			s += x[j];
+		t->out[pl] = s / (float)hw;
+	}
+}
+
+void avgpool_forward(struct pool *p, float *out, const float *inp, int n, int c, int hw)
+{
+	struct pool2d_task t = { .out = out, .inp = inp, .planes = n * c, .h = hw };
+	pool_run(p, avgpool_planes, &t);
+}
+
+static void avgpool_grad_planes(void *arg, int tid, int nth)
+{
+	const struct pool2d_task *t = arg;
+	const int hw = t->h;
+	size_t lo, hi;
+	pool_split((size_t)t->planes, tid, nth, &lo, &hi);
+	for (size_t pl = lo; pl < hi; pl++) {
+		float g = t->dout[pl] / (float)hw;
+		float *dx = t->dinp + pl * hw;
+		for (int j = 0; j < hw; j++)
+			dx[j] += g;
+	}
+}
+
+void avgpool_backward(struct pool *p, float *dinp, const float *dout, int n, int c, int hw)
+{
+	struct pool2d_task t = { .dinp = dinp, .dout = dout, .planes = n * c, .h = hw };
+	pool_run(p, avgpool_grad_planes, &t);
+}

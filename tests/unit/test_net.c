@@ -1,0 +1,258 @@
+/*
+ * test_net.c — the network graph and model builders: layer names and counts,
+ * torchvision-style initialisation statistics, deterministic seeding, build
+ * and allocation errors, the thread pool, and the replica seam.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "models.h"
+#include "rng.h"
+
+static struct pool *pool;
+
+static int setup(void **state)
+{
+	(void)state;
+	struct err e;
+	return pool_init(&pool, 2, &e);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	pool_free(pool);
+	return 0;
+}
+
+static void build(struct nn_net *net, enum encoder_arch arch, double width, int imagenet,
+		  int ch, int size)
+{
+	struct encoder_config cfg = { .arch = arch, .width = width, .imagenet_stem = imagenet };
+	struct err e;
+	nn_net_init(net, pool, ch, size, size);
+	assert_true(encoder_build(net, "", 0, &cfg) >= 0);
+	assert_int_equal(nn_net_finalize(net, &e), 0);
+}
+
+static void test_names_and_sizes(void **state)
+{
+	(void)state;
+	struct nn_net net;
+	build(&net, ENCODER_RESNET50, 1.0, 1, 3, 64);
+	assert_int_equal(nn_net_out_dim(&net), 2048);
+	assert_int_equal(net.param_len, 23454912 + 53120); /* torchvision resnet50 minus fc */
+	const struct nn_tensor *t = nn_net_param(&net, "layer2.0.downsample.0.weight");
+	assert_non_null(t);
+	assert_int_equal(t->shape[0], 512);
+	assert_int_equal(t->shape[1], 256);
+	assert_non_null(nn_net_buffer(&net, "layer4.2.bn3.num_batches_tracked"));
+	assert_null(nn_net_param(&net, "layer1.0.downsample.2.weight"));
+	nn_net_free(&net);
+
+	build(&net, ENCODER_RESNET18, 1.0, 0, 3, 32);
+	assert_int_equal(nn_net_out_dim(&net), 512);
+	assert_int_equal(net.param_len, 11168832); /* with the 3×3 CIFAR stem */
+	assert_null(nn_net_param(&net, "layer1.0.downsample.0.weight"));
+	assert_int_equal(nn_net_param(&net, "conv1.weight")->shape[2], 3);
+	nn_net_free(&net);
+
+	build(&net, ENCODER_CONVNET, 0.5, 0, 1, 28);
+	assert_int_equal(nn_net_out_dim(&net), 128);
+	assert_non_null(nn_net_param(&net, "features.12.weight"));
+	assert_int_equal(nn_net_param(&net, "features.1.weight")->flags, NN_PARAM_NO_DECAY);
+	assert_int_equal(nn_net_param(&net, "features.0.weight")->flags, 0);
+	nn_net_free(&net);
+}
+
+static void test_width_rounding(void **state)
+{
+	(void)state;
+	assert_int_equal(model_channels(64, 0.25), 16);
+	assert_int_equal(model_channels(64, 0.3), 19);
+	assert_int_equal(model_channels(256, 0.3), 77);
+	assert_int_equal(model_channels(32, 0.001), 1);
+	assert_int_equal(model_channels(2, 0.75), 2); /* 1.5 rounds half up */
+}
+
+/* Mean and standard deviation of a tensor. */
+static void moments(const float *x, size_t n, double *mean, double *sd)
+{
+	double s = 0, s2 = 0;
+	for (size_t i = 0; i < n; i++) {
+		s += x[i];
+		s2 += (double)x[i] * x[i];
+	}
+	*mean = s / (double)n;
+	*sd = sqrt(s2 / (double)n - *mean * *mean);
+}
+
+static void test_init(void **state)
+{
+	(void)state;
+	struct nn_net net, twin;
+	struct err e;
+	nn_net_init(&net, pool, 3, 8, 8);
+	int x = nn_conv2d(&net, "conv", 0, 256, 3, 1, 1, 0);
+	x = nn_batchnorm(&net, "bn", x);
+	x = nn_linear(&net, "fc", nn_avgpool(&net, x), 512, 1);
+	assert_true(x >= 0);
+	assert_int_equal(nn_net_finalize(&net, &e), 0);
+	nn_net_reset_params(&net, 7);
+	double mean, sd;
+	const struct nn_tensor *w = nn_net_param(&net, "conv.weight");
+	moments(net.param + w->offset, w->len, &mean, &sd);
+	double want = sqrt(2.0 / (256 * 9)); /* kaiming normal, fan_out, gain √2 */
+	double se = want / sqrt((double)w->len);
+	assert_true(fabs(mean) < 5 * se);
+	assert_true(fabs(sd - want) < 5 * want / sqrt(2.0 * (double)w->len));
+	const struct nn_tensor *fc = nn_net_param(&net, "fc.weight");
+	float lo = 1, hi = -1;
+	for (size_t i = 0; i < fc->len; i++) {
+		lo = fminf(lo, net.param[fc->offset + i]);
+		hi = fmaxf(hi, net.param[fc->offset + i]);
+	}
+	float bound = 1.0f / sqrtf(256.0f);
+	assert_true(lo >= -bound && hi <= bound && hi > 0.99f * bound && lo < -0.99f * bound);
+	assert_true(net.param[nn_net_param(&net, "bn.weight")->offset] == 1.0f);
+	assert_true(net.param[nn_net_param(&net, "bn.bias")->offset] == 0.0f);
+	assert_true(net.buffer[nn_net_buffer(&net, "bn.running_var")->offset] == 1.0f);
+
+	/* Same seed, same weights; another seed, others. */
+	nn_net_init(&twin, pool, 3, 8, 8);
+	x = nn_conv2d(&twin, "conv", 0, 256, 3, 1, 1, 0);
+	x = nn_linear(&twin, "fc", nn_avgpool(&twin, nn_batchnorm(&twin, "bn", x)), 512, 1);
+	assert_int_equal(nn_net_finalize(&twin, &e), 0);
+	nn_net_reset_params(&twin, 7);
+	assert_memory_equal(net.param, twin.param, net.param_len * sizeof(float));
+	nn_net_reset_params(&twin, 8);
+	assert_memory_not_equal(net.param, twin.param, w->len * sizeof(float));
+	nn_net_free(&twin);
+	nn_net_free(&net);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	struct nn_net net;
+	struct err e = { 0 };
+	struct encoder_config cfg = { .arch = ENCODER_CONVNET, .width = 1.0 };
+	nn_net_init(&net, pool, 1, 4, 4); /* three 2×2 pools leave nothing */
+	assert_int_equal(encoder_build(&net, "", 0, &cfg), -1);
+	assert_int_equal(nn_net_finalize(&net, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "empty activation"));
+	nn_net_free(&net);
+
+	nn_net_init(&net, pool, 3, 8, 8);
+	int x = nn_conv2d(&net, "c", 0, 4, 3, 1, 1, 0);
+	assert_int_equal(nn_add(&net, x, 0), -1); /* 4 channels + 3 channels */
+	assert_int_equal(nn_net_finalize(&net, &e), ERR_INVALID);
+	nn_net_free(&net);
+
+	nn_net_init(&net, pool, 3, 8, 8);
+	nn_relu(&net, nn_conv2d(&net, "c", 0, 4, 3, 1, 1, 0));
+	assert_int_equal(nn_net_set_batch(&net, 2, NN_GRAD_PARAMS, &e), ERR_STATE);
+	assert_int_equal(nn_net_finalize(&net, &e), 0);
+	assert_int_equal(nn_net_set_batch(&net, 0, NN_GRAD_PARAMS, &e), ERR_RANGE);
+	assert_int_equal(nn_net_set_batch(&net, 65537, NN_GRAD_PARAMS, &e), ERR_RANGE);
+	assert_int_equal(nn_conv2d(&net, "late", 0, 4, 3, 1, 1, 0), -1);
+	assert_int_equal(nn_net_set_batch(&net, 3, NN_GRAD_NONE, &e), 0);
+	assert_null(net.acts[1].grad);
+	nn_net_free(&net);
+}
+
+/* A replica whose peers are k identical copies of this process: sums scale by k. */
+static void sum_copies(void *ctx, double *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] *= *(int *)ctx;
+}
+
+static void test_replica_seam(void **state)
+{
+	(void)state;
+	struct nn_net a, b;
+	struct err e;
+	int copies = 4;
+	struct replica rep = { .sum_f64 = sum_copies, .ctx = &copies };
+	build(&a, ENCODER_RESNET18, 0.125, 0, 3, 8);
+	build(&b, ENCODER_RESNET18, 0.125, 0, 3, 8);
+	b.replica = &rep;
+	assert_int_equal(nn_net_set_batch(&a, 4, NN_GRAD_INPUT, &e), 0);
+	assert_int_equal(nn_net_set_batch(&b, 4, NN_GRAD_INPUT, &e), 0);
+	nn_net_reset_params(&a, 1);
+	nn_net_reset_params(&b, 1);
+	struct rng r;
+	rng_init(&r, 3, 0);
+	size_t nx = 4 * 3 * 8 * 8, ny = 4 * (size_t)nn_net_out_dim(&a);
+	float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+	for (size_t i = 0; i < nx; i++)
+		x[i] = (float)rng_normal(&r);
+	for (size_t i = 0; i < ny; i++)
+		dy[i] = (float)rng_normal(&r);
+	/* Identical replicas see the same statistics as one process. */
+	const float *ya = nn_net_forward(&a, x, 1), *yb = nn_net_forward(&b, x, 1);
+	for (size_t i = 0; i < ny; i++)
+		assert_float_equal(ya[i], yb[i], 1e-5);
+	nn_net_zero_grad(&a);
+	nn_net_zero_grad(&b);
+	nn_net_backward(&a, dy);
+	nn_net_backward(&b, dy);
+	for (size_t i = 0; i < nx; i++)
+		assert_float_equal(a.acts[0].grad[i], b.acts[0].grad[i], 1e-5);
+	/* The unbiased running variance uses the global count: 4× the samples. */
+	const struct nn_tensor *rv = nn_net_buffer(&a, "bn1.running_var");
+	assert_true(a.buffer[rv->offset] != b.buffer[rv->offset]);
+	free(x);
+	free(dy);
+	nn_net_free(&a);
+	nn_net_free(&b);
+}
+
+struct count_task {
+	int hits[64];
+};
+
+static void count_rows(void *arg, int tid, int nth)
+{
+	struct count_task *t = arg;
+	size_t lo, hi;
+	pool_split(64, tid, nth, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		t->hits[i]++;
+}
+
+static void test_pool(void **state)
+{
+	(void)state;
+	struct count_task t = { { 0 } };
+	for (int rep = 0; rep < 1000; rep++)
+		pool_run(pool, count_rows, &t);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(t.hits[i], 1000);
+	assert_int_equal(pool_threads(pool), 2);
+	struct pool *big;
+	struct err e;
+	assert_int_equal(pool_init(&big, 7, &e), 0);
+	memset(&t, 0, sizeof t);
+	pool_run(big, count_rows, &t);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(t.hits[i], 1);
+	pool_free(big);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names_and_sizes), cmocka_unit_test(test_width_rounding),
+		cmocka_unit_test(test_init),		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_replica_seam),	cmocka_unit_test(test_pool),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
