@@ -53,27 +53,44 @@ double conv2d_flops(const struct conv2d_dims *d)
 	return 2.0 * d->n * d->oc * d->oh * d->ow * (double)d->c * d->k * d->k;
 }
 
-/* col (C·K·K, OH·OW) ← the receptive fields of one image (C,H,W). */
-static void im2col(float *col, const float *img, const struct conv2d_dims *d)
+/* Output columns [*x0, *x1) whose input column x·stride − pad + kx lies inside [0, w). */
+static void valid_columns(const struct conv2d_dims *d, int kx, int *x0, int *x1)
 {
-	const int k = d->k, s = d->stride, pad = d->pad, oh = d->oh, ow = d->ow;
+	int lo = d->pad - kx, hi = d->w + d->pad - kx; /* need lo <= x·s < hi */
+	*x0 = lo <= 0 ? 0 : (lo + d->stride - 1) / d->stride;
+	*x1 = hi <= 0 ? 0 : (hi + d->stride - 1) / d->stride;
+	if (*x1 > d->ow)
+		*x1 = d->ow;
+	if (*x0 > *x1)
+		*x0 = *x1;
+}
+
+/* col (C·K·K, OH·OW) ← the receptive fields of one image (C,H,W). */
+static void im2col(float *restrict col, const float *restrict img, const struct conv2d_dims *d)
+{
+	const int k = d->k, s = d->stride, oh = d->oh, ow = d->ow;
 	for (int c = 0; c < d->c; c++) {
 		const float *plane = img + (size_t)c * d->h * d->w;
 		for (int ky = 0; ky < k; ky++) {
 			for (int kx = 0; kx < k; kx++) {
 				float *row = col + (((size_t)c * k + ky) * k + kx) * oh * ow;
+				int x0, x1;
+				valid_columns(d, kx, &x0, &x1);
 				for (int y = 0; y < oh; y++) {
-					int iy = y * s - pad + ky;
+					int iy = y * s - d->pad + ky;
 					float *dst = row + (size_t)y * ow;
 					if (iy < 0 || iy >= d->h) {
 						memset(dst, 0, sizeof(float) * (size_t)ow);
 						continue;
 					}
-					const float *src = plane + (size_t)iy * d->w;
-					for (int x = 0; x < ow; x++) {
-						int ix = x * s - pad + kx;
-						dst[x] = ix >= 0 && ix < d->w ? src[ix] : 0.0f;
-					}
+					const float *src = plane + (size_t)iy * d->w - d->pad + kx;
+					memset(dst, 0, sizeof(float) * (size_t)x0);
+					if (s == 1)
+						memcpy(dst + x0, src + x0, sizeof(float) * (size_t)(x1 - x0));
+					else
+						for (int x = x0; x < x1; x++)
+							dst[x] = src[x * s];
+					memset(dst + x1, 0, sizeof(float) * (size_t)(ow - x1));
 				}
 			}
 		}
@@ -81,25 +98,24 @@ static void im2col(float *col, const float *img, const struct conv2d_dims *d)
 }
 
 /* img (C,H,W) += the column buffer folded back (the adjoint of im2col). */
-static void col2im(float *img, const float *col, const struct conv2d_dims *d)
+static void col2im(float *restrict img, const float *restrict col, const struct conv2d_dims *d)
 {
-	const int k = d->k, s = d->stride, pad = d->pad, oh = d->oh, ow = d->ow;
+	const int k = d->k, s = d->stride, oh = d->oh, ow = d->ow;
 	for (int c = 0; c < d->c; c++) {
 		float *plane = img + (size_t)c * d->h * d->w;
 		for (int ky = 0; ky < k; ky++) {
 			for (int kx = 0; kx < k; kx++) {
 				const float *row = col + (((size_t)c * k + ky) * k + kx) * oh * ow;
+				int x0, x1;
+				valid_columns(d, kx, &x0, &x1);
 				for (int y = 0; y < oh; y++) {
-					int iy = y * s - pad + ky;
+					int iy = y * s - d->pad + ky;
 					if (iy < 0 || iy >= d->h)
 						continue;
-					float *dst = plane + (size_t)iy * d->w;
+					float *dst = plane + (size_t)iy * d->w - d->pad + kx;
 					const float *src = row + (size_t)y * ow;
-					for (int x = 0; x < ow; x++) {
-						int ix = x * s - pad + kx;
-						if (ix >= 0 && ix < d->w)
-							dst[ix] += src[x];
-					}
+					for (int x = x0; x < x1; x++)
+						dst[x * s] += src[x];
 				}
 			}
 		}

@@ -1,34 +1,77 @@
 /*
  * eltwise.c — ReLU and the residual add, split into contiguous ranges.
+ * The loops are branch-free so the compiler vectorises them.
  */
 #include "ops.h"
 
 struct eltwise_task {
 	float *out;
-	const float *a, *b, *c;
+	const float *a, *b;
 	size_t len;
 };
 
-#define ELTWISE_LOOP(name, body)                                        \
-	static void name(void *arg, int tid, int nth)                   \
-	{                                                               \
-		const struct eltwise_task *t = arg;                     \
-		size_t lo, hi;                                          \
-		pool_split(t->len, tid, nth, &lo, &hi);                 \
-		float *out = t->out;                                    \
-		const float *a = t->a, *b = t->b, *c = t->c;            \
-		(void)a;                                                \
-		(void)b;                                                \
-		(void)c;                                                \
-		for (size_t i = lo; i < hi; i++)                        \
-			body;                                           \
+static void relu_range(void *arg, int tid, int nth)
+{
+	const struct eltwise_task *t = arg;
+	size_t lo, hi;
+	pool_split(t->len, tid, nth, &lo, &hi);
+	float *out = t->out;
+	const float *x = t->a;
+	for (size_t i = lo; i < hi; i++) {
+		float v = x[i];
+		out[i] = v > 0.0f ? v : 0.0f;
 	}
+}
 
-ELTWISE_LOOP(relu_range, out[i] = a[i] > 0.0f ? a[i] : 0.0f)
-ELTWISE_LOOP(relu_grad_range, out[i] += c[i] > 0.0f ? a[i] : 0.0f)
-ELTWISE_LOOP(relu_mask_range, out[i] = c[i] > 0.0f ? out[i] : 0.0f)
-ELTWISE_LOOP(add_range, out[i] = a[i] + b[i])
-ELTWISE_LOOP(accumulate_range, out[i] += a[i])
+/* out += a where b > 0. */
+static void relu_grad_range(void *arg, int tid, int nth)
+{
+	const struct eltwise_task *t = arg;
+	size_t lo, hi;
+	pool_split(t->len, tid, nth, &lo, &hi);
+	float *restrict out = t->out;
+	const float *restrict dy = t->a, *restrict y = t->b;
+	for (size_t i = lo; i < hi; i++) {
+		float d = dy[i]; /* loaded unconditionally so the select vectorises */
+		out[i] += y[i] > 0.0f ? d : 0.0f;
+	}
+}
+
+/* out = 0 where b <= 0 (in-place gradient). */
+static void relu_mask_range(void *arg, int tid, int nth)
+{
+	const struct eltwise_task *t = arg;
+	size_t lo, hi;
+	pool_split(t->len, tid, nth, &lo, &hi);
+	float *restrict g = t->out;
+	const float *restrict y = t->b;
+	for (size_t i = lo; i < hi; i++) {
+		float v = g[i];
+		g[i] = y[i] > 0.0f ? v : 0.0f;
+	}
+}
+
+static void add_range(void *arg, int tid, int nth)
+{
+	const struct eltwise_task *t = arg;
+	size_t lo, hi;
+	pool_split(t->len, tid, nth, &lo, &hi);
+	float *out = t->out;
+	const float *a = t->a, *b = t->b;
+	for (size_t i = lo; i < hi; i++)
+		out[i] = a[i] + b[i];
+}
+
+static void accumulate_range(void *arg, int tid, int nth)
+{
+	const struct eltwise_task *t = arg;
+	size_t lo, hi;
+	pool_split(t->len, tid, nth, &lo, &hi);
+	float *restrict out = t->out;
+	const float *restrict a = t->a;
+	for (size_t i = lo; i < hi; i++)
+		out[i] += a[i];
+}
 
 /* Small tensors are not worth waking the team for. */
 static void eltwise_run(struct pool *p, pool_task_fn fn, struct eltwise_task *t)
@@ -47,7 +90,7 @@ void relu_forward(struct pool *p, float *out, const float *inp, size_t len)
 
 void relu_backward(struct pool *p, float *dinp, const float *dout, const float *out, size_t len)
 {
-	struct eltwise_task t = { .out = dinp, .a = dout, .c = out, .len = len };
+	struct eltwise_task t = { .out = dinp, .a = dout, .b = out, .len = len };
 	eltwise_run(p, dinp == dout ? relu_mask_range : relu_grad_range, &t);
 }
 
