@@ -80,17 +80,22 @@ static void im2col(float *restrict col, const float *restrict img, const struct 
 					int iy = y * s - d->pad + ky;
 					float *dst = row + (size_t)y * ow;
 					if (iy < 0 || iy >= d->h) {
-						memset(dst, 0, sizeof(float) * (size_t)ow);
+						for (int x = 0; x < ow; x++)
+							dst[x] = 0.0f;
 						continue;
 					}
 					const float *src = plane + (size_t)iy * d->w - d->pad + kx;
-					memset(dst, 0, sizeof(float) * (size_t)x0);
+					/* Rows are short (≤ a few dozen): plain loops beat libc calls. */
+					for (int x = 0; x < x0; x++)
+						dst[x] = 0.0f;
 					if (s == 1)
-						memcpy(dst + x0, src + x0, sizeof(float) * (size_t)(x1 - x0));
+						for (int x = x0; x < x1; x++)
+							dst[x] = src[x];
 					else
 						for (int x = x0; x < x1; x++)
 							dst[x] = src[x * s];
-					memset(dst + x1, 0, sizeof(float) * (size_t)(ow - x1));
+					for (int x = x1; x < ow; x++)
+						dst[x] = 0.0f;
 				}
 			}
 		}
@@ -114,8 +119,12 @@ static void col2im(float *restrict img, const float *restrict col, const struct 
 						continue;
 					float *dst = plane + (size_t)iy * d->w - d->pad + kx;
 					const float *src = row + (size_t)y * ow;
-					for (int x = x0; x < x1; x++)
-						dst[x * s] += src[x];
+					if (s == 1)
+						for (int x = x0; x < x1; x++)
+							dst[x] += src[x];
+					else
+						for (int x = x0; x < x1; x++)
+							dst[x * s] += src[x];
 				}
 			}
 		}

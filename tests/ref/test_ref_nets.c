@@ -213,5 +213,10 @@ int main(void)
 	struct CMUnitTest *tests = calloc((size_t)n, sizeof *tests);
 	for (int i = 0; i < n; i++)
 		tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(check_file, paths[i]);
-	return _cmocka_run_group_tests("ref_nets", tests, (size_t)n, NULL, NULL);
+	int rc = _cmocka_run_group_tests("ref_nets", tests, (size_t)n, NULL, NULL);
+	for (int i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(tests);
+	return rc;
 }
