@@ -1,17 +1,24 @@
 /*
- * conv.c — 2-D convolution as im2col + sgemm (darknet's scheme), one image
- * per thread at a time: a thread unfolds its image into its own column
- * buffer and multiplies with a single-threaded sgemm. 1×1 stride-1 convs
- * skip the unfolding. Weight gradients go to per-thread partial sums that
- * are reduced at the end, so threads never write the same memory.
+ * conv.c — 2-D convolution as im2col + sgemm (darknet's scheme).
  *
- * Workspace per thread: col (C·K·K × OH·OW) then dweight partial (OC·C·K·K)
- * then dbias partial (OC).
+ * Each thread takes its share of the batch in groups of G images: it
+ * unfolds a group into its own column buffer (C·K·K × G·OH·OW) and runs one
+ * single-threaded sgemm for the whole group, so the weights are packed once
+ * per group rather than once per image and small feature maps still make a
+ * wide product. G is chosen so a group's columns stay near COL_BUDGET
+ * floats. With G = 1 the product writes straight into the output, and 1×1
+ * stride-1 convs skip the unfolding. Weight gradients go to per-thread
+ * partial sums reduced at the end, so threads never write the same memory.
+ *
+ * Workspace per thread: col (C·K·K × G·OH·OW), tmp (OC × G·OH·OW),
+ * dweight partial (OC·C·K·K), dbias partial (OC).
  */
 #include "ops.h"
 
 #include <cblas.h>
 #include <string.h>
+
+#define COL_BUDGET (1 << 17) /* floats of column buffer a group aims for */
 
 int conv2d_dims_init(struct conv2d_dims *d, int n, int c, int h, int w, int oc, int k, int stride,
 		     int pad)
@@ -28,29 +35,50 @@ static int is_pointwise(const struct conv2d_dims *d)
 	return d->k == 1 && d->stride == 1 && d->pad == 0;
 }
 
-static size_t col_floats(const struct conv2d_dims *d)
+static size_t ckk(const struct conv2d_dims *d)
 {
-	return is_pointwise(d) ? 0 : (size_t)d->c * d->k * d->k * d->oh * d->ow;
+	return (size_t)d->c * d->k * d->k;
 }
 
-static size_t weight_floats(const struct conv2d_dims *d)
+static size_t ohw(const struct conv2d_dims *d)
 {
-	return (size_t)d->oc * d->c * d->k * d->k;
+	return (size_t)d->oh * d->ow;
 }
 
-static size_t thread_floats(const struct conv2d_dims *d)
+/* Images per group for nth threads. */
+static int group_size(const struct conv2d_dims *d, int nth)
 {
-	return col_floats(d) + weight_floats(d) + (size_t)d->oc;
+	size_t per_thread = ((size_t)d->n + (size_t)nth - 1) / (size_t)nth;
+	size_t g = COL_BUDGET / (ckk(d) * ohw(d));
+	g = g < 1 ? 1 : g > per_thread ? per_thread : g;
+	return (int)g;
+}
+
+struct conv_layout {
+	int g;            /* images per group */
+	size_t ld;        /* row stride of col and tmp: G·OH·OW */
+	size_t col, tmp;  /* floats of each buffer per thread */
+	size_t per_thread;
+};
+
+static struct conv_layout layout(const struct conv2d_dims *d, int nth)
+{
+	struct conv_layout l = { .g = group_size(d, nth) };
+	l.ld = (size_t)l.g * ohw(d);
+	l.col = l.g == 1 && is_pointwise(d) ? 0 : ckk(d) * l.ld;
+	l.tmp = l.g == 1 ? 0 : (size_t)d->oc * l.ld;
+	l.per_thread = l.col + l.tmp + (size_t)d->oc * ckk(d) + (size_t)d->oc;
+	return l;
 }
 
 size_t conv2d_work_floats(const struct conv2d_dims *d, int nth)
 {
-	return thread_floats(d) * (size_t)nth;
+	return layout(d, nth).per_thread * (size_t)nth;
 }
 
 double conv2d_flops(const struct conv2d_dims *d)
 {
-	return 2.0 * d->n * d->oc * d->oh * d->ow * (double)d->c * d->k * d->k;
+	return 2.0 * d->n * d->oc * ohw(d) * (double)ckk(d);
 }
 
 /* Output columns [*x0, *x1) whose input column x·stride − pad + kx lies inside [0, w). */
@@ -65,15 +93,16 @@ static void valid_columns(const struct conv2d_dims *d, int kx, int *x0, int *x1)
 		*x0 = *x1;
 }
 
-/* col (C·K·K, OH·OW) ← the receptive fields of one image (C,H,W). */
-static void im2col(float *restrict col, const float *restrict img, const struct conv2d_dims *d)
+/* col (C·K·K rows of stride ld, OH·OW used) ← the receptive fields of one image (C,H,W). */
+static void im2col(float *restrict col, size_t ld, const float *restrict img,
+		   const struct conv2d_dims *d)
 {
 	const int k = d->k, s = d->stride, oh = d->oh, ow = d->ow;
 	for (int c = 0; c < d->c; c++) {
 		const float *plane = img + (size_t)c * d->h * d->w;
 		for (int ky = 0; ky < k; ky++) {
 			for (int kx = 0; kx < k; kx++) {
-				float *row = col + (((size_t)c * k + ky) * k + kx) * oh * ow;
+				float *row = col + (((size_t)c * k + ky) * k + kx) * ld;
 				int x0, x1;
 				valid_columns(d, kx, &x0, &x1);
 				for (int y = 0; y < oh; y++) {
@@ -102,15 +131,16 @@ static void im2col(float *restrict col, const float *restrict img, const struct 
 	}
 }
 
-/* img (C,H,W) += the column buffer folded back (the adjoint of im2col). */
-static void col2im(float *restrict img, const float *restrict col, const struct conv2d_dims *d)
+/* img (C,H,W) += the column buffer (rows of stride ld) folded back: the adjoint of im2col. */
+static void col2im(float *restrict img, const float *restrict col, size_t ld,
+		   const struct conv2d_dims *d)
 {
 	const int k = d->k, s = d->stride, oh = d->oh, ow = d->ow;
 	for (int c = 0; c < d->c; c++) {
 		float *plane = img + (size_t)c * d->h * d->w;
 		for (int ky = 0; ky < k; ky++) {
 			for (int kx = 0; kx < k; kx++) {
-				const float *row = col + (((size_t)c * k + ky) * k + kx) * oh * ow;
+				const float *row = col + (((size_t)c * k + ky) * k + kx) * ld;
 				int x0, x1;
 				valid_columns(d, kx, &x0, &x1);
 				for (int y = 0; y < oh; y++) {
@@ -135,30 +165,58 @@ struct conv_task {
 	float *out, *dinp, *dweight, *dbias, *work;
 	const float *inp, *weight, *bias, *dout;
 	const struct conv2d_dims *d;
+	struct conv_layout l;
 };
 
-static void conv_forward_images(void *arg, int tid, int nth)
+/* This thread's buffers. */
+static void thread_buffers(const struct conv_task *t, int tid, float **col, float **tmp,
+			   float **dw, float **db)
+{
+	*col = t->work + t->l.per_thread * (size_t)tid;
+	*tmp = *col + t->l.col;
+	*dw = *tmp + t->l.tmp;
+	*db = *dw + (size_t)t->d->oc * ckk(t->d);
+}
+
+/* Unfold images [i0, i0+gn) into col, one block of OH·OW columns per image;
+   returns the B operand of the group's product. */
+static const float *unfold(const struct conv_task *t, float *col, size_t i0, int gn)
+{
+	const struct conv2d_dims *d = t->d;
+	const size_t in_size = (size_t)d->c * d->h * d->w;
+	if (t->l.g == 1 && is_pointwise(d))
+		return t->inp + i0 * in_size;
+	for (int g = 0; g < gn; g++)
+		im2col(col + (size_t)g * ohw(d), t->l.ld, t->inp + (i0 + g) * in_size, d);
+	return col;
+}
+
+static void conv_forward_groups(void *arg, int tid, int nth)
 {
 	const struct conv_task *t = arg;
 	const struct conv2d_dims *d = t->d;
-	const int ckk = d->c * d->k * d->k, ohw = d->oh * d->ow;
-	float *col = t->work + thread_floats(d) * (size_t)tid;
+	const size_t hw = ohw(d), out_size = (size_t)d->oc * hw;
+	float *col, *tmp, *dw, *db;
+	thread_buffers(t, tid, &col, &tmp, &dw, &db);
 	size_t lo, hi;
 	pool_split((size_t)d->n, tid, nth, &lo, &hi);
-	for (size_t i = lo; i < hi; i++) {
-		const float *img = t->inp + i * (size_t)d->c * d->h * d->w;
-		float *out = t->out + i * (size_t)d->oc * ohw;
-		const float *b = img;
-		if (!is_pointwise(d)) {
-			im2col(col, img, d);
-			b = col;
+	for (size_t i0 = lo; i0 < hi; i0 += (size_t)t->l.g) {
+		int gn = (int)(hi - i0 < (size_t)t->l.g ? hi - i0 : (size_t)t->l.g);
+		const float *b = unfold(t, col, i0, gn);
+		float *c = t->l.g == 1 ? t->out + i0 * out_size : tmp;
+		size_t ldc = t->l.g == 1 ? hw : t->l.ld;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->oc, gn * (int)hw,
+			    (int)ckk(d), 1.0f, t->weight, (int)ckk(d), b, (int)t->l.ld, 0.0f, c,
+			    (int)ldc);
+		for (int g = 0; g < gn; g++) {
+			float *out = t->out + (i0 + g) * out_size;
+			for (int o = 0; o < d->oc; o++) {
+				const float *src = c + o * ldc + (size_t)g * hw;
+				float *dst = out + o * hw, bias = t->bias ? t->bias[o] : 0.0f;
+				for (size_t j = 0; j < hw; j++)
+					dst[j] = src[j] + bias;
+			}
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->oc, ohw, ckk, 1.0f,
-			    t->weight, ckk, b, ohw, 0.0f, out, ohw);
-		if (t->bias)
-			for (int o = 0; o < d->oc; o++)
-				for (int j = 0; j < ohw; j++)
-					out[(size_t)o * ohw + j] += t->bias[o];
 	}
 }
 
@@ -166,49 +224,60 @@ void conv2d_forward(struct pool *p, float *out, float *work, const float *inp,
 		    const float *weight, const float *bias, const struct conv2d_dims *d)
 {
 	struct conv_task t = { .out = out, .work = work, .inp = inp, .weight = weight,
-			       .bias = bias, .d = d };
-	pool_run(p, conv_forward_images, &t);
+			       .bias = bias, .d = d, .l = layout(d, pool_threads(p)) };
+	pool_run(p, conv_forward_groups, &t);
 }
 
-/* Per image: dW_t += dout·colᵀ, db_t += Σ dout, dcol = Wᵀ·dout folded into dinp. */
-static void conv_backward_images(void *arg, int tid, int nth)
+/* Gather dout of images [i0, i0+gn) into tmp (OC × gn·OH·OW), or point at it when G = 1. */
+static const float *gather_dout(const struct conv_task *t, float *tmp, size_t i0, int gn)
+{
+	const struct conv2d_dims *d = t->d;
+	const size_t hw = ohw(d), out_size = (size_t)d->oc * hw;
+	if (t->l.g == 1)
+		return t->dout + i0 * out_size;
+	for (int g = 0; g < gn; g++)
+		for (int o = 0; o < d->oc; o++)
+			memcpy(tmp + o * t->l.ld + (size_t)g * hw, t->dout + (i0 + g) * out_size + o * hw,
+			       hw * sizeof(float));
+	return tmp;
+}
+
+/* Per group: dW_t += dout·colᵀ, db_t += Σ dout, dcol = Wᵀ·dout folded into dinp. */
+static void conv_backward_groups(void *arg, int tid, int nth)
 {
 	const struct conv_task *t = arg;
 	const struct conv2d_dims *d = t->d;
-	const int ckk = d->c * d->k * d->k, ohw = d->oh * d->ow;
-	float *col = t->work + thread_floats(d) * (size_t)tid;
-	float *dw = col + col_floats(d);
-	float *db = dw + weight_floats(d);
-	memset(dw, 0, sizeof(float) * (weight_floats(d) + (size_t)d->oc));
+	const int k = (int)ckk(d), ld = (int)t->l.ld;
+	const size_t hw = ohw(d), in_size = (size_t)d->c * d->h * d->w;
+	float *col, *tmp, *dw, *db;
+	thread_buffers(t, tid, &col, &tmp, &dw, &db);
+	memset(dw, 0, sizeof(float) * ((size_t)d->oc * ckk(d) + (size_t)d->oc));
 	size_t lo, hi;
 	pool_split((size_t)d->n, tid, nth, &lo, &hi);
-	for (size_t i = lo; i < hi; i++) {
-		const float *img = t->inp + i * (size_t)d->c * d->h * d->w;
-		const float *dout = t->dout + i * (size_t)d->oc * ohw;
-		float *dimg = t->dinp ? t->dinp + i * (size_t)d->c * d->h * d->w : NULL;
+	for (size_t i0 = lo; i0 < hi; i0 += (size_t)t->l.g) {
+		int gn = (int)(hi - i0 < (size_t)t->l.g ? hi - i0 : (size_t)t->l.g);
+		const float *dout = gather_dout(t, tmp, i0, gn);
+		const int ldd = t->l.g == 1 ? (int)hw : ld, cols = gn * (int)hw;
 		if (t->dweight) {
-			const float *b = img;
-			if (!is_pointwise(d)) {
-				im2col(col, img, d);
-				b = col;
-			}
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->oc, ckk, ohw, 1.0f,
-				    dout, ohw, b, ohw, 1.0f, dw, ckk);
+			const float *b = unfold(t, col, i0, gn);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->oc, k, cols, 1.0f,
+				    dout, ldd, b, ld, 1.0f, dw, k);
 		}
 		if (t->dbias)
 			for (int o = 0; o < d->oc; o++)
-				for (int j = 0; j < ohw; j++)
-					db[o] += dout[(size_t)o * ohw + j];
-		if (!dimg)
+				for (int j = 0; j < cols; j++)
+					db[o] += dout[(size_t)o * ldd + j];
+		if (!t->dinp)
 			continue;
-		if (is_pointwise(d)) {
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, d->oc, 1.0f,
-				    t->weight, ckk, dout, ohw, 1.0f, dimg, ohw);
-		} else {
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, d->oc, 1.0f,
-				    t->weight, ckk, dout, ohw, 0.0f, col, ohw);
-			col2im(dimg, col, d);
+		if (t->l.col == 0) { /* pointwise, G = 1: straight into dinp */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, cols, d->oc, 1.0f,
+				    t->weight, k, dout, ldd, 1.0f, t->dinp + i0 * in_size, ld);
+			continue;
 		}
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, cols, d->oc, 1.0f, t->weight,
+			    k, dout, ldd, 0.0f, col, ld);
+		for (int g = 0; g < gn; g++)
+			col2im(t->dinp + (i0 + g) * in_size, col + (size_t)g * hw, t->l.ld, d);
 	}
 }
 
@@ -216,18 +285,18 @@ static void conv_backward_images(void *arg, int tid, int nth)
 static void conv_reduce_partials(void *arg, int tid, int nth)
 {
 	const struct conv_task *t = arg;
-	const struct conv2d_dims *d = t->d;
-	const size_t wn = weight_floats(d), stride = thread_floats(d), skip = col_floats(d);
+	const size_t wn = (size_t)t->d->oc * ckk(t->d);
 	size_t lo, hi;
-	pool_split(wn + (size_t)d->oc, tid, nth, &lo, &hi);
+	pool_split(wn + (size_t)t->d->oc, tid, nth, &lo, &hi);
 	for (int s = 0; s < nth; s++) {
-		const float *part = t->work + stride * (size_t)s + skip;
+		float *col, *tmp, *dw, *db;
+		thread_buffers(t, s, &col, &tmp, &dw, &db);
 		for (size_t j = lo; j < hi; j++) {
 			if (j < wn) {
 				if (t->dweight)
-					t->dweight[j] += part[j];
+					t->dweight[j] += dw[j];
 			} else if (t->dbias) {
-				t->dbias[j - wn] += part[j];
+				t->dbias[j - wn] += dw[j];
 			}
 		}
 	}
@@ -238,8 +307,9 @@ void conv2d_backward(struct pool *p, float *dinp, float *dweight, float *dbias, 
 		     const struct conv2d_dims *d)
 {
 	struct conv_task t = { .dinp = dinp, .dweight = dweight, .dbias = dbias, .work = work,
-			       .inp = inp, .weight = weight, .dout = dout, .d = d };
-	pool_run(p, conv_backward_images, &t);
+			       .inp = inp, .weight = weight, .dout = dout, .d = d,
+			       .l = layout(d, pool_threads(p)) };
+	pool_run(p, conv_backward_groups, &t);
 	if (dweight || dbias)
 		pool_run(p, conv_reduce_partials, &t);
 }

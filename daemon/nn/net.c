@@ -232,10 +232,38 @@ static size_t act_floats(const struct nn_act *a)
 	return (size_t)a->c * a->h * a->w;
 }
 
+/*
+ * Mark, for every activation, the node whose backward writes its gradient
+ * first (the last consumer in forward order, in-place nodes aside): that node
+ * zeroes the gradient just before accumulating into it, while it is about to
+ * be in cache anyway, instead of a pass over all gradients per step.
+ */
+static int mark_first_writers(struct nn_net *net, struct err *e)
+{
+	char *seen = calloc((size_t)net->n_acts, 1);
+	if (!seen)
+		return err_set(e, ERR_NOMEM, "network: out of memory");
+	for (int i = net->n_nodes - 1; i >= 0; i--) {
+		struct nn_node *nd = &net->nodes[i];
+		if (nd->out != nd->in) {
+			nd->zero_in = !seen[nd->in];
+			seen[nd->in] = 1;
+		}
+		if (nd->in2 >= 0) {
+			nd->zero_in2 = !seen[nd->in2];
+			seen[nd->in2] = 1;
+		}
+	}
+	free(seen);
+	return 0;
+}
+
 int nn_net_finalize(struct nn_net *net, struct err *e)
 {
 	if (net->err.code)
 		return err_set(e, net->err.code, "%s", net->err.msg);
+	if (mark_first_writers(net, e))
+		return e->code;
 	size_t saved = 0;
 	for (int i = 0; i < net->n_nodes; i++)
 		if (net->nodes[i].op == NN_OP_BATCHNORM)
@@ -453,6 +481,11 @@ static void backward_node(struct nn_net *net, struct nn_node *nd)
 	float *db = param_ptr(net, net->grad, nd->bias);
 	/* The input's gradient is only wanted past the first layer or when asked for. */
 	float *din = nd->in > 0 || net->grad_mode == NN_GRAD_INPUT ? in->grad : NULL;
+	const size_t in_len = (size_t)n * act_floats(in);
+	if (din && nd->zero_in)
+		memset(din, 0, in_len * sizeof(float));
+	if (nd->in2 >= 0 && nd->zero_in2)
+		memset(net->acts[nd->in2].grad, 0, in_len * sizeof(float));
 	switch (nd->op) {
 	case NN_OP_CONV2D: {
 		struct conv2d_dims d;
@@ -466,7 +499,7 @@ static void backward_node(struct nn_net *net, struct nn_node *nd)
 				   net->replica);
 		break;
 	case NN_OP_RELU:
-		relu_backward(p, in->grad, out->grad, out->data, (size_t)n * act_floats(in));
+		relu_backward(p, in->grad, out->grad, out->data, in_len);
 		break;
 	case NN_OP_MAXPOOL:
 		if (din)
@@ -482,7 +515,7 @@ static void backward_node(struct nn_net *net, struct nn_node *nd)
 				out->c);
 		break;
 	case NN_OP_ADD: /* in place: the first operand's gradient already is the output's */
-		add_backward(p, net->acts[nd->in2].grad, out->grad, (size_t)n * act_floats(in));
+		add_backward(p, net->acts[nd->in2].grad, out->grad, in_len);
 		break;
 	}
 }
@@ -490,7 +523,6 @@ static void backward_node(struct nn_net *net, struct nn_node *nd)
 void nn_net_backward(struct nn_net *net, const float *dout)
 {
 	const struct nn_act *last = &net->acts[net->n_acts - 1];
-	memset(net->grad_arena, 0, net->act_len * sizeof(float));
 	memcpy(last->grad, dout, (size_t)net->batch * act_floats(last) * sizeof(float));
 	for (int i = net->n_nodes - 1; i >= 0; i--)
 		backward_node(net, &net->nodes[i]);

@@ -90,6 +90,7 @@ struct nn_node {
 	int stats;         /* BN: buffer id of running_mean; running_var and
 			      num_batches_tracked follow */
 	int k, stride, pad;
+	int zero_in, zero_in2; /* first to write that input's gradient in backward */
 	float *saved;      /* BN: mean and rstd (2·C) of the last forward */
 	int32_t *argmax;   /* max-pool: winners of the last forward */
 };
