@@ -49,7 +49,8 @@ static size_t ohw(const struct conv2d_dims *d)
 static int group_size(const struct conv2d_dims *d, int nth)
 {
 	size_t per_thread = ((size_t)d->n + (size_t)nth - 1) / (size_t)nth;
-	size_t g = COL_BUDGET / (ckk(d) * ohw(d));
+	size_t cols = ckk(d) * ohw(d);
+	size_t g = cols ? COL_BUDGET / cols : 1;
 	g = g < 1 ? 1 : g > per_thread ? per_thread : g;
 	return (int)g;
 }

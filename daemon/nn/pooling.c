@@ -21,6 +21,35 @@ struct pool2d_task {
 	int planes, h, w, k, stride, pad, oh, ow;
 };
 
+/* The window taps [*lo, *hi) of output position o that fall inside [0, n). */
+static void window(int o, int stride, int pad, int k, int n, int *lo, int *hi)
+{
+	int start = o * stride - pad;
+	*lo = start < 0 ? -start : 0;
+	*hi = start + k > n ? n - start : k;
+}
+
+/* One output: the maximum of its window and where it is (the first maximum).
+   Branch-free, since on real data the branches mispredict half the time. A NaN
+   is kept only as a window's first tap; a NaN loss is caught at the loss. */
+static void max_window(const float *x, int w, int iy0, int ky0, int ky1, int ix0, int kx0,
+		       int kx1, float *best_out, int32_t *at_out)
+{
+	int32_t at = (iy0 + ky0) * w + ix0 + kx0;
+	float best = x[at];
+	for (int ky = ky0; ky < ky1; ky++) {
+		const int row = (iy0 + ky) * w + ix0;
+		for (int kx = kx0; kx < kx1; kx++) {
+			float v = x[row + kx];
+			int32_t m = -(int32_t)(v > best); /* all ones where v wins */
+			best = v > best ? v : best;
+			at = (at & ~m) | ((row + kx) & m);
+		}
+	}
+	*best_out = best;
+	*at_out = at;
+}
+
 static void maxpool_planes(void *arg, int tid, int nth)
 {
 	const struct pool2d_task *t = arg;
@@ -31,26 +60,13 @@ static void maxpool_planes(void *arg, int tid, int nth)
 		float *y = t->out + pl * t->oh * t->ow;
 		int32_t *am = t->argmax + pl * t->oh * t->ow;
 		for (int oy = 0; oy < t->oh; oy++) {
+			int ky0, ky1;
+			window(oy, t->stride, t->pad, t->k, t->h, &ky0, &ky1);
 			for (int ox = 0; ox < t->ow; ox++) {
-				float best = -INFINITY;
-				int32_t at = -1;
-				for (int ky = 0; ky < t->k; ky++) {
-					int iy = oy * t->stride - t->pad + ky;
-					if (iy < 0 || iy >= t->h)
-						continue;
-					for (int kx = 0; kx < t->k; kx++) {
-						int ix = ox * t->stride - t->pad + kx;
-						if (ix < 0 || ix >= t->w)
-							continue;
-						float v = x[iy * t->w + ix];
-						if (at < 0 || v > best || isnan(v)) {
-							best = v;
-							at = iy * t->w + ix;
-						}
-					}
-				}
-				y[oy * t->ow + ox] = best;
-				am[oy * t->ow + ox] = at;
+				int kx0, kx1, o = oy * t->ow + ox;
+				window(ox, t->stride, t->pad, t->k, t->w, &kx0, &kx1);
+				max_window(x, t->w, oy * t->stride - t->pad, ky0, ky1,
+					   ox * t->stride - t->pad, kx0, kx1, &y[o], &am[o]);
 			}
 		}
 	}

@@ -229,7 +229,8 @@ static void bench_op(const cJSON *spec, struct pool *pool, const struct options 
 	o.w_ = randn(nw, 6), o.dw = randn(nw, 7), o.b = randn(nb, 8), o.db = randn(nb, 9);
 	o.saved = randn(2 * (size_t)o.c, 10), o.rm = randn((size_t)o.c, 11);
 	o.rv = randn((size_t)o.c, 12);
-	o.work = malloc((conv2d_work_floats(&o.conv, pool_threads(pool)) + 1) * sizeof(float));
+	size_t work = o.conv.n ? conv2d_work_floats(&o.conv, pool_threads(pool)) : 0;
+	o.work = malloc((work + 1) * sizeof(float));
 	o.dwork = malloc(batchnorm_work_doubles(o.c) * sizeof(double));
 	o.argmax = calloc(o.ny + 1, sizeof(int32_t));
 	measure(&t, op_step, &o, opt->min_time);
