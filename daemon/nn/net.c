@@ -258,11 +258,96 @@ static int mark_first_writers(struct nn_net *net, struct err *e)
 	return 0;
 }
 
+/*
+ * Lifetimes of the activation gradients in backward steps (step s runs node
+ * n_nodes−1−s): born at the step of the first writer (the output's at −1),
+ * dead after the step of the activation's producer (the input's never).
+ */
+static void gradient_lifetimes(const struct nn_net *net, int *birth, int *death)
+{
+	for (int a = 0; a < net->n_acts; a++) {
+		birth[a] = net->n_nodes;
+		death[a] = net->n_nodes;
+	}
+	birth[net->n_acts - 1] = -1;
+	for (int i = 0; i < net->n_nodes; i++) {
+		const struct nn_node *nd = &net->nodes[i];
+		int step = net->n_nodes - 1 - i;
+		if (nd->zero_in)
+			birth[nd->in] = step;
+		if (nd->zero_in2)
+			birth[nd->in2] = step;
+		if (nd->out != nd->in)
+			death[nd->out] = step;
+	}
+}
+
+/* A slot free at step: the smallest that fits need, else the largest (to grow); -1 if none. */
+static int pick_slot(const size_t *size, const int *busy_until, int slots, int step, size_t need)
+{
+	int fit = -1, big = -1;
+	for (int s = 0; s < slots; s++) {
+		if (busy_until[s] >= step)
+			continue; /* still holds a live gradient */
+		if (size[s] >= need && (fit < 0 || size[s] < size[fit]))
+			fit = s;
+		if (big < 0 || size[s] > size[big])
+			big = s;
+	}
+	return fit >= 0 ? fit : big;
+}
+
+/* Assign gradient slots greedily in order of birth, reusing the best-fitting dead slot. */
+static int plan_gradients(struct nn_net *net, struct err *e)
+{
+	const int n = net->n_acts;
+	int *birth = calloc((size_t)n, sizeof(int)), *death = calloc((size_t)n, sizeof(int));
+	int *slot_of = calloc((size_t)n, sizeof(int)), *slot_free = calloc((size_t)n, sizeof(int));
+	size_t *slot_size = calloc((size_t)n, sizeof(size_t));
+	int slots = 0, rc = 0;
+	if (!birth || !death || !slot_of || !slot_free || !slot_size) {
+		rc = err_set(e, ERR_NOMEM, "network: out of memory");
+		goto out;
+	}
+	gradient_lifetimes(net, birth, death);
+	for (int step = -1; step <= net->n_nodes; step++) {
+		for (int a = 0; a < n; a++) {
+			if (birth[a] != step)
+				continue;
+			size_t need = act_floats(&net->acts[a]);
+			int best = pick_slot(slot_size, slot_free, slots, step, need);
+			if (best < 0)
+				best = slots++;
+			if (slot_size[best] < need)
+				slot_size[best] = need;
+			slot_free[best] = death[a];
+			slot_of[a] = best;
+		}
+	}
+	size_t *offset = slot_size; /* reuse: sizes become offsets */
+	size_t total = 0;
+	for (int s = 0; s < slots; s++) {
+		size_t size = slot_size[s];
+		offset[s] = total;
+		total += size;
+	}
+	for (int a = 0; a < n; a++)
+		net->acts[a].grad_slot = offset[slot_of[a]];
+	net->grad_len = total;
+out:
+	free(birth);
+	free(death);
+	free(slot_of);
+	free(slot_free);
+	free(slot_size);
+	return rc;
+}
+
 int nn_net_finalize(struct nn_net *net, struct err *e)
 {
 	if (net->err.code)
 		return err_set(e, net->err.code, "%s", net->err.msg);
-	if (mark_first_writers(net, e))
+	if (mark_first_writers(net, e) || plan_gradients(net, e))
 		return e->code;
 	size_t saved = 0;
 	for (int i = 0; i < net->n_nodes; i++)
@@ -340,7 +425,7 @@ int nn_net_set_batch(struct nn_net *net, int batch, enum nn_grad_mode mode, stru
 		total += (size_t)batch * act_floats(&net->acts[i]);
 	batch_needs(net, batch, &work, &dwork, &argmax);
 	net->act_arena = malloc(total * sizeof(float));
-	net->grad_arena = mode ? malloc(total * sizeof(float)) : NULL;
+	net->grad_arena = mode ? malloc((size_t)batch * net->grad_len * sizeof(float)) : NULL;
 	net->work = malloc((work + 1) * sizeof(float));
 	net->dwork = malloc((dwork + 1) * sizeof(double));
 	net->argmax_arena = malloc((argmax + 1) * sizeof(int32_t));
@@ -348,12 +433,13 @@ int nn_net_set_batch(struct nn_net *net, int batch, enum nn_grad_mode mode, stru
 	    !net->argmax_arena) {
 		free_batch(net);
 		return err_set(e, ERR_NOMEM, "network: cannot allocate activations for batch %d "
-			       "(%.1f MiB)", batch, (double)total * 4 * (mode ? 2 : 1) / 1048576.0);
+			       "(%.1f MiB)", batch,
+			       (double)(total + (mode ? (size_t)batch * net->grad_len : 0)) * 4 / 1048576.0);
 	}
 	size_t off = 0, am = 0;
 	for (int i = 0; i < net->n_acts; i++) {
 		net->acts[i].data = net->act_arena + off;
-		net->acts[i].grad = mode ? net->grad_arena + off : NULL;
+		net->acts[i].grad = mode ? net->grad_arena + (size_t)batch * net->acts[i].grad_slot : NULL;
 		off += (size_t)batch * act_floats(&net->acts[i]);
 	}
 	for (int i = 0; i < net->n_nodes; i++) {

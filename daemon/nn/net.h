@@ -19,6 +19,10 @@
  *     nn_net_backward(&net, dy);                              // grads in net.grad
  *     nn_net_free(&net);
  *
+ * Activation gradients share memory: each lives from the first node that
+ * writes it in backward to the node that produced the activation, and
+ * gradients whose lives do not overlap share a slot of the gradient arena.
+ *
  * Builders record the first error in the net and return -1 from then on;
  * nn_net_finalize reports it. ReLU and the residual add work in place: their
  * input activation must have no other consumer (true of every model here).
@@ -81,6 +85,7 @@ struct nn_act {
 	int c, h, w;
 	float *data;
 	float *grad;
+	size_t grad_slot; /* per-sample offset of its gradient in the shared gradient arena */
 };
 
 struct nn_node {
@@ -112,6 +117,7 @@ struct nn_net {
 	int32_t *argmax_arena;
 	double *dwork;
 	size_t act_len, work_len;
+	size_t grad_len; /* per-sample floats of the gradient arena */
 	int train;     /* mode of the last forward */
 	int finalized;
 	struct err err; /* first build error */
@@ -141,7 +147,8 @@ void nn_net_reset_params(struct nn_net *net, uint64_t seed);
 const float *nn_net_forward(struct nn_net *net, const float *x, int train);
 void nn_net_zero_grad(struct nn_net *net);
 /* Backward from dout (the last activation's gradient); parameter gradients accumulate
-   into net->grad, the input's gradient lands in net->acts[0].grad. */
+   into net->grad, the input's gradient lands in net->acts[0].grad (the only activation
+   gradient still valid afterwards: the others share memory). */
 void nn_net_backward(struct nn_net *net, const float *dout);
 
 /* Lookups by PyTorch name; NULL if absent. */

@@ -61,6 +61,11 @@ static void test_names_and_sizes(void **state)
 	assert_int_equal(net.param_len, 11168832); /* with the 3×3 CIFAR stem */
 	assert_null(nn_net_param(&net, "layer1.0.downsample.0.weight"));
 	assert_int_equal(nn_net_param(&net, "conv1.weight")->shape[2], 3);
+	/* Gradients with disjoint lifetimes share slots: a few activations' worth in all. */
+	size_t act_total = 0;
+	for (int i = 0; i < net.n_acts; i++)
+		act_total += (size_t)net.acts[i].c * net.acts[i].h * net.acts[i].w;
+	assert_true(net.grad_len * 4 < act_total);
 	nn_net_free(&net);
 
 	build(&net, ENCODER_CONVNET, 0.5, 0, 1, 28);
