@@ -82,16 +82,89 @@ double conv2d_flops(const struct conv2d_dims *d)
 	return 2.0 * d->n * d->oc * ohw(d) * (double)ckk(d);
 }
 
-/* Output columns [*x0, *x1) whose input column x·stride − pad + kx lies inside [0, w). */
-static void valid_columns(const struct conv2d_dims *d, int kx, int *x0, int *x1)
+/* Output positions [*lo, *hi) whose input position o·stride − pad + tap lies in [0, n). */
+static void valid_range(int n, int n_out, int stride, int pad, int tap, int *lo, int *hi)
 {
-	int lo = d->pad - kx, hi = d->w + d->pad - kx; /* need lo <= x·s < hi */
-	*x0 = lo <= 0 ? 0 : (lo + d->stride - 1) / d->stride;
-	*x1 = hi <= 0 ? 0 : (hi + d->stride - 1) / d->stride;
-	if (*x1 > d->ow)
-		*x1 = d->ow;
-	if (*x0 > *x1)
-		*x0 = *x1;
+	int a = pad - tap, b = n + pad - tap; /* need a <= o·stride < b */
+	*lo = a <= 0 ? 0 : (a + stride - 1) / stride;
+	*hi = b <= 0 ? 0 : (b + stride - 1) / stride;
+	if (*hi > n_out)
+		*hi = n_out;
+	if (*lo > *hi)
+		*lo = *hi;
+}
+
+/* Stride 1 with "same" padding: every tap's plane is the input plane shifted. */
+static int is_same_stride1(const struct conv2d_dims *d)
+{
+	return d->stride == 1 && d->oh == d->h && d->ow == d->w;
+}
+
+/*
+ * The shift of tap (ky, kx) in a same-padded stride-1 conv: output rows
+ * [y0, y1) and columns [x0, x1) read input; the output element j of the row
+ * block starting at row y0 reads plane[base + j]; [j0, j1) of those lie
+ * inside the plane (the others fall in invalid columns).
+ */
+struct tap_shift {
+	int y0, y1, x0, x1;
+	long base, j0, j1;
+};
+
+static struct tap_shift tap_shift(const struct conv2d_dims *d, int ky, int kx)
+{
+	struct tap_shift t;
+	const long n = (long)d->h * d->w;
+	valid_range(d->h, d->oh, 1, d->pad, ky, &t.y0, &t.y1);
+	valid_range(d->w, d->ow, 1, d->pad, kx, &t.x0, &t.x1);
+	t.base = (long)(t.y0 + ky - d->pad) * d->w + (kx - d->pad);
+	long count = (long)(t.y1 - t.y0) * d->w;
+	t.j0 = t.base < 0 ? -t.base : 0;
+	t.j1 = t.base + count > n ? n - t.base : count;
+	return t;
+}
+
+/* Zero the columns of rows [y0, y1) outside [x0, x1) in an (H, W) row block. */
+static void zero_invalid_columns(float *row, const struct conv2d_dims *d, const struct tap_shift *t)
+{
+	for (int y = t->y0; y < t->y1; y++) {
+		float *r = row + (size_t)y * d->w;
+		for (int x = 0; x < t->x0; x++)
+			r[x] = 0.0f;
+		for (int x = t->x1; x < d->w; x++)
+			r[x] = 0.0f;
+	}
+}
+
+/* One tap's row of im2col for a same-padded stride-1 conv: one shifted block copy. */
+static void im2col_shifted(float *restrict row, const float *restrict plane,
+			   const struct conv2d_dims *d, int ky, int kx)
+{
+	const struct tap_shift t = tap_shift(d, ky, kx);
+	const size_t hw = (size_t)d->h * d->w;
+	float *blk = row + (size_t)t.y0 * d->w;
+	for (size_t j = 0; j < (size_t)t.y0 * d->w; j++)
+		row[j] = 0.0f;
+	for (size_t j = (size_t)t.y1 * d->w; j < hw; j++)
+		row[j] = 0.0f;
+	for (long j = 0; j < t.j0; j++)
+		blk[j] = 0.0f;
+	for (long j = t.j0; j < t.j1; j++)
+		blk[j] = plane[t.base + j];
+	for (long j = t.j1; j < (long)(t.y1 - t.y0) * d->w; j++)
+		blk[j] = 0.0f;
+	zero_invalid_columns(row, d, &t);
+}
+
+/* Its adjoint: plane += the shifted block, invalid columns zeroed first (row is scratch). */
+static void col2im_shifted(float *restrict plane, float *restrict row,
+			   const struct conv2d_dims *d, int ky, int kx)
+{
+	const struct tap_shift t = tap_shift(d, ky, kx);
+	zero_invalid_columns(row, d, &t);
+	const float *blk = row + (size_t)t.y0 * d->w;
+	for (long j = t.j0; j < t.j1; j++)
+		plane[t.base + j] += blk[j];
 }
 
 /* col (C·K·K rows of stride ld, OH·OW used) ← the receptive fields of one image (C,H,W). */
@@ -104,8 +177,12 @@ static void im2col(float *restrict col, size_t ld, const float *restrict img,
 		for (int ky = 0; ky < k; ky++) {
 			for (int kx = 0; kx < k; kx++) {
 				float *row = col + (((size_t)c * k + ky) * k + kx) * ld;
+				if (is_same_stride1(d)) {
+					im2col_shifted(row, plane, d, ky, kx);
+					continue;
+				}
 				int x0, x1;
-				valid_columns(d, kx, &x0, &x1);
+				valid_range(d->w, ow, s, d->pad, kx, &x0, &x1);
 				for (int y = 0; y < oh; y++) {
 					int iy = y * s - d->pad + ky;
 					float *dst = row + (size_t)y * ow;
@@ -118,12 +195,8 @@ static void im2col(float *restrict col, size_t ld, const float *restrict img,
 					/* Rows are short (≤ a few dozen): plain loops beat libc calls. */
 					for (int x = 0; x < x0; x++)
 						dst[x] = 0.0f;
-					if (s == 1)
-						for (int x = x0; x < x1; x++)
-							dst[x] = src[x];
-					else
-						for (int x = x0; x < x1; x++)
-							dst[x] = src[x * s];
+					for (int x = x0; x < x1; x++)
+						dst[x] = src[x * s];
 					for (int x = x1; x < ow; x++)
 						dst[x] = 0.0f;
 				}
@@ -132,8 +205,9 @@ static void im2col(float *restrict col, size_t ld, const float *restrict img,
 	}
 }
 
-/* img (C,H,W) += the column buffer (rows of stride ld) folded back: the adjoint of im2col. */
-static void col2im(float *restrict img, const float *restrict col, size_t ld,
+/* img (C,H,W) += the column buffer (rows of stride ld) folded back: the adjoint of
+   im2col. col is scratch: the shifted path zeroes its invalid columns. */
+static void col2im(float *restrict img, float *restrict col, size_t ld,
 		   const struct conv2d_dims *d)
 {
 	const int k = d->k, s = d->stride, oh = d->oh, ow = d->ow;
@@ -141,21 +215,21 @@ static void col2im(float *restrict img, const float *restrict col, size_t ld,
 		float *plane = img + (size_t)c * d->h * d->w;
 		for (int ky = 0; ky < k; ky++) {
 			for (int kx = 0; kx < k; kx++) {
-				const float *row = col + (((size_t)c * k + ky) * k + kx) * ld;
+				float *row = col + (((size_t)c * k + ky) * k + kx) * ld;
+				if (is_same_stride1(d)) {
+					col2im_shifted(plane, row, d, ky, kx);
+					continue;
+				}
 				int x0, x1;
-				valid_columns(d, kx, &x0, &x1);
+				valid_range(d->w, ow, s, d->pad, kx, &x0, &x1);
 				for (int y = 0; y < oh; y++) {
 					int iy = y * s - d->pad + ky;
 					if (iy < 0 || iy >= d->h)
 						continue;
 					float *dst = plane + (size_t)iy * d->w - d->pad + kx;
 					const float *src = row + (size_t)y * ow;
-					if (s == 1)
-						for (int x = x0; x < x1; x++)
-							dst[x] += src[x];
-					else
-						for (int x = x0; x < x1; x++)
-							dst[x * s] += src[x];
+					for (int x = x0; x < x1; x++)
+						dst[x * s] += src[x];
 				}
 			}
 		}

@@ -35,6 +35,9 @@ CASES = {
         (4, 8, 10, 10, 17, 1, 2, 0, 0),
         (2, 6, 5, 4, 3, 3, 1, 2, 1),
         (3, 4, 12, 9, 6, 5, 2, 3, 0),
+        (2, 2, 3, 2, 3, 5, 1, 2, 1),   # "same" padding, kernel larger than the image
+        (3, 6, 1, 6, 4, 3, 1, 1, 0),   # a single row
+        (5, 16, 4, 4, 8, 1, 1, 0, 1),  # pointwise, several images per product
     ],
     "batchnorm": [  # n, c, h, w, train, one
         (2, 3, 5, 7, 1, 0),

@@ -173,6 +173,8 @@ static void test_conv(void **state)
 	check_conv(2, 3, 8, 8, 2, 1, 2, 0, 0);
 	check_conv(2, 2, 11, 9, 3, 5, 2, 2, 1);
 	check_conv(1, 1, 13, 13, 2, 7, 2, 3, 0);
+	check_conv(2, 2, 3, 2, 3, 5, 1, 2, 1); /* "same" padding, kernel larger than the image */
+	check_conv(3, 2, 1, 6, 2, 3, 1, 1, 0); /* one row */
 }
 
 /* ---- batchnorm -------------------------------------------------------- */
