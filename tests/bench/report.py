@@ -57,12 +57,16 @@ def table(rows):
 
 
 def threads_line(byol, torch):
-    """Header naming the thread count(s) each side ran with."""
+    """Header naming the thread count(s) each side ran with and byol's BLAS kernels."""
     def counts(records):
         found = sorted({str(r["threads"]) for r in records if "threads" in r})
         return ",".join(found) or "?"
     b, t = counts(byol), counts(torch)
-    return f"threads: {b}" if b == t else f"threads: byol {b}, torch {t}"
+    line = f"threads: {b}" if b == t else f"threads: byol {b}, torch {t}"
+    cores = sorted({r["blas_core"] for r in byol if "blas_core" in r})
+    if cores:
+        line += f"; byol's OpenBLAS kernels: {','.join(cores)}"
+    return line
 
 
 def report(byol_records, torch_records):
