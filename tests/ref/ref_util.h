@@ -7,10 +7,15 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "safetensors.h"
 
@@ -87,6 +92,38 @@ static inline double ref_error_floor(const float *a, const float *b, size_t n, d
 		den = fmax(den, fabs(b[i]));
 	}
 	return num / den;
+}
+
+/*
+ * main of a reference test: run fn once per .safetensors file of $BUILD/ref/<sub>
+ * (the path as the test's state). missing, if given, names what the file set
+ * lacks (or returns NULL). Fails when there is nothing to run.
+ */
+static inline int ref_run_cases(const char *group, const char *sub, CMUnitTestFunction fn,
+				const char *(*missing)(char **paths, int n))
+{
+	char dir[512], **paths;
+	ref_dir(dir, sizeof dir, sub);
+	int n = ref_list(dir, &paths);
+	if (n <= 0) {
+		fprintf(stderr, "no reference cases in %s (run make test)\n", dir);
+		return 1;
+	}
+	const char *lack = missing ? missing(paths, n) : NULL;
+	int rc = 1;
+	struct CMUnitTest *tests = calloc((size_t)n, sizeof *tests);
+	if (lack) {
+		fprintf(stderr, "no %s case in %s (run make test)\n", lack, dir);
+	} else {
+		for (int i = 0; i < n; i++)
+			tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(fn, paths[i]);
+		rc = _cmocka_run_group_tests(group, tests, (size_t)n, NULL, NULL);
+	}
+	for (int i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(tests);
+	return rc;
 }
 
 #endif

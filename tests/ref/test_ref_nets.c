@@ -203,20 +203,5 @@ static void check_file(void **state)
 
 int main(void)
 {
-	char dir[512], **paths;
-	ref_dir(dir, sizeof dir, "nets");
-	int n = ref_list(dir, &paths);
-	if (n <= 0) {
-		fprintf(stderr, "no reference networks in %s (run make test)\n", dir);
-		return 1;
-	}
-	struct CMUnitTest *tests = calloc((size_t)n, sizeof *tests);
-	for (int i = 0; i < n; i++)
-		tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(check_file, paths[i]);
-	int rc = _cmocka_run_group_tests("ref_nets", tests, (size_t)n, NULL, NULL);
-	for (int i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
-	free(tests);
-	return rc;
+	return ref_run_cases("ref_nets", "nets", check_file, NULL);
 }

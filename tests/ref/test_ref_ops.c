@@ -339,26 +339,5 @@ static const char *missing_op(char **paths, int n)
 
 int main(void)
 {
-	char dir[512], **paths;
-	ref_dir(dir, sizeof dir, "ops");
-	int n = ref_list(dir, &paths);
-	if (n <= 0) {
-		fprintf(stderr, "no reference op cases in %s (run make test)\n", dir);
-		return 1;
-	}
-	const char *missing = missing_op(paths, n);
-	int rc = 1;
-	struct CMUnitTest *tests = calloc((size_t)n, sizeof *tests);
-	if (missing) {
-		fprintf(stderr, "no %s case in %s (run make test)\n", missing, dir);
-	} else {
-		for (int i = 0; i < n; i++)
-			tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(check_file, paths[i]);
-		rc = _cmocka_run_group_tests("ref_ops", tests, (size_t)n, NULL, NULL);
-	}
-	for (int i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
-	free(tests);
-	return rc;
+	return ref_run_cases("ref_ops", "ops", check_file, missing_op);
 }
