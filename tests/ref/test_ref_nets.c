@@ -30,7 +30,8 @@ struct compared {
 	char key[NN_NAME_MAX + 16];
 	const float *ours;
 	size_t n;
-	double err, err_torch;
+	double err, err_torch; /* byol's and PyTorch float32's error against the exact result */
+	double err_vs_torch;   /* byol against PyTorch float32 directly */
 };
 
 struct comparison {
@@ -84,6 +85,7 @@ static double measure(struct comparison *cmp, const struct st_file *f)
 		double fl = strncmp(c->key, "grad.", 5) == 0 ? floor : 0;
 		c->err = ref_error_floor(c->ours, exact, c->n, fl);
 		c->err_torch = ref_error_floor(torch, exact, c->n, fl);
+		c->err_vs_torch = ref_error_floor(c->ours, torch, c->n, fl);
 		worst_torch = fmax(worst_torch, c->err_torch);
 		free(exact);
 		free(torch);
@@ -179,19 +181,23 @@ static void check_file(void **state)
 	add(&cmp, "output_eval", nn_net_forward(&net, x, 0), ny);
 
 	const double tol = fmax(NET_TOL, 3 * measure(&cmp, &f));
-	int over = 0, failed = 0, worst = 0;
+	int over = 0, over_torch = 0, failed = 0, worst = 0;
+	double worst_vs_torch = 0;
 	for (int i = 0; i < cmp.n; i++) {
 		const struct compared *c = &cmp.c[i];
 		over += c->err > NET_TOL;
+		over_torch += c->err_torch > NET_TOL;
 		worst = c->err > cmp.c[worst].err ? i : worst;
+		worst_vs_torch = fmax(worst_vs_torch, c->err_vs_torch);
 		if (getenv("REF_VERBOSE") || !(c->err <= tol))
-			fprintf(stderr, "%-48s byol %.3e  PyTorch float32 %.3e\n", c->key, c->err,
-				c->err_torch);
+			fprintf(stderr, "%-48s byol %.3e  PyTorch float32 %.3e  byol vs PyTorch %.3e\n",
+				c->key, c->err, c->err_torch, c->err_vs_torch);
 		failed |= !(c->err <= tol);
 	}
-	print_message("%-38s %3d tensors, %3d over %.0e, worst %.2e (%s), tolerance %.1e\n",
-		      strrchr(path, '/') + 1, cmp.n, over, NET_TOL, cmp.c[worst].err,
-		      cmp.c[worst].key, tol);
+	print_message("%-36s %3d tensors; over %.0e: byol %3d, PyTorch float32 %3d; worst %.2e "
+		      "(%s); tolerance %.1e; byol vs PyTorch float32 worst %.2e\n",
+		      strrchr(path, '/') + 1, cmp.n, NET_TOL, over, over_torch, cmp.c[worst].err,
+		      cmp.c[worst].key, tol, worst_vs_torch);
 	assert_false(failed);
 	free(y_train);
 	free(x);
