@@ -18,14 +18,15 @@ DATA_DEBS := dataset-fashion-mnist
 OPT       ?= -O2 -g
 NN_OPT    ?= -O3 -fno-tree-loop-distribute-patterns
 CFLAGS    := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP -pthread
-CPPFLAGS  += -Icommon -Idaemon -Idaemon/nn -Itests/ref
+CPPFLAGS  += -Icommon -Idaemon -Idaemon/nn -Idaemon/byol -Itests/ref
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    += $(PKG_LIBS) -lm -pthread
 
-COMMON_SRC := $(wildcard common/*.c)
+COMMON_SRC := common/err.c common/rng.c
 NN_SRC     := $(wildcard daemon/nn/*.c)
-CORE_SRC   := $(COMMON_SRC) $(NN_SRC) daemon/safetensors.c
+BYOL_SRC   := $(wildcard daemon/byol/*.c)
+CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) daemon/safetensors.c
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -93,11 +94,12 @@ $(BUILD)/bench/%: tests/bench/%.c $(CORE_OBJ)
 # ---- running -----------------------------------------------------------
 
 # PyTorch reference cases, regenerated when the generators change.
-$(BUILD)/ref/.stamp: tests/ref/gen_ops.py tests/ref/gen_nets.py tests/ref/models.py \
-		     tests/ref/stio.py | $(BUILD)/.test-deps
+$(BUILD)/ref/.stamp: tests/ref/gen_ops.py tests/ref/gen_nets.py tests/ref/gen_byol.py \
+		     tests/ref/models.py tests/ref/stio.py | $(BUILD)/.test-deps
 	@rm -rf $(BUILD)/ref && mkdir -p $(BUILD)/ref
 	$(PYTHON) tests/ref/gen_ops.py $(BUILD)/ref/ops >/dev/null
 	$(PYTHON) tests/ref/gen_nets.py $(BUILD)/ref/nets >/dev/null
+	$(PYTHON) tests/ref/gen_byol.py $(BUILD)/ref/byol >/dev/null
 	@touch $@
 
 test: all $(BUILD)/ref/.stamp

@@ -94,6 +94,18 @@ static inline double ref_error_floor(const float *a, const float *b, size_t n, d
 	return num / den;
 }
 
+/* ‖a − b‖ / max(‖b‖, floor): robust to a few outlying elements. */
+static inline double ref_error_l2(const float *a, const float *b, size_t n, double floor)
+{
+	double num = 0, den = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = (double)a[i] - b[i];
+		num += d * d;
+		den += (double)b[i] * b[i];
+	}
+	return sqrt(num) / fmax(sqrt(den), floor > 1e-30 ? floor : 1e-30);
+}
+
 /*
  * main of a reference test: run fn once per .safetensors file of $BUILD/ref/<sub>
  * (the path as the test's state). missing, if given, names what the file set
@@ -116,7 +128,9 @@ static inline int ref_run_cases(const char *group, const char *sub, CMUnitTestFu
 		fprintf(stderr, "no %s case in %s (run make test)\n", lack, dir);
 	} else {
 		for (int i = 0; i < n; i++)
-			tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(fn, paths[i]);
+			tests[i] = (struct CMUnitTest){ .name = strrchr(paths[i], '/') + 1,
+							.test_func = fn,
+							.initial_state = paths[i] };
 		rc = _cmocka_run_group_tests(group, tests, (size_t)n, NULL, NULL);
 	}
 	for (int i = 0; i < n; i++)

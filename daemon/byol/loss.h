@@ -1,0 +1,17 @@
+/*
+ * loss.h — BYOL's normalised MSE (BYOL.md "Loss").
+ *
+ * For one sample L(p, z) = ‖p/‖p‖ − z/‖z‖‖² = 2 − 2·cos(p, z) with
+ * ‖x‖ = sqrt(max(Σx², 1e-12)). z is a target projection: no gradient.
+ */
+#ifndef BYOL_BYOL_LOSS_H
+#define BYOL_BYOL_LOSS_H
+
+/* Σ_b L(p_b, z_b) / batch for p, z (batch × dim); dp (batch × dim) += dΣL/dp / batch. */
+double byol_loss(float *dp, const float *p, const float *z, int batch, int dim);
+
+/* Mean over dimensions of the batch std of the l2-normalised rows of z (collapse watch:
+   about 1/sqrt(dim) when healthy, 0 when collapsed). scratch: 2·dim doubles. */
+double byol_z_std(double *scratch, const float *z, int batch, int dim);
+
+#endif
