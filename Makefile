@@ -18,15 +18,18 @@ DATA_DEBS := dataset-fashion-mnist
 OPT       ?= -O2 -g
 NN_OPT    ?= -O3 -fno-tree-loop-distribute-patterns
 CFLAGS    := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP -pthread
-CPPFLAGS  += -Icommon -Idaemon -Idaemon/nn -Idaemon/byol -Itests/ref
+CPPFLAGS  += -Icommon -Idaemon -Idaemon/nn -Idaemon/byol -Idaemon/data -Itests/ref
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    += $(PKG_LIBS) -lm -pthread
 
-COMMON_SRC := common/err.c common/rng.c
+COMMON_SRC := common/err.c common/rng.c common/sha256.c
 NN_SRC     := $(wildcard daemon/nn/*.c)
 BYOL_SRC   := $(wildcard daemon/byol/*.c)
-CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) daemon/safetensors.c
+DATA_SRC   := daemon/data/dataset.c daemon/data/idx.c daemon/data/cifar.c \
+	      daemon/data/imagefolder.c
+CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) daemon/safetensors.c \
+	      daemon/checkpoint.c
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
