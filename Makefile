@@ -23,14 +23,15 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    += $(PKG_LIBS) -lm -pthread
 
-COMMON_SRC := common/err.c common/rng.c common/sha256.c
+COMMON_SRC := $(wildcard common/*.c)
 NN_SRC     := $(wildcard daemon/nn/*.c)
 BYOL_SRC   := $(wildcard daemon/byol/*.c)
-DATA_SRC   := daemon/data/dataset.c daemon/data/idx.c daemon/data/cifar.c \
-	      daemon/data/imagefolder.c
+DATA_SRC   := $(wildcard daemon/data/*.c)
 CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) daemon/safetensors.c \
-	      daemon/checkpoint.c
-CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+	      daemon/checkpoint.c daemon/engine.c
+PRESETS    := $(sort $(wildcard common/presets/*.json))
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/presets.o
+BIN        := $(BUILD)/byol-train
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 REF_SRC    := $(wildcard tests/ref/test_*.c)
@@ -38,7 +39,7 @@ TEST_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) $(REF_SRC:tests/ref/%.
 BENCH_BIN  := $(BUILD)/bench/bench_nn
 
 .PHONY: all test bench asan install deps test-deps clean
-all: $(BUILD)/.deps $(CORE_OBJ) $(TEST_BIN) $(BENCH_BIN)
+all: $(BUILD)/.deps $(BIN) $(TEST_BIN) $(BENCH_BIN)
 
 # ---- dependencies ------------------------------------------------------
 
@@ -74,11 +75,26 @@ $(BUILD)/%.o: %.c Makefile | $(BUILD)/.deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
 
-# The kernels' loops are written to vectorise: -O3 lets GCC do it (same FP semantics),
+# The kernels' (and the augmentations') loops are written to vectorise: -O3 lets GCC do it (same FP semantics),
 # and keeps short copy loops inline rather than calls to memcpy/memset.
 $(BUILD)/daemon/nn/%.o: daemon/nn/%.c Makefile | $(BUILD)/.deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(NN_OPT) -c $< -o $@
+
+$(BUILD)/daemon/data/augment%.o: daemon/data/augment%.c Makefile | $(BUILD)/.deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(NN_OPT) -c $< -o $@
+
+# Presets are compiled in, so a binary needs nothing beside it.
+$(BUILD)/gen/presets.c: $(PRESETS) common/presets/embed.sh
+	@mkdir -p $(@D)
+	sh common/presets/embed.sh $(PRESETS) > $@
+
+$(BUILD)/gen/presets.o: $(BUILD)/gen/presets.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/byol-train: $(BUILD)/daemon/byol_train.o $(CORE_OBJ)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) | $(BUILD)/.test-deps
 	@mkdir -p $(@D)
@@ -117,7 +133,8 @@ asan:
 		test
 
 install: all
-	@echo "nothing to install yet: the binaries arrive with the engine and the daemon"
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf build build-asan

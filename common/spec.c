@@ -1,0 +1,734 @@
+/*
+ * spec.c — the job spec: built-in defaults (which are also the schema),
+ * presets, layered resolution with type checks, then bounds checks and
+ * conversion into struct spec. See spec.h for the contract.
+ *
+ * Resolution merges every source into an overlay checked against the
+ * defaults, then lays the overlay over the defaults. Keeping the overlay apart
+ * tells which eval_data fields were set: the others come from the resolved data.
+ */
+#include "spec.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+
+/* ---- defaults and bounds --------------------------------------------------- */
+
+#define DATA(split)                                                                   \
+	"{\"format\": \"idx\", \"path\": \"/usr/share/datasets/fashion-mnist\","     \
+	" \"split\": \"" split "\", \"limit\": 0, \"image_size\": 28, \"channels\": 1," \
+	" \"mean\": [0.2860], \"std\": [0.3530], \"on_error\": \"skip\"}"
+#define VIEW(blur_p, solarize)                                                        \
+	"{\"crop\": {\"scale\": [0.08, 1.0], \"ratio\": [0.75, 1.3333]}, \"flip\": 0.5,"  \
+	" \"jitter\": {\"p\": 0.8, \"brightness\": 0.4, \"contrast\": 0.4,"             \
+	" \"saturation\": 0.2, \"hue\": 0.1}, \"grayscale\": 0.2,"                       \
+	" \"blur\": {\"p\": " blur_p ", \"sigma\": [0.1, 2.0]}, \"solarize\": " solarize "}"
+
+/* The paper's ImageNet optimisation recipe on Fashion-MNIST. Each key is a field
+ * and its value fixes the field's JSON type; eval_data's values serve only as
+ * types, since unset eval_data fields come from the resolved data. */
+static const char defaults_json[] =
+	"{\"name\": \"\", \"seed\": 0, \"threads\": 0,"
+	" \"data\": " DATA("train") ", \"eval_data\": " DATA("test") ","
+	" \"model\": {\"encoder\": \"resnet50\", \"width\": 1.0, \"stem\": \"imagenet\","
+	"  \"projector\": {\"hidden\": 4096, \"out\": 256},"
+	"  \"predictor\": {\"hidden\": 4096, \"out\": 256}},"
+	" \"augment\": {\"view1\": " VIEW("1.0", "0.0") ", \"view2\": " VIEW("0.1", "0.2") "},"
+	" \"optim\": {\"name\": \"lars\", \"base_lr\": 0.2, \"weight_decay\": 1.5e-6,"
+	"  \"momentum\": 0.9, \"eta\": 0.001, \"warmup_epochs\": 10},"
+	" \"train\": {\"epochs\": 300, \"batch_size\": 4096, \"tau_base\": 0.996,"
+	"  \"log_every\": 10},"
+	" \"checkpoint\": {\"every_steps\": 0, \"every_seconds\": 300, \"keep_last\": 3},"
+	" \"eval\": {\"linear\": {\"epochs\": 100}, \"knn\": {\"k\": 200, \"t\": 0.1},"
+	"  \"every_epochs\": 0}}";
+
+enum num_kind { NUM_INT, NUM_I64, NUM_U64, NUM_F64, NUM_F32 };
+enum { LO_OPEN = 1, HI_OPEN = 2 };
+
+/* A numeric field: where it lives in JSON and in its struct, and its bounds.
+ * The integer kinds are the integer fields: their values must be integral. */
+struct num_field {
+	const char *path; /* dotted, relative to the section */
+	enum num_kind kind;
+	size_t off;       /* into the section's struct */
+	double lo, hi;    /* inclusive unless flagged LO_OPEN / HI_OPEN */
+	int open;
+};
+
+#define TWO53 9007199254740992.0
+#define S(member) offsetof(struct spec, member)
+
+static const struct num_field spec_fields[] = {
+	{"seed", NUM_U64, S(seed), 0, TWO53, 0},
+	{"threads", NUM_INT, S(threads), 0, 1024, 0},
+	{"model.width", NUM_F64, S(model.width), 0, 16, LO_OPEN},
+	{"model.projector.hidden", NUM_INT, S(model.proj_hidden), 1, 65536, 0},
+	{"model.projector.out", NUM_INT, S(model.proj_out), 1, 65536, 0},
+	{"model.predictor.hidden", NUM_INT, S(model.pred_hidden), 1, 65536, 0},
+	{"model.predictor.out", NUM_INT, S(model.pred_out), 1, 65536, 0},
+	{"optim.base_lr", NUM_F64, S(optim.base_lr), 0, 100, LO_OPEN},
+	{"optim.weight_decay", NUM_F64, S(optim.weight_decay), 0, 1, 0},
+	{"optim.momentum", NUM_F64, S(optim.momentum), 0, 1, HI_OPEN},
+	{"optim.eta", NUM_F64, S(optim.eta), 0, 1, LO_OPEN},
+	{"optim.warmup_epochs", NUM_F64, S(optim.warmup_epochs), 0, 100000, 0},
+	{"train.epochs", NUM_INT, S(train.epochs), 1, 100000, 0},
+	{"train.batch_size", NUM_INT, S(train.batch_size), 2, 65536, 0}, /* BN needs 2 */
+	{"train.tau_base", NUM_F64, S(train.tau_base), 0, 1, 0},
+	{"train.log_every", NUM_INT, S(train.log_every), 1, 1e6, 0},
+	{"checkpoint.every_steps", NUM_I64, S(checkpoint.every_steps), 0, TWO53, 0},
+	{"checkpoint.every_seconds", NUM_F64, S(checkpoint.every_seconds), 0, 1e9, 0},
+	{"checkpoint.keep_last", NUM_INT, S(checkpoint.keep_last), 1, 1000, 0},
+	{"eval.linear.epochs", NUM_INT, S(eval.linear_epochs), 0, 10000, 0},
+	{"eval.knn.k", NUM_INT, S(eval.knn_k), 1, 10000, 0},
+	{"eval.knn.t", NUM_F64, S(eval.knn_t), 0, 100, LO_OPEN},
+	{"eval.every_epochs", NUM_INT, S(eval.every_epochs), 0, 100000, 0},
+};
+
+static const struct num_field data_fields[] = {
+	{"limit", NUM_I64, offsetof(struct spec_data, limit), 0, TWO53, 0},
+	{"image_size", NUM_INT, offsetof(struct spec_data, image_size), 8, 1024, 0},
+	{"channels", NUM_INT, offsetof(struct spec_data, channels), 1, 3, 0},
+};
+
+#define V(member) offsetof(struct spec_view, member)
+static const struct num_field view_fields[] = {
+	{"flip", NUM_F32, V(flip), 0, 1, 0},
+	{"jitter.p", NUM_F32, V(jitter_p), 0, 1, 0},
+	{"jitter.brightness", NUM_F32, V(brightness), 0, 1, 0},
+	{"jitter.contrast", NUM_F32, V(contrast), 0, 1, 0},
+	{"jitter.saturation", NUM_F32, V(saturation), 0, 1, 0},
+	{"jitter.hue", NUM_F32, V(hue), 0, 0.5, 0},
+	{"grayscale", NUM_F32, V(grayscale), 0, 1, 0},
+	{"blur.p", NUM_F32, V(blur_p), 0, 1, 0},
+	{"solarize", NUM_F32, V(solarize), 0, 1, 0},
+};
+
+/* Per-channel normalisation: finite in float and a std far from 0. */
+static const struct num_field mean_bound = {"mean", NUM_F32, 0, -1000, 1000, 0};
+static const struct num_field std_bound = {"std", NUM_F32, 0, 1e-6, 1000, 0};
+
+static const char *const formats[] = {"idx", "cifar10", "cifar100", "imagefolder", NULL};
+static const char *const on_errors[] = {"skip", "fail", NULL};
+static const char *const encoders[] = {"convnet", "resnet18", "resnet34", "resnet50", NULL};
+static const char *const stems[] = {"cifar", "imagenet", NULL};
+static const char *const optimizers[] = {"lars", "sgd", NULL};
+
+#define FIELD_SIZE (sizeof((struct spec_error *)0)->field)
+#define NAME_MAX_BYTES 128
+#define PATH_MAX_BYTES 4096
+#define KEY_MAX 64 /* longer than any field name */
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static int fail(struct spec_error *err, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Record field and reason; returns ERR_INVALID. */
+static int fail(struct spec_error *err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	snprintf(err->field, sizeof err->field, "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
+	va_end(ap);
+	return ERR_INVALID;
+}
+
+static int oom(struct spec_error *err)
+{
+	fail(err, "", "out of memory");
+	return ERR_NOMEM;
+}
+
+/* field = prefix.key (or key alone when prefix is empty), truncated to fit. */
+static void join(char field[static FIELD_SIZE], const char *prefix, const char *key)
+{
+	snprintf(field, FIELD_SIZE, "%s%s%s", prefix, *prefix ? "." : "", key);
+}
+
+/* Append s to the comma-separated list in buf. */
+static void append(char *buf, size_t size, const char *s)
+{
+	size_t n = strlen(buf);
+	snprintf(buf + n, size - n, "%s%s", n ? ", " : "", s);
+}
+
+/* Copy the next component of a dotted path from *p (which ends at end) into
+ * key, step past it, and return whether more components follow. A component
+ * too long for any field becomes "", which names no field. */
+static int next_key(const char **p, const char *end, char key[static KEY_MAX])
+{
+	const char *dot = memchr(*p, '.', (size_t)(end - *p));
+	const char *stop = dot ? dot : end;
+	size_t n = (size_t)(stop - *p);
+	if (n >= KEY_MAX)
+		n = 0;
+	memcpy(key, *p, n);
+	key[n] = 0;
+	*p = dot ? dot + 1 : end;
+	return dot != NULL;
+}
+
+/* The node at a dotted path (of len bytes) below o, or NULL. */
+static cJSON *lookup(const cJSON *o, const char *path, size_t len)
+{
+	const char *p = path, *end = path + len;
+	char key[KEY_MAX];
+	cJSON *node;
+	int more;
+	do {
+		more = next_key(&p, end, key);
+		node = cJSON_GetObjectItemCaseSensitive(o, key);
+		o = node;
+	} while (node && more);
+	return node;
+}
+
+/* A field of the resolved spec; it exists, since the defaults are the schema. */
+static const cJSON *at(const cJSON *o, const char *path)
+{
+	return lookup(o, path, strlen(path));
+}
+
+/* The child object key of o, created empty if missing; NULL if out of memory. */
+static cJSON *object_in(cJSON *o, const char *key)
+{
+	cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
+	return c ? c : cJSON_AddObjectToObject(o, key);
+}
+
+/* Set o[key] = item, replacing any old value in place; takes item (NULL = out
+ * of memory). A replacement takes over the old item's key rather than copying
+ * it: cJSON 1.7.15's ReplaceItemInObject ignores a failed key copy and leaves
+ * a key-less item that hides its later siblings. */
+static int put(cJSON *o, const char *key, cJSON *item)
+{
+	if (!item)
+		return ERR_NOMEM;
+	cJSON *old = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (old) {
+		if (!(item->type & cJSON_StringIsConst))
+			cJSON_free(item->string);
+		item->string = old->string;
+		item->type = (item->type & ~cJSON_StringIsConst) | (old->type & cJSON_StringIsConst);
+		old->string = NULL;
+		cJSON_ReplaceItemViaPointer(o, old, item); /* fails only on NULL arguments */
+		return 0;
+	}
+	if (!cJSON_AddItemToObject(o, key, item)) {
+		cJSON_Delete(item);
+		return ERR_NOMEM;
+	}
+	return 0;
+}
+
+/* ---- merging with type checks ------------------------------------------------ */
+
+/* The JSON type, with true and false as one. */
+static int json_kind(const cJSON *v)
+{
+	return cJSON_IsBool(v) ? cJSON_True : v->type & 0xFF;
+}
+
+static const char *type_name(const cJSON *v)
+{
+	switch (json_kind(v)) {
+	case cJSON_True: return "a boolean";
+	case cJSON_NULL: return "null";
+	case cJSON_Number: return "a number";
+	case cJSON_String: return "a string";
+	case cJSON_Array: return "an array";
+	case cJSON_Object: return "an object";
+	}
+	return "an invalid value";
+}
+
+/* v must have the schema value's type; numbers finite, arrays of numbers. */
+static int check_type(const cJSON *schema, const cJSON *v, const char *field,
+		      struct spec_error *err)
+{
+	if (json_kind(schema) != json_kind(v))
+		return fail(err, field, "expected %s, got %s", type_name(schema), type_name(v));
+	if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
+		return fail(err, field, "must be a finite number");
+	if (!cJSON_IsArray(v))
+		return 0;
+	int i = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, v) {
+		if (!cJSON_IsNumber(e))
+			return fail(err, field, "expected an array of numbers, got %s at index %d",
+				    type_name(e), i);
+		if (!isfinite(e->valuedouble))
+			return fail(err, field, "must hold finite numbers");
+		i++;
+	}
+	return 0;
+}
+
+static int merge(cJSON *dst, const cJSON *schema, const cJSON *src, const char *path,
+		 struct spec_error *err);
+
+/* dst[key] = value, checked against schema[key]; objects merge, the rest replace. */
+static int merge_item(cJSON *dst, const cJSON *schema, const char *key, const cJSON *value,
+		      const char *field, struct spec_error *err)
+{
+	const cJSON *sch = cJSON_GetObjectItemCaseSensitive(schema, key);
+	if (!sch)
+		return fail(err, field, "unknown key");
+	int rc = check_type(sch, value, field, err);
+	if (rc)
+		return rc;
+	if (cJSON_IsObject(sch)) {
+		cJSON *d = object_in(dst, key);
+		return d ? merge(d, sch, value, field, err) : oom(err);
+	}
+	return put(dst, key, cJSON_Duplicate(value, 1)) ? oom(err) : 0;
+}
+
+/* Deep-merge the object src into dst; path is src's dotted path, for errors. */
+static int merge(cJSON *dst, const cJSON *schema, const cJSON *src, const char *path,
+		 struct spec_error *err)
+{
+	const cJSON *item;
+	cJSON_ArrayForEach(item, src) {
+		char field[FIELD_SIZE];
+		join(field, path, item->string);
+		int rc = merge_item(dst, schema, item->string, item, field, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Apply one set: the field at the dotted path (len bytes) takes value. */
+static int apply_set(cJSON *overlay, const cJSON *schema, const char *path, size_t len,
+		     const cJSON *value, struct spec_error *err)
+{
+	const char *p = path, *end = path + len;
+	char key[KEY_MAX], field[FIELD_SIZE];
+	int n = (int)(len < sizeof field ? len : sizeof field);
+	while (next_key(&p, end, key)) {
+		schema = cJSON_GetObjectItemCaseSensitive(schema, key);
+		if (!schema) {
+			snprintf(field, sizeof field, "%.*s", (int)(p - 1 - path), path);
+			return fail(err, field, "unknown key");
+		}
+		if (!cJSON_IsObject(schema)) {
+			snprintf(field, sizeof field, "%.*s", n, path);
+			return fail(err, field, "unknown key (%.*s is %s)", (int)(p - 1 - path), path,
+				    type_name(schema));
+		}
+		overlay = object_in(overlay, key);
+		if (!overlay)
+			return oom(err);
+	}
+	snprintf(field, sizeof field, "%.*s", n, path);
+	return merge_item(overlay, schema, key, value, field, err);
+}
+
+/* Apply "path=value": value is JSON, else (or for a string field) text. */
+static int apply_set_string(cJSON *overlay, const cJSON *schema, const char *s,
+			    struct spec_error *err)
+{
+	const char *eq = strchr(s, '=');
+	if (!eq)
+		return fail(err, s, "expected path=value");
+	size_t len = (size_t)(eq - s);
+	cJSON *v = cJSON_ParseWithOpts(eq + 1, NULL, 1);
+	if (!v || (cJSON_IsString(lookup(schema, s, len)) && !cJSON_IsString(v))) {
+		cJSON_Delete(v);
+		v = cJSON_CreateString(eq + 1);
+		if (!v)
+			return oom(err);
+	}
+	int rc = apply_set(overlay, schema, s, len, v, err);
+	cJSON_Delete(v);
+	return rc;
+}
+
+/* ---- the layers ---------------------------------------------------------------- */
+
+static int layer_preset(cJSON *overlay, const cJSON *schema, const char *name,
+			struct spec_error *err)
+{
+	const struct spec_preset *p = spec_find_preset(name);
+	if (!p) {
+		char names[160] = "";
+		for (int i = 0; i < spec_n_presets; i++)
+			append(names, sizeof names, spec_presets[i].name);
+		return fail(err, "preset", "unknown preset \"%.64s\" (%s)", name, names);
+	}
+	cJSON *j = cJSON_Parse(p->json); /* test_spec parses every preset: NULL is OOM */
+	if (!j)
+		return oom(err);
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return fail(err, "preset", "preset \"%s\" is not a JSON object", name);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(j, "description");
+	int rc = merge(overlay, schema, j, "", err);
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int layer_set_object(cJSON *overlay, const cJSON *schema, const cJSON *set,
+			    struct spec_error *err)
+{
+	if (!cJSON_IsObject(set))
+		return fail(err, "set", "expected an object, got %s", type_name(set));
+	const cJSON *item;
+	cJSON_ArrayForEach(item, set) {
+		int rc = apply_set(overlay, schema, item->string, strlen(item->string), item, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Merge every source of in into the overlay, in order. */
+static int layer_all(cJSON *overlay, const cJSON *schema, const struct spec_input *in,
+		     struct spec_error *err)
+{
+	int rc = 0;
+	if (in->preset)
+		rc = layer_preset(overlay, schema, in->preset, err);
+	if (!rc && in->spec)
+		rc = cJSON_IsObject(in->spec)
+			     ? merge(overlay, schema, in->spec, "", err)
+			     : fail(err, "spec", "expected an object, got %s", type_name(in->spec));
+	if (!rc && in->set)
+		rc = layer_set_object(overlay, schema, in->set, err);
+	for (int i = 0; !rc && i < in->n_set_strings; i++)
+		rc = apply_set_string(overlay, schema, in->set_strings[i], err);
+	return rc;
+}
+
+/* eval_data: the resolved data with split "test", then its own overlay. */
+static cJSON *eval_data_of(const cJSON *json, const cJSON *schema, const cJSON *overlay,
+			   struct spec_error *err)
+{
+	cJSON *eval = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(json, "data"), 1);
+	const cJSON *own = cJSON_GetObjectItemCaseSensitive(overlay, "eval_data");
+	if (!eval || put(eval, "split", cJSON_CreateString("test")) ||
+	    (own && merge(eval, cJSON_GetObjectItemCaseSensitive(schema, "eval_data"), own,
+			  "eval_data", err))) {
+		cJSON_Delete(eval);
+		return NULL;
+	}
+	return eval;
+}
+
+/* The resolved spec: the defaults with the overlay laid over them. */
+static int materialize(cJSON **out, const cJSON *schema, const cJSON *overlay,
+		       struct spec_error *err)
+{
+	cJSON *json = cJSON_Duplicate(schema, 1);
+	if (!json || merge(json, schema, overlay, "", err) ||
+	    put(json, "eval_data", eval_data_of(json, schema, overlay, err))) {
+		cJSON_Delete(json);
+		return oom(err);
+	}
+	*out = json;
+	return 0;
+}
+
+/* ---- bounds and conversion ------------------------------------------------------- */
+
+static int out_of_range(double v, const struct num_field *f)
+{
+	return (f->open & LO_OPEN ? v <= f->lo : v < f->lo) ||
+	       (f->open & HI_OPEN ? v >= f->hi : v > f->hi);
+}
+
+static int fail_range(struct spec_error *err, const char *field, const char *what,
+		      const struct num_field *f)
+{
+	return fail(err, field, "%smust be in %c%.16g, %.16g%c", what, f->open & LO_OPEN ? '(' : '[',
+		    f->lo, f->hi, f->open & HI_OPEN ? ')' : ']');
+}
+
+/* Store v, already checked against f's bounds, as f's kind at p. */
+static void store(char *p, enum num_kind kind, double v)
+{
+	switch (kind) {
+	case NUM_INT: *(int *)p = (int)v; break;
+	case NUM_I64: *(long long *)p = (long long)v; break;
+	case NUM_U64: *(uint64_t *)p = (uint64_t)v; break;
+	case NUM_F64: *(double *)p = v; break;
+	case NUM_F32: *(float *)p = (float)v; break;
+	}
+}
+
+/* Check and store the numeric fields f[0..n) of section o into base. */
+static int read_nums(void *base, const cJSON *o, const char *prefix, const struct num_field *f,
+		     size_t n, struct spec_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		char field[FIELD_SIZE];
+		join(field, prefix, f[i].path);
+		double v = at(o, f[i].path)->valuedouble;
+		if (f[i].kind != NUM_F64 && f[i].kind != NUM_F32 && v != floor(v))
+			return fail(err, field, "expected an integer, got %.16g", v);
+		if (out_of_range(v, &f[i]))
+			return fail_range(err, field, "", &f[i]);
+		store((char *)base + f[i].off, f[i].kind, v);
+	}
+	return 0;
+}
+
+/* The index of the string o[key] in values (NULL-terminated); -1 with err set
+ * when it is none of them. */
+static int read_choice(const cJSON *o, const char *prefix, const char *key, const char *noun,
+		       const char *const *values, struct spec_error *err)
+{
+	const char *v = at(o, key)->valuestring;
+	char list[128] = "", field[FIELD_SIZE];
+	for (int i = 0; values[i]; i++) {
+		if (!strcmp(v, values[i]))
+			return i;
+		append(list, sizeof list, values[i]);
+	}
+	join(field, prefix, key);
+	fail(err, field, "unknown %s \"%.64s\" (%s)", noun, v, list);
+	return -1;
+}
+
+/* An array of one value per channel, each within bound. */
+static int read_channels(float *out, const cJSON *o, const char *prefix, int channels,
+			 const struct num_field *bound, struct spec_error *err)
+{
+	const cJSON *a = at(o, bound->path), *e;
+	char field[FIELD_SIZE];
+	join(field, prefix, bound->path);
+	if (cJSON_GetArraySize(a) != channels)
+		return fail(err, field, "must have 1 value per channel (channels = %d)", channels);
+	cJSON_ArrayForEach(e, a) {
+		if (out_of_range(e->valuedouble, bound))
+			return fail_range(err, field, "values ", bound);
+		*out++ = (float)e->valuedouble;
+	}
+	return 0;
+}
+
+/* A range [a, b] with 0 < a <= b <= hi. */
+static int read_pair(float out[2], const cJSON *o, const char *prefix, const char *key,
+		     double hi, struct spec_error *err)
+{
+	const cJSON *a = at(o, key);
+	char field[FIELD_SIZE];
+	join(field, prefix, key);
+	if (cJSON_GetArraySize(a) != 2)
+		return fail(err, field, "must have 2 values");
+	double lo = cJSON_GetArrayItem(a, 0)->valuedouble, up = cJSON_GetArrayItem(a, 1)->valuedouble;
+	if (!(0 < lo && lo <= up && up <= hi))
+		return fail(err, field, "must be [a, b] with 0 < a <= b <= %.16g", hi);
+	out[0] = (float)lo;
+	out[1] = (float)up;
+	return 0;
+}
+
+/* 1 if s is well-formed UTF-8 without control characters (C0, DEL, C1). */
+static int printable_utf8(const unsigned char *s)
+{
+	static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
+	while (*s) {
+		unsigned c = *s++;
+		int n = c < 0x80 ? 0 : c >= 0xC2 && c < 0xE0 ? 1 : c >= 0xE0 && c < 0xF0 ? 2
+			: c >= 0xF0 && c < 0xF5 ? 3 : -1;
+		if (n < 0)
+			return 0;
+		uint32_t cp = n ? c & (0x3Fu >> n) : c;
+		for (int i = 0; i < n; i++, s++) {
+			if ((*s & 0xC0) != 0x80)
+				return 0;
+			cp = cp << 6 | (*s & 0x3F);
+		}
+		if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp < 0x20 ||
+		    (cp >= 0x7F && cp < 0xA0))
+			return 0;
+	}
+	return 1;
+}
+
+static int read_name(struct spec *s, const cJSON *json, struct spec_error *err)
+{
+	const char *name = at(json, "name")->valuestring;
+	if (strlen(name) > NAME_MAX_BYTES)
+		return fail(err, "name", "must be at most %d bytes", NAME_MAX_BYTES);
+	if (!printable_utf8((const unsigned char *)name))
+		return fail(err, "name", "must be printable UTF-8");
+	strcpy(s->name, name);
+	return 0;
+}
+
+/* data.path: absolute; whether it exists is the dataset module's check. */
+static int read_path(struct spec_data *d, const cJSON *o, const char *prefix,
+		     struct spec_error *err)
+{
+	const char *path = at(o, "path")->valuestring;
+	char field[FIELD_SIZE];
+	join(field, prefix, "path");
+	if (strlen(path) > PATH_MAX_BYTES)
+		return fail(err, field, "must be at most %d bytes", PATH_MAX_BYTES);
+	if (path[0] != '/')
+		return fail(err, field, "must be an absolute path");
+	strcpy(d->path, path);
+	return 0;
+}
+
+/* data.split: also an imagefolder sub-directory, so one plain path component. */
+static int read_split(struct spec_data *d, const cJSON *o, const char *prefix,
+		      struct spec_error *err)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+	const char *split = at(o, "split")->valuestring;
+	size_t n = strlen(split);
+	char field[FIELD_SIZE];
+	join(field, prefix, "split");
+	if (n == 0 || n >= sizeof d->split || strspn(split, ok) != n || !strcmp(split, ".") ||
+	    !strcmp(split, ".."))
+		return fail(err, field, "must be 1 to %zu characters of [A-Za-z0-9._-], not . or ..",
+			    sizeof d->split - 1);
+	strcpy(d->split, split);
+	return 0;
+}
+
+static int read_data(struct spec_data *d, const cJSON *o, const char *prefix,
+		     struct spec_error *err)
+{
+	char field[FIELD_SIZE];
+	int format, on_error;
+	if (read_nums(d, o, prefix, data_fields, sizeof data_fields / sizeof *data_fields, err))
+		return ERR_INVALID;
+	if (d->channels == 2) {
+		join(field, prefix, "channels");
+		return fail(err, field, "must be 1 or 3");
+	}
+	if ((format = read_choice(o, prefix, "format", "format", formats, err)) < 0 ||
+	    (on_error = read_choice(o, prefix, "on_error", "on_error policy", on_errors, err)) < 0 ||
+	    read_path(d, o, prefix, err) || read_split(d, o, prefix, err) ||
+	    read_channels(d->mean, o, prefix, d->channels, &mean_bound, err) ||
+	    read_channels(d->std, o, prefix, d->channels, &std_bound, err))
+		return ERR_INVALID;
+	strcpy(d->format, formats[format]);
+	d->skip_bad = on_error == 0;
+	return 0;
+}
+
+static int read_view(struct spec_view *v, const cJSON *o, const char *prefix,
+		     struct spec_error *err)
+{
+	char crop[FIELD_SIZE], blur[FIELD_SIZE];
+	join(crop, prefix, "crop");
+	join(blur, prefix, "blur");
+	if (read_nums(v, o, prefix, view_fields, sizeof view_fields / sizeof *view_fields, err) ||
+	    read_pair(v->scale, at(o, "crop"), crop, "scale", 1, err) ||
+	    read_pair(v->ratio, at(o, "crop"), crop, "ratio", 100, err) ||
+	    read_pair(v->sigma, at(o, "blur"), blur, "sigma", 100, err))
+		return ERR_INVALID;
+	return 0;
+}
+
+/* The encoder, stem and optimiser names. */
+static int read_choices(struct spec *s, const cJSON *json, struct spec_error *err)
+{
+	const cJSON *model = at(json, "model");
+	int encoder = read_choice(model, "model", "encoder", "encoder", encoders, err);
+	int stem = encoder < 0 ? -1 : read_choice(model, "model", "stem", "stem", stems, err);
+	int optim = stem < 0 ? -1 : read_choice(at(json, "optim"), "optim", "name", "optimizer",
+						 optimizers, err);
+	if (optim < 0)
+		return ERR_INVALID;
+	strcpy(s->model.encoder, encoders[encoder]);
+	s->model.imagenet_stem = stem == 1;
+	strcpy(s->optim.name, optimizers[optim]);
+	return 0;
+}
+
+/* Warm-up fits in the run. */
+static int check_warmup(const struct spec *s, struct spec_error *err)
+{
+	if (s->optim.warmup_epochs <= s->train.epochs)
+		return 0;
+	return fail(err, "optim.warmup_epochs", "must be in [0, %d] (train.epochs)", s->train.epochs);
+}
+
+/* Check every bound of the resolved spec and fill s. */
+static int convert(struct spec *s, const cJSON *json, struct spec_error *err)
+{
+	const cJSON *views = at(json, "augment");
+	if (read_name(s, json, err) ||
+	    read_nums(s, json, "", spec_fields, sizeof spec_fields / sizeof *spec_fields, err) ||
+	    read_data(&s->data, at(json, "data"), "data", err) ||
+	    read_data(&s->eval_data, at(json, "eval_data"), "eval_data", err) ||
+	    read_view(&s->view[0], at(views, "view1"), "augment.view1", err) ||
+	    read_view(&s->view[1], at(views, "view2"), "augment.view2", err) ||
+	    read_choices(s, json, err) || check_warmup(s, err))
+		return ERR_INVALID;
+	return 0;
+}
+
+/* ---- API -------------------------------------------------------------------------- */
+
+int spec_resolve(struct spec *out, cJSON **resolved, const struct spec_input *in,
+		 struct spec_error *err)
+{
+	cJSON *schema = cJSON_Parse(defaults_json), *overlay = cJSON_CreateObject(), *json = NULL;
+	int rc;
+	memset(out, 0, sizeof *out);
+	err->field[0] = err->reason[0] = 0;
+	if (resolved)
+		*resolved = NULL;
+	if (!schema || !overlay)
+		rc = oom(err);
+	else if (!(rc = layer_all(overlay, schema, in, err)) &&
+		 !(rc = materialize(&json, schema, overlay, err)))
+		rc = convert(out, json, err);
+	if (rc)
+		memset(out, 0, sizeof *out);
+	else if (resolved) {
+		*resolved = json;
+		json = NULL;
+	}
+	cJSON_Delete(json);
+	cJSON_Delete(overlay);
+	cJSON_Delete(schema);
+	return rc;
+}
+
+double spec_lr(const struct spec *s)
+{
+	return s->optim.base_lr * s->train.batch_size / 256.0;
+}
+
+const struct spec_preset *spec_find_preset(const char *name)
+{
+	for (int i = 0; i < spec_n_presets; i++)
+		if (!strcmp(spec_presets[i].name, name))
+			return &spec_presets[i];
+	return NULL;
+}
+
+cJSON *spec_preset_list_json(void)
+{
+	cJSON *list = cJSON_CreateArray();
+	for (int i = 0; list && i < spec_n_presets; i++) {
+		cJSON *p = cJSON_CreateObject();
+		if (!cJSON_AddItemToArray(list, p)) {
+			cJSON_Delete(p);
+			p = NULL;
+		}
+		if (!p || !cJSON_AddStringToObject(p, "name", spec_presets[i].name) ||
+		    !cJSON_AddStringToObject(p, "description", spec_presets[i].description)) {
+			cJSON_Delete(list);
+			return NULL;
+		}
+	}
+	return list;
+}

@@ -1,0 +1,301 @@
+/*
+ * byol_train.c — byol-train: one BYOL job in the foreground (DESIGN.md
+ * "byol-train — contract").
+ *
+ *   byol-train SPEC.json|PRESET [--set k=v]... [--out DIR] [--jsonl] [--resume CKPT]
+ *              [--print-spec]
+ *   byol-train --bench SPEC|PRESET --steps N [--set k=v]...
+ *
+ * --out (default ./runs/<name>-<time>) receives spec.json, metrics.jsonl (every
+ * event) and checkpoints/. Progress is a line per step point on stderr; with
+ * --jsonl the events go to stdout one per line. Ctrl-C writes a checkpoint and
+ * stops. Exit status: 0 done (or stopped cleanly), 1 the job failed, 64 usage,
+ * 65 bad spec.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blas.h"
+#include "engine.h"
+#include "model.h"
+#include "rng.h"
+#include "spec.h"
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 64
+#define EXIT_BAD_SPEC 65
+#define MAX_SETS 256
+
+struct args {
+	const char *source; /* spec file or preset */
+	const char *sets[MAX_SETS];
+	int n_sets;
+	const char *out, *resume;
+	int jsonl, print_spec, bench;
+	long steps;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: byol-train SPEC.json|PRESET [--set k=v]... [--out DIR] [--jsonl]\n"
+		"                  [--resume CKPT] [--print-spec]\n"
+		"       byol-train --bench SPEC|PRESET --steps N [--set k=v]...\n");
+	return EXIT_USAGE;
+}
+
+static int parse_args(struct args *a, int argc, char **argv)
+{
+	memset(a, 0, sizeof *a);
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(s, "--set") == 0 && v && a->n_sets < MAX_SETS)
+			a->sets[a->n_sets++] = argv[++i];
+		else if (strcmp(s, "--out") == 0 && v)
+			a->out = argv[++i];
+		else if (strcmp(s, "--resume") == 0 && v)
+			a->resume = argv[++i];
+		else if (strcmp(s, "--steps") == 0 && v)
+			a->steps = atol(argv[++i]);
+		else if (strcmp(s, "--jsonl") == 0)
+			a->jsonl = 1;
+		else if (strcmp(s, "--print-spec") == 0)
+			a->print_spec = 1;
+		else if (strcmp(s, "--bench") == 0)
+			a->bench = 1;
+		else if (s[0] != '-' && !a->source)
+			a->source = s;
+		else
+			return -1;
+	}
+	if (!a->source || (a->bench && a->steps < 1))
+		return -1;
+	return 0;
+}
+
+/* A spec file (exists, or ends in .json) is parsed; anything else names a preset. */
+static int resolve(struct spec *s, cJSON **json, const struct args *a)
+{
+	struct spec_input in = { .set_strings = a->sets, .n_set_strings = a->n_sets };
+	struct spec_error err;
+	cJSON *file = NULL;
+	size_t len = strlen(a->source);
+	if (access(a->source, F_OK) == 0 || (len > 5 && strcmp(a->source + len - 5, ".json") == 0)) {
+		FILE *f = fopen(a->source, "rb");
+		char *text = NULL;
+		size_t n = 0;
+		if (f) {
+			fseek(f, 0, SEEK_END);
+			long size = ftell(f);
+			fseek(f, 0, SEEK_SET);
+			text = size >= 0 && size < (1 << 24) ? malloc((size_t)size + 1) : NULL;
+			n = text ? fread(text, 1, (size_t)size, f) : 0;
+			fclose(f);
+		}
+		if (!text) {
+			fprintf(stderr, "byol-train: cannot read spec %s\n", a->source);
+			return EXIT_BAD_SPEC;
+		}
+		text[n] = 0;
+		file = cJSON_Parse(text);
+		free(text);
+		if (!file) {
+			fprintf(stderr, "byol-train: %s is not valid JSON\n", a->source);
+			return EXIT_BAD_SPEC;
+		}
+		in.spec = file;
+	} else {
+		in.preset = a->source;
+	}
+	int rc = spec_resolve(s, json, &in, &err);
+	cJSON_Delete(file);
+	if (rc) {
+		fprintf(stderr, "byol-train: bad spec: %s: %s\n", err.field, err.reason);
+		return EXIT_BAD_SPEC;
+	}
+	return 0;
+}
+
+/* ---- --bench ------------------------------------------------------------- */
+
+static int bench(const struct spec *s, long steps)
+{
+	struct byol_config cfg = {
+		.channels = s->data.channels, .size = s->data.image_size,
+		.proj_hidden = s->model.proj_hidden, .proj_out = s->model.proj_out,
+		.pred_hidden = s->model.pred_hidden, .pred_out = s->model.pred_out,
+		.batch = s->train.batch_size,
+		.encoder = { .width = s->model.width, .imagenet_stem = s->model.imagenet_stem },
+	};
+	struct byol_optim optim = { .lars = strcmp(s->optim.name, "lars") == 0,
+				    .weight_decay = s->optim.weight_decay,
+				    .momentum = s->optim.momentum, .eta = s->optim.eta };
+	struct byol_hyper hp = { .lr = spec_lr(s) * 0.1, .tau = s->train.tau_base };
+	struct pool *pool;
+	struct byol_model m;
+	struct err e = { 0 };
+	encoder_arch_parse(s->model.encoder, &cfg.encoder.arch);
+	if (pool_init(&pool, s->threads, &e) || byol_model_init(&m, &cfg, &optim, pool, s->seed, &e)) {
+		fprintf(stderr, "byol-train: %s\n", e.msg);
+		return EXIT_FAILED;
+	}
+	size_t n = (size_t)cfg.batch * cfg.channels * cfg.size * cfg.size;
+	float *views = malloc(2 * n * sizeof *views);
+	struct rng r;
+	rng_init(&r, s->seed, 0);
+	for (size_t i = 0; i < 2 * n; i++)
+		views[i] = (float)rng_normal(&r);
+	struct byol_stats st;
+	byol_step(&m, views, views + n, &hp, &st); /* warm-up */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long k = 0; k < steps; k++)
+		byol_step(&m, views, views + n, &hp, &st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("{\"event\":\"bench\",\"img_s\":%.1f,\"ms_per_step\":%.2f,\"peak_rss_mb\":%.1f,"
+	       "\"steps\":%ld,\"batch\":%d,\"threads\":%d,\"blas_core\":\"%s\"}\n",
+	       (double)steps * cfg.batch / secs, 1e3 * secs / (double)steps,
+	       (double)ru.ru_maxrss / 1024.0, steps, cfg.batch, pool_threads(pool),
+	       blas_core_name());
+	free(views);
+	byol_model_free(&m);
+	pool_free(pool);
+	return 0;
+}
+
+/* ---- a training run -------------------------------------------------------- */
+
+struct run {
+	FILE *metrics;
+	int jsonl;
+	long total;
+};
+
+/* Every event to metrics.jsonl; to stdout with --jsonl, else a short line on stderr. */
+static void on_event(void *ctx, const cJSON *ev)
+{
+	struct run *run = ctx;
+	char *line = cJSON_PrintUnformatted(ev);
+	if (!line)
+		return;
+	fprintf(run->metrics, "%s\n", line);
+	fflush(run->metrics);
+	if (run->jsonl) {
+		printf("%s\n", line);
+		fflush(stdout);
+	} else {
+		const char *type = cJSON_GetObjectItem(ev, "event")->valuestring;
+		fprintf(stderr, "%-10s %s\n", type, line);
+	}
+	free(line);
+}
+
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	fprintf(stderr, "byol-train: cannot create %s: %s\n", path, strerror(errno));
+	return -1;
+}
+
+/* The output directory: --out, else ./runs/<name>-<UTC time>. */
+static int out_dir(char *dir, size_t cap, const struct args *a, const struct spec *s)
+{
+	if (a->out) {
+		snprintf(dir, cap, "%s", a->out);
+	} else {
+		char stamp[32];
+		time_t t = time(NULL);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+		if (make_dir("runs"))
+			return -1;
+		snprintf(dir, cap, "runs/%s-%s", s->name[0] ? s->name : "run", stamp);
+	}
+	return make_dir(dir);
+}
+
+static int train(const struct args *a, const struct spec *s, const char *spec_json)
+{
+	char dir[4096], path[4200];
+	if (out_dir(dir, sizeof dir, a, s))
+		return EXIT_FAILED;
+	snprintf(path, sizeof path, "%s/spec.json", dir);
+	FILE *f = fopen(path, "w");
+	if (!f || fprintf(f, "%s\n", spec_json) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "byol-train: cannot write %s\n", path);
+		return EXIT_FAILED;
+	}
+	snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+	struct run run = { .metrics = fopen(path, "a"), .jsonl = a->jsonl };
+	if (!run.metrics) {
+		fprintf(stderr, "byol-train: cannot write %s\n", path);
+		return EXIT_FAILED;
+	}
+	snprintf(path, sizeof path, "%s/checkpoints", dir);
+	struct engine_options o = { .checkpoint_dir = path, .resume = a->resume };
+	struct engine_hooks h = { .event = on_event, .ctx = &run, .stop = &stop_requested };
+	struct engine_result r;
+	struct err e = { 0 };
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	int rc = engine_run(s, spec_json, &o, &h, &r, &e);
+	fclose(run.metrics);
+	if (rc) {
+		fprintf(stderr, "byol-train: failed at step %ld: %s\n", r.step, e.msg);
+		return EXIT_FAILED;
+	}
+	if (r.state == ENGINE_STOPPED)
+		fprintf(stderr, "byol-train: stopped at step %ld; resume with --resume %s\n", r.step,
+			r.checkpoint);
+	else
+		fprintf(stderr, "byol-train: done: %ld steps, loss %.4f, linear top-1 %.2f%% "
+			"top-5 %.2f%%, kNN top-1 %.2f%%; %s\n", r.step, r.final_loss, r.top1, r.top5,
+			r.knn_top1, dir);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	blas_select_core(argv);
+	struct args a;
+	if (parse_args(&a, argc, argv))
+		return usage();
+	struct spec s;
+	cJSON *json = NULL;
+	int rc = resolve(&s, &json, &a);
+	if (rc)
+		return rc;
+	char *text = cJSON_PrintUnformatted(json);
+	if (a.print_spec) {
+		char *pretty = cJSON_Print(json);
+		printf("%s\n", pretty ? pretty : "{}");
+		free(pretty);
+	} else if (a.bench) {
+		rc = bench(&s, a.steps);
+	} else {
+		rc = train(&a, &s, text ? text : "{}");
+	}
+	free(text);
+	cJSON_Delete(json);
+	return rc;
+}

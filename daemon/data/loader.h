@@ -1,0 +1,65 @@
+/*
+ * loader.h — background threads that decode and augment the next training
+ * batches while the current step trains.
+ *
+ * Step k of a run belongs to epoch k / steps_per_epoch; each epoch visits the
+ * images in a permutation drawn from (seed, epoch), batch after batch (the
+ * last incomplete batch is dropped), and each image's two views come from
+ * augment_rng(seed, epoch, index, view). A batch is therefore a function of
+ * (seed, step) alone: any thread may build it, and a run resumed at step k
+ * sees exactly the batches the uninterrupted run saw. Batches are handed out
+ * strictly in step order from a ring of `depth` slots.
+ *
+ *     struct loader *l;
+ *     loader_start(&l, &cfg, first_step, &err);
+ *     for (...) {
+ *         struct loader_batch b;
+ *         if (loader_next(l, &b, &err)) break;   // a bad image under on_error "fail"
+ *         byol_step(m, b.view1, b.view2, ...);
+ *         loader_release(l);
+ *     }
+ *     loader_stop(l);
+ */
+#ifndef BYOL_LOADER_H
+#define BYOL_LOADER_H
+
+#include "augment.h"
+#include "dataset.h"
+
+struct loader_config {
+	const struct dataset *ds;
+	int batch, size;          /* batch size; output side */
+	int channels;             /* of the images the data set hands out */
+	float mean[3], std[3];    /* normalisation per channel */
+	struct augment_view view[2];
+	uint64_t seed;
+	int threads;              /* loader threads, ≥ 1 */
+	int depth;                /* batches prepared ahead, ≥ 2 */
+	int skip_bad;             /* a bad image: 1 = use the next good one, 0 = fail */
+};
+
+struct loader_batch {
+	long step;
+	int epoch;
+	const float *view1, *view2; /* batch × C × size × size each */
+};
+
+struct loader;
+
+/* Batches per epoch for n images (n / batch, at least 1 when n ≥ batch). */
+long loader_steps_per_epoch(size_t n, int batch);
+
+int loader_start(struct loader **out, const struct loader_config *cfg, long first_step,
+		 struct err *e);
+/* The next step's batch, waiting for it if needed. Fails (with the file named) when
+   an image is bad and skip_bad is 0. */
+int loader_next(struct loader *l, struct loader_batch *b, struct err *e);
+/* Give the batch returned by the last loader_next back for reuse. */
+void loader_release(struct loader *l);
+/* Images replaced because they could not be decoded so far. */
+size_t loader_skipped(struct loader *l);
+/* Milliseconds loader_next has spent waiting for data so far. */
+double loader_wait_ms(struct loader *l);
+void loader_stop(struct loader *l);
+
+#endif

@@ -1,0 +1,376 @@
+/*
+ * engine.c — the training loop of one job (see engine.h).
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "dataset.h"
+#include "encode.h"
+#include "eval.h"
+#include "event.h"
+#include "loader.h"
+#include "model.h"
+
+#define EVAL_BATCH 256
+#define LOADER_DEPTH 3
+
+struct engine {
+	const struct spec *s;
+	const char *spec_json;
+	const struct engine_options *o;
+	const struct engine_hooks *h;
+	struct engine_result *r;
+	struct pool *pool;
+	struct dataset *train, *test;
+	struct byol_model m;
+	struct encoder_config arch;
+	struct byol_schedule sched;
+	struct loader *loader;
+	long per_epoch, total, step;
+	double last_ckpt_time;
+	char (*kept)[4200]; /* checkpoint paths written, oldest first */
+	int n_kept;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Hand an event to the hooks and free it. */
+static void emit(struct engine *g, cJSON *ev)
+{
+	if (ev && g->h && g->h->event)
+		g->h->event(g->h->ctx, ev);
+	cJSON_Delete(ev);
+}
+
+static void log_line(struct engine *g, const char *level, const char *msg)
+{
+	cJSON *ev = event_new("log", g->step, (int)(g->step / (g->per_epoch ? g->per_epoch : 1)));
+	cJSON_AddStringToObject(ev, "level", level);
+	cJSON_AddStringToObject(ev, "message", msg);
+	emit(g, ev);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int open_dataset(struct dataset **ds, const struct spec_data *d, struct err *e)
+{
+	struct dataset_config c = { .path = d->path, .split = d->split, .limit = (size_t)d->limit,
+				    .channels = d->channels, .skip_bad = d->skip_bad };
+	if (dataset_format_parse(d->format, &c.format) != 0)
+		return err_set(e, ERR_INVALID, "unknown data format \"%s\"", d->format);
+	return dataset_open(ds, &c, e);
+}
+
+static int build(struct engine *g, struct err *e)
+{
+	const struct spec *s = g->s;
+	struct byol_config cfg = {
+		.channels = s->data.channels, .size = s->data.image_size,
+		.proj_hidden = s->model.proj_hidden, .proj_out = s->model.proj_out,
+		.pred_hidden = s->model.pred_hidden, .pred_out = s->model.pred_out,
+		.batch = s->train.batch_size,
+	};
+	if (encoder_arch_parse(s->model.encoder, &g->arch.arch) != 0)
+		return err_set(e, ERR_INVALID, "unknown encoder \"%s\"", s->model.encoder);
+	g->arch.width = s->model.width;
+	g->arch.imagenet_stem = s->model.imagenet_stem;
+	cfg.encoder = g->arch;
+	struct byol_optim optim = { .lars = strcmp(s->optim.name, "lars") == 0,
+				    .weight_decay = s->optim.weight_decay,
+				    .momentum = s->optim.momentum, .eta = s->optim.eta };
+	int rc = pool_init(&g->pool, s->threads, e);
+	if (!rc)
+		rc = byol_model_init(&g->m, &cfg, &optim, g->pool, s->seed, e);
+	return rc;
+}
+
+static int resume(struct engine *g, struct err *e)
+{
+	struct checkpoint_meta meta = { 0 };
+	int rc = checkpoint_read(&g->m, g->o->resume, &meta, e);
+	if (rc)
+		return rc;
+	g->step = meta.step;
+	checkpoint_meta_free(&meta);
+	if (g->step > g->total)
+		return err_set(e, ERR_INVALID, "%s: step %ld is past this run's %ld steps",
+			       g->o->resume, g->step, g->total);
+	char msg[4300];
+	snprintf(msg, sizeof msg, "resumed from %s at step %ld", g->o->resume, g->step);
+	log_line(g, "info", msg);
+	return 0;
+}
+
+static int start_loader(struct engine *g, struct err *e)
+{
+	const struct spec *s = g->s;
+	struct loader_config c = {
+		.ds = g->train, .batch = s->train.batch_size, .size = s->data.image_size,
+		.channels = s->data.channels, .seed = s->seed,
+		.threads = g->o->loader_threads > 0 ? g->o->loader_threads : 1,
+		.depth = LOADER_DEPTH, .skip_bad = s->data.skip_bad,
+	};
+	memcpy(c.mean, s->data.mean, sizeof c.mean);
+	memcpy(c.std, s->data.std, sizeof c.std);
+	for (int v = 0; v < 2; v++) {
+		const struct spec_view *sv = &s->view[v];
+		c.view[v] = (struct augment_view){
+			.scale = { sv->scale[0], sv->scale[1] }, .ratio = { sv->ratio[0], sv->ratio[1] },
+			.flip = sv->flip, .jitter_p = sv->jitter_p, .brightness = sv->brightness,
+			.contrast = sv->contrast, .saturation = sv->saturation, .hue = sv->hue,
+			.grayscale = sv->grayscale, .blur_p = sv->blur_p,
+			.sigma = { sv->sigma[0], sv->sigma[1] }, .solarize = sv->solarize,
+		};
+	}
+	return loader_start(&g->loader, &c, g->step, e);
+}
+
+static int setup(struct engine *g, struct err *e)
+{
+	const struct spec *s = g->s;
+	int rc = open_dataset(&g->train, &s->data, e);
+	if (!rc)
+		rc = open_dataset(&g->test, &s->eval_data, e);
+	if (!rc)
+		rc = build(g, e);
+	if (rc)
+		return rc;
+	g->per_epoch = loader_steps_per_epoch(dataset_size(g->train), s->train.batch_size);
+	if (g->per_epoch < 1)
+		return err_set(e, ERR_INVALID, "data: %zu images, fewer than one batch of %d",
+			       dataset_size(g->train), s->train.batch_size);
+	g->total = g->per_epoch * s->train.epochs;
+	g->sched = (struct byol_schedule){
+		.peak_lr = spec_lr(s), .warmup_steps = (long)(s->optim.warmup_epochs * g->per_epoch),
+		.total_steps = g->total, .tau_base = s->train.tau_base,
+	};
+	if (g->o->resume && (rc = resume(g, e)))
+		return rc;
+	g->kept = calloc((size_t)s->checkpoint.keep_last + 1, sizeof *g->kept);
+	if (!g->kept)
+		return err_set(e, ERR_NOMEM, "engine: out of memory");
+	if (mkdir(g->o->checkpoint_dir, 0755) != 0 && errno != EEXIST)
+		return err_set(e, ERR_IO, "%s: %s", g->o->checkpoint_dir, strerror(errno));
+	return start_loader(g, e);
+}
+
+/* ---- checkpoints and evaluation ------------------------------------------ */
+
+/* Remember path; remove the oldest file beyond keep_last. */
+static void keep(struct engine *g, const char *path)
+{
+	const int keep_last = g->s->checkpoint.keep_last;
+	if (g->n_kept == keep_last) {
+		unlink(g->kept[0]);
+		memmove(g->kept[0], g->kept[1], (size_t)(keep_last - 1) * sizeof g->kept[0]);
+		g->n_kept--;
+	}
+	snprintf(g->kept[g->n_kept++], sizeof g->kept[0], "%s", path);
+}
+
+static int save(struct engine *g, struct err *e)
+{
+	char path[4200], sha[65];
+	size_t bytes;
+	int epoch = (int)(g->step / g->per_epoch);
+	snprintf(path, sizeof path, "%s/step-%08ld.safetensors", g->o->checkpoint_dir, g->step);
+	int rc = checkpoint_write(&g->m, path, g->spec_json, g->step, epoch, sha, &bytes, e);
+	if (rc)
+		return rc;
+	keep(g, path);
+	snprintf(g->r->checkpoint, sizeof g->r->checkpoint, "%s", path);
+	g->last_ckpt_time = now_s();
+	cJSON *ev = event_new("checkpoint", g->step, epoch);
+	cJSON_AddStringToObject(ev, "path", path);
+	cJSON_AddStringToObject(ev, "sha256", sha);
+	cJSON_AddNumberToObject(ev, "bytes", (double)bytes);
+	emit(g, ev);
+	return 0;
+}
+
+static int encode(struct engine *g, struct feature_set *f, const struct dataset *ds,
+		  const struct spec_data *d, struct err *e)
+{
+	struct feature_source src = { .arch = &g->arch, .encoder = &g->m.net[BYOL_ENCODER],
+				      .channels = g->s->data.channels,
+				      .size = g->s->data.image_size, .mean = d->mean,
+				      .std = d->std, .batch = EVAL_BATCH };
+	size_t skipped;
+	return features_extract(f, &src, ds, g->pool, &skipped, e);
+}
+
+/* kNN monitor, or the linear probe, on the current online encoder; emits an eval event. */
+static int evaluate(struct engine *g, int linear, struct err *e)
+{
+	struct feature_set tr = { 0 }, te = { 0 };
+	struct eval_result res;
+	const struct spec *s = g->s;
+	int classes = dataset_classes(g->train);
+	int rc = encode(g, &tr, g->train, &s->data, e);
+	if (!rc)
+		rc = encode(g, &te, g->test, &s->eval_data, e);
+	struct eval_set a = { tr.x, tr.y, tr.n }, b = { te.x, te.y, te.n };
+	if (!rc && linear)
+		rc = eval_linear(&res, &a, &b, tr.dim, classes, s->eval.linear_epochs, s->seed,
+				 g->pool, e);
+	else if (!rc)
+		rc = eval_knn(&res, &a, &b, tr.dim, classes, s->eval.knn_k, s->eval.knn_t, g->pool,
+			      e);
+	features_free(&tr);
+	features_free(&te);
+	if (rc)
+		return rc;
+	cJSON *ev = event_new("eval", g->step, (int)(g->step / g->per_epoch));
+	cJSON_AddStringToObject(ev, "kind", linear ? "linear" : "knn");
+	cJSON_AddNumberToObject(ev, "top1", res.top1);
+	cJSON_AddNumberToObject(ev, "top5", res.top5);
+	emit(g, ev);
+	if (linear) {
+		g->r->top1 = res.top1;
+		g->r->top5 = res.top5;
+	} else {
+		g->r->knn_top1 = res.top1;
+	}
+	return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+struct window {          /* what a step point or an epoch summary averages */
+	double loss, start;
+	long steps;
+};
+
+static void step_point(struct engine *g, struct window *w, const struct byol_hyper *hp,
+		       const struct byol_stats *st, int epoch)
+{
+	double t = now_s();
+	cJSON *ev = event_new("step", g->step, epoch);
+	cJSON_AddNumberToObject(ev, "loss", w->loss / (double)w->steps);
+	cJSON_AddNumberToObject(ev, "tau", hp->tau);
+	cJSON_AddNumberToObject(ev, "lr", hp->lr);
+	cJSON_AddNumberToObject(ev, "img_s",
+				(double)w->steps * g->s->train.batch_size / (t - w->start));
+	cJSON_AddNumberToObject(ev, "z_std", st->z_std);
+	emit(g, ev);
+	*w = (struct window){ .start = t };
+}
+
+static void epoch_summary(struct engine *g, struct window *w, int epoch)
+{
+	double t = now_s();
+	cJSON *ev = event_new("epoch", g->step, epoch);
+	g->r->final_loss = w->loss / (double)w->steps;
+	cJSON_AddNumberToObject(ev, "loss", g->r->final_loss);
+	cJSON_AddNumberToObject(ev, "seconds", t - w->start);
+	emit(g, ev);
+	*w = (struct window){ .start = t };
+}
+
+/* Checkpoint when a step or time period has passed. */
+static int periodic_checkpoint(struct engine *g, struct err *e)
+{
+	const long every = g->s->checkpoint.every_steps;
+	const double seconds = g->s->checkpoint.every_seconds;
+	if ((every > 0 && g->step % every == 0) ||
+	    (seconds > 0 && now_s() - g->last_ckpt_time >= seconds))
+		return save(g, e);
+	return 0;
+}
+
+/* After an epoch: its summary, and the kNN monitor every eval.every_epochs. */
+static int end_of_epoch(struct engine *g, struct window *ep, int epoch, struct err *e)
+{
+	epoch_summary(g, ep, epoch);
+	int every = g->s->eval.every_epochs;
+	if (every > 0 && (epoch + 1) % every == 0 && g->step < g->total)
+		return evaluate(g, 0, e);
+	return 0;
+}
+
+static int train(struct engine *g, struct err *e)
+{
+	struct window pt = { .start = now_s() }, ep = pt;
+	g->last_ckpt_time = pt.start;
+	while (g->step < g->total) {
+		if (g->h && g->h->stop && *g->h->stop) {
+			g->r->state = ENGINE_STOPPED;
+			return save(g, e);
+		}
+		struct loader_batch b;
+		int rc = loader_next(g->loader, &b, e);
+		if (rc)
+			return rc;
+		struct byol_hyper hp = byol_hyper_at(&g->sched, g->step);
+		struct byol_stats st;
+		byol_step(&g->m, b.view1, b.view2, &hp, &st);
+		loader_release(g->loader);
+		if (!isfinite(st.loss))
+			return err_set(e, ERR_INVALID, "the loss is %f at step %ld", st.loss,
+				       g->step + 1);
+		g->step++;
+		pt.loss += st.loss, pt.steps++;
+		ep.loss += st.loss, ep.steps++;
+		if (g->step % g->s->train.log_every == 0)
+			step_point(g, &pt, &hp, &st, b.epoch);
+		if (g->step % g->per_epoch == 0 && (rc = end_of_epoch(g, &ep, b.epoch, e)))
+			return rc;
+		if (g->step < g->total && (rc = periodic_checkpoint(g, e)))
+			return rc;
+	}
+	if (ep.steps > 0)
+		g->r->final_loss = ep.loss / (double)ep.steps;
+	g->r->state = ENGINE_COMPLETED;
+	return save(g, e);
+}
+
+/* The final evaluations: kNN, then the linear probe unless turned off. */
+static int finish(struct engine *g, struct err *e)
+{
+	int rc = evaluate(g, 0, e);
+	if (!rc && g->s->eval.linear_epochs > 0)
+		rc = evaluate(g, 1, e);
+	return rc;
+}
+
+static void teardown(struct engine *g)
+{
+	loader_stop(g->loader);
+	byol_model_free(&g->m);
+	pool_free(g->pool);
+	dataset_free(g->train);
+	dataset_free(g->test);
+	free(g->kept);
+}
+
+int engine_run(const struct spec *s, const char *spec_json, const struct engine_options *o,
+	       const struct engine_hooks *h, struct engine_result *r, struct err *e)
+{
+	struct engine g = { .s = s, .spec_json = spec_json, .o = o, .h = h, .r = r };
+	memset(r, 0, sizeof *r);
+	r->top1 = r->top5 = r->knn_top1 = -1;
+	int rc = setup(&g, e);
+	if (!rc)
+		rc = train(&g, e);
+	r->step = g.step;
+	if (!rc && r->state == ENGINE_COMPLETED)
+		rc = finish(&g, e);
+	if (g.loader)
+		r->skipped_images = loader_skipped(g.loader) + dataset_skipped(g.train);
+	teardown(&g);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * engine.h — one BYOL training job, from a resolved spec to its final
+ * evaluation: data sets, loader threads, networks, the step loop with its
+ * schedules, step/epoch events, periodic kNN, checkpoints (by steps and by
+ * seconds, keep-last-N, always a final one), resume from a checkpoint, and
+ * the linear probe at the end. byol-train runs it in the foreground; byold's
+ * workers run it on their threads.
+ *
+ * Events go to hooks->event in order, each the object of event.h. A nonzero
+ * *hooks->stop makes the engine write a checkpoint at the next step boundary
+ * and return with ENGINE_STOPPED.
+ */
+#ifndef BYOL_ENGINE_H
+#define BYOL_ENGINE_H
+
+#include <signal.h>
+
+#include <cjson/cJSON.h>
+
+#include "err.h"
+#include "spec.h"
+
+struct engine_hooks {
+	void (*event)(void *ctx, const cJSON *ev); /* may be NULL */
+	void *ctx;
+	volatile sig_atomic_t *stop;               /* may be NULL */
+};
+
+struct engine_options {
+	const char *checkpoint_dir; /* step-%08d.safetensors go here (created if missing) */
+	const char *resume;         /* a checkpoint to continue from, or NULL */
+	int loader_threads;         /* 0: one */
+};
+
+enum engine_state { ENGINE_COMPLETED, ENGINE_STOPPED };
+
+struct engine_result {
+	enum engine_state state;
+	long step;                  /* completed optimizer steps */
+	double final_loss;          /* mean loss of the last epoch (or of what ran of it) */
+	double top1, top5;          /* linear probe; negative if it did not run */
+	double knn_top1;            /* last kNN; negative if none ran */
+	size_t skipped_images;
+	char checkpoint[4200];      /* the last checkpoint written */
+};
+
+int engine_run(const struct spec *s, const char *spec_json, const struct engine_options *o,
+	       const struct engine_hooks *h, struct engine_result *r, struct err *e);
+
+#endif

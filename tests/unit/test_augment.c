@@ -1,0 +1,924 @@
+/*
+ * test_augment.c — BYOL's augmentations (daemon/data/augment.h): each op on
+ * small images with hand-computed outputs, the distributions of the drawn
+ * parameters against their analytic moments (5σ bounds, fixed seeds), the
+ * reproducibility of the per-image RNG streams, and the whole pipeline on
+ * assorted shapes with exactly-sized scratch (run it under ASan too).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "augment.h"
+#include "augment_pixels.h"
+#include "rng.h"
+
+static const float zero3[3] = { 0, 0, 0 }, one3[3] = { 1, 1, 1 };
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static struct image image_of(int c, int h, int w, uint8_t *px)
+{
+	return (struct image){ .c = c, .h = h, .w = w, .px = px };
+}
+
+/* A draw that crops the whole image and does nothing else. */
+static struct augment_draw plain(int h, int w)
+{
+	return (struct augment_draw){ .crop_w = w, .crop_h = h, .contrast = 1, .saturation = 1,
+				      .order = { 0, 1, 2, 3 } };
+}
+
+/* A plain draw with the jitter group on and only op `op` away from its identity. */
+static struct augment_draw jitter_only(int h, int w, int op, float factor)
+{
+	struct augment_draw d = plain(h, w);
+	d.jitter = 1;
+	d.brightness = op == AUGMENT_BRIGHTNESS ? factor : 0;
+	d.contrast = op == AUGMENT_CONTRAST ? factor : 1;
+	d.saturation = op == AUGMENT_SATURATION ? factor : 1;
+	d.hue = op == AUGMENT_HUE ? factor : 0;
+	return d;
+}
+
+/* augment_apply with a scratch buffer of exactly augment_scratch_floats floats (for ASan). */
+static void apply(float *out, const struct image *img, const struct augment_draw *d, int size,
+		  const float *mean, const float *std)
+{
+	float *scratch = malloc(augment_scratch_floats(size, img) * sizeof *scratch);
+	assert_non_null(scratch);
+	augment_apply(out, scratch, img, d, size, mean, std);
+	free(scratch);
+}
+
+static void apply01(float *out, const struct image *img, const struct augment_draw *d, int size)
+{
+	apply(out, img, d, size, zero3, one3);
+}
+
+static void assert_near(double got, double want, double tol)
+{
+	if (fabs(got - want) > tol)
+		fail_msg("got %.9g, want %.9g (tolerance %g)", got, want, tol);
+}
+
+static void assert_all_near(const float *got, const double *want, int n, double tol)
+{
+	for (int i = 0; i < n; i++) {
+		if (fabs(got[i] - want[i]) > tol)
+			fail_msg("[%d]: got %.9g, want %.9g (tolerance %g)", i, got[i], want[i], tol);
+	}
+}
+
+/* |x − want| ≤ 5·se, with the numbers in the failure message. */
+static void assert_5sigma(const char *what, double x, double want, double se)
+{
+	if (fabs(x - want) > 5 * se)
+		fail_msg("%s = %.6g, want %.6g ± 5·%.3g", what, x, want, se);
+}
+
+static void fill_random(uint8_t *px, size_t n, uint64_t seed)
+{
+	struct rng r;
+	rng_init(&r, seed, 0);
+	for (size_t i = 0; i < n; i++)
+		px[i] = (uint8_t)(rng_u64(&r) >> 56);
+}
+
+/* ---- crop + resize, flip ----------------------------------------------- */
+
+/* Full crop at the same size: bicubic weights are (0, 1, 0, 0), the image comes back. */
+static void test_resize_identity(void **state)
+{
+	(void)state;
+	uint8_t px[3 * 8 * 8];
+	float out[3 * 8 * 8];
+	fill_random(px, sizeof px, 1);
+	struct image img = image_of(3, 8, 8, px);
+	struct augment_draw d = plain(8, 8);
+	apply01(out, &img, &d, 8);
+	for (int i = 0; i < 3 * 8 * 8; i++)
+		assert_near(out[i], px[i] / 255.0, 1e-6);
+}
+
+/* A box inside a larger image picks exactly its pixels. */
+static void test_resize_crop_box(void **state)
+{
+	(void)state;
+	uint8_t px[3 * 10 * 12];
+	float out[3 * 4 * 4];
+	fill_random(px, sizeof px, 2);
+	struct image img = image_of(3, 10, 12, px);
+	struct augment_draw d = plain(4, 4);
+	d.crop_x = 5;
+	d.crop_y = 3;
+	apply01(out, &img, &d, 4);
+	for (int c = 0; c < 3; c++)
+		for (int y = 0; y < 4; y++)
+			for (int x = 0; x < 4; x++)
+				assert_near(out[(c * 4 + y) * 4 + x],
+					    px[(c * 10 + 3 + y) * 12 + 5 + x] / 255.0, 1e-6);
+}
+
+/*
+ * 2× downscale, 8 → 4. Output i samples 2i + 0.5: t = 0.5, taps 2i−1..2i+2
+ * with weights (−0.09375, 0.59375, 0.59375, −0.09375) (Keys, a = −0.75), so a
+ * constant stays constant and a ramp f(k) = k gives 2i + 0.5 inside; at the
+ * edges the clamped taps give 0.40625 (taps 0,0,1,2) and 6.59375 (5,6,7,7).
+ */
+static void test_resize_downscale(void **state)
+{
+	(void)state;
+	uint8_t px[8 * 8];
+	float out[4 * 4];
+	struct image img = image_of(1, 8, 8, px);
+	struct augment_draw d = plain(8, 8);
+	memset(px, 200, sizeof px);
+	apply01(out, &img, &d, 4);
+	for (int i = 0; i < 16; i++)
+		assert_near(out[i], 200 / 255.0, 1e-6);
+
+	const double e[4] = { 0.40625, 2.5, 4.5, 6.59375 };
+	for (int y = 0; y < 8; y++)
+		for (int x = 0; x < 8; x++)
+			px[y * 8 + x] = (uint8_t)(16 * x + 8 * y);
+	apply01(out, &img, &d, 4);
+	for (int y = 0; y < 4; y++)
+		for (int x = 0; x < 4; x++)
+			assert_near(out[y * 4 + x], (16 * e[x] + 8 * e[y]) / 255.0, 1e-6);
+}
+
+/* Upscaling a 1×1 box gives a constant. */
+static void test_resize_tiny_box(void **state)
+{
+	(void)state;
+	uint8_t px[3 * 5 * 5];
+	float out[3 * 32 * 32];
+	fill_random(px, sizeof px, 3);
+	struct image img = image_of(3, 5, 5, px);
+	struct augment_draw d = plain(1, 1);
+	d.crop_x = 4;
+	d.crop_y = 2;
+	apply01(out, &img, &d, 32);
+	for (int c = 0; c < 3; c++)
+		for (int i = 0; i < 32 * 32; i++)
+			assert_near(out[c * 1024 + i], px[c * 25 + 2 * 5 + 4] / 255.0, 1e-6);
+}
+
+/* Keys' kernel, a = −0.75, in double. */
+static double keys(double x)
+{
+	const double a = -0.75;
+	x = fabs(x);
+	return x <= 1 ? ((a + 2) * x - (a + 3)) * x * x + 1
+	     : x < 2  ? ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+		      : 0;
+}
+
+/*
+ * torch's upsample_bicubic2d (align_corners=False) written out directly in
+ * double: 16 taps at floor(real) − 1 .. + 2 per axis, each index clamped to
+ * the box, no folding — an independent check of augment.c's tap folding.
+ */
+static double ref_bicubic(const uint8_t *plane, int w, const struct augment_draw *d, int size,
+			  int oy, int ox)
+{
+	double ry = (double)d->crop_h / size * (oy + 0.5) - 0.5;
+	double rx = (double)d->crop_w / size * (ox + 0.5) - 0.5;
+	int fy = (int)floor(ry), fx = (int)floor(rx);
+	double acc = 0;
+	for (int j = -1; j <= 2; j++) {
+		int y = fy + j < 0 ? 0 : fy + j >= d->crop_h ? d->crop_h - 1 : fy + j;
+		for (int i = -1; i <= 2; i++) {
+			int x = fx + i < 0 ? 0 : fx + i >= d->crop_w ? d->crop_w - 1 : fx + i;
+			acc += keys(ry - (fy + j)) * keys(rx - (fx + i)) *
+			       plane[(d->crop_y + y) * w + d->crop_x + x];
+		}
+	}
+	return acc / 255.0;
+}
+
+/* Random boxes, down and up, boxes narrower than 4 taps included, against the direct formula. */
+static void test_resize_reference(void **state)
+{
+	(void)state;
+	enum { H = 23, W = 31 };
+	static uint8_t px[2 * H * W];
+	static float out[2 * 40 * 40];
+	fill_random(px, sizeof px, 5);
+	struct image img = image_of(2, H, W, px);
+	struct rng r;
+	rng_init(&r, 99, 0);
+	for (int rep = 0; rep < 200; rep++) {
+		struct augment_draw d = plain(1 + (int)(rng_u64(&r) % H), 1 + (int)(rng_u64(&r) % W));
+		d.crop_y = (int)(rng_u64(&r) % (uint64_t)(H - d.crop_h + 1));
+		d.crop_x = (int)(rng_u64(&r) % (uint64_t)(W - d.crop_w + 1));
+		int size = 1 + (int)(rng_u64(&r) % 40);
+		apply01(out, &img, &d, size);
+		for (int c = 0; c < 2; c++)
+			for (int y = 0; y < size; y++)
+				for (int x = 0; x < size; x++) {
+					double want = ref_bicubic(px + c * H * W, W, &d, size, y, x);
+					want = want < 0 ? 0 : want > 1 ? 1 : want;
+					assert_near(out[(c * size + y) * size + x], want, 3e-6);
+				}
+	}
+}
+
+/* Bicubic overshoots on a step; the result is clipped to [0, 1]. */
+static void test_resize_clips(void **state)
+{
+	(void)state;
+	uint8_t px[1 * 8 * 8];
+	float out[16 * 16];
+	for (int i = 0; i < 64; i++)
+		px[i] = (i % 8) < 4 ? 0 : 255;
+	struct image img = image_of(1, 8, 8, px);
+	struct augment_draw d = plain(8, 8);
+	apply01(out, &img, &d, 16);
+	float lo = 1, hi = 0;
+	for (int i = 0; i < 256; i++) {
+		lo = fminf(lo, out[i]);
+		hi = fmaxf(hi, out[i]);
+	}
+	assert_true(lo == 0.0f && hi == 1.0f);
+}
+
+static void test_flip(void **state)
+{
+	(void)state;
+	uint8_t px[2 * 4 * 4];
+	float out[2 * 4 * 4];
+	for (int i = 0; i < 32; i++)
+		px[i] = (uint8_t)(10 * (i % 4) + 50 * (i / 16));
+	struct image img = image_of(2, 4, 4, px);
+	struct augment_draw d = plain(4, 4);
+	d.flip = 1;
+	apply01(out, &img, &d, 4);
+	for (int c = 0; c < 2; c++)
+		for (int y = 0; y < 4; y++)
+			for (int x = 0; x < 4; x++)
+				assert_near(out[(c * 4 + y) * 4 + x], (10 * (3 - x) + 50 * c) / 255.0,
+					    1e-6);
+}
+
+/* ---- colour jitter ----------------------------------------------------- */
+
+static void test_brightness(void **state)
+{
+	(void)state;
+	uint8_t px[4] = { 51, 102, 153, 230 }; /* 0.2, 0.4, 0.6, 0.902 */
+	float out[4];
+	struct image img = image_of(1, 2, 2, px);
+	struct augment_draw d = jitter_only(2, 2, AUGMENT_BRIGHTNESS, 0.25f);
+	apply01(out, &img, &d, 2);
+	assert_all_near(out, (const double[]){ 0.45, 0.65, 0.85, 1.0 }, 4, 1e-6);
+	d.brightness = -0.3f;
+	apply01(out, &img, &d, 2);
+	assert_all_near(out, (const double[]){ 0.0, 0.1, 0.3, 230 / 255.0 - 0.3 }, 4, 1e-6);
+}
+
+/* Around each channel's own mean (TF), not the grayscale mean (torchvision). */
+static void test_contrast(void **state)
+{
+	(void)state;
+	uint8_t px[8] = { 51, 102, 153, 204, 100, 100, 100, 100 };
+	float out[8];
+	struct image img = image_of(2, 2, 2, px);
+	struct augment_draw d = jitter_only(2, 2, AUGMENT_CONTRAST, 1.5f);
+	apply01(out, &img, &d, 2);
+	double c1 = 100 / 255.0;
+	assert_all_near(out, (const double[]){ 0.05, 0.35, 0.65, 0.95, c1, c1, c1, c1 }, 8, 1e-6);
+	d.contrast = 3;
+	apply01(out, &img, &d, 2);
+	assert_all_near(out, (const double[]){ 0, 0.2, 0.8, 1, c1, c1, c1, c1 }, 8, 1e-6);
+	d.contrast = 0;
+	apply01(out, &img, &d, 2);
+	assert_all_near(out, (const double[]){ 0.5, 0.5, 0.5, 0.5, c1, c1, c1, c1 }, 8, 1e-6);
+}
+
+/* f·x + (1 − f)·gray with gray(0.8, 0.4, 0.2) = 0.2989·0.8 + 0.587·0.4 + 0.114·0.2 = 0.49672. */
+static void test_saturation(void **state)
+{
+	(void)state;
+	uint8_t px[3] = { 204, 102, 51 };
+	float out[3];
+	struct image img = image_of(3, 1, 1, px);
+	struct augment_draw d = jitter_only(1, 1, AUGMENT_SATURATION, 0);
+	apply01(out, &img, &d, 1);
+	assert_all_near(out, (const double[]){ 0.49672, 0.49672, 0.49672 }, 3, 1e-6);
+	d.saturation = 0.5f;
+	apply01(out, &img, &d, 1);
+	assert_all_near(out, (const double[]){ 0.64836, 0.44836, 0.34836 }, 3, 1e-6);
+	d.saturation = 2;
+	apply01(out, &img, &d, 1);
+	assert_all_near(out, (const double[]){ 1.0, 0.30328, 0.0 }, 3, 1e-6);
+
+	/* One channel: identity. */
+	struct image gray = image_of(1, 1, 1, px);
+	apply01(out, &gray, &d, 1);
+	assert_near(out[0], 0.8, 1e-6);
+}
+
+static void test_hue(void **state)
+{
+	(void)state;
+	uint8_t red[3] = { 255, 0, 0 }, px[3] = { 204, 102, 51 };
+	float out[3];
+	struct image img = image_of(3, 1, 1, red);
+	struct augment_draw d = jitter_only(1, 1, AUGMENT_HUE, 1.0f / 3);
+	apply01(out, &img, &d, 1);
+	assert_all_near(out, (const double[]){ 0, 1, 0 }, 3, 1e-6); /* red + 1/3 = green */
+	d.hue = -1.0f / 3;
+	apply01(out, &img, &d, 1);
+	assert_all_near(out, (const double[]){ 0, 0, 1 }, 3, 1e-6); /* red − 1/3 = blue */
+
+	/* (0.8, 0.4, 0.2): h = 1/18, s = 0.75, v = 0.8; +0.5 is the complement (0.2, 0.6, 0.8). */
+	img = image_of(3, 1, 1, px);
+	d.hue = 0.5f;
+	apply01(out, &img, &d, 1);
+	assert_all_near(out, (const double[]){ 0.2, 0.6, 0.8 }, 3, 1e-6);
+	d.hue = 0;
+	apply01(out, &img, &d, 1);
+	assert_all_near(out, (const double[]){ 0.8, 0.4, 0.2 }, 3, 1e-6);
+	d.hue = 0.1f; /* h = 1/18 + 0.1 = 0.1556: h6 = 0.9333 → (v, t, p), t = v(1 − s(1 − f)) */
+	apply01(out, &img, &d, 1);
+	double f = 6 * (1.0 / 18 + 0.1);
+	assert_all_near(out, (const double[]){ 0.8, 0.8 * (1 - 0.75 * (1 - f)), 0.2 }, 3, 1e-6);
+
+	struct image gray = image_of(1, 1, 1, px);
+	d.hue = 0.3f;
+	apply01(out, &gray, &d, 1);
+	assert_near(out[0], 0.8, 1e-6);
+}
+
+/* d->order is honoured: brightness +0.4 and contrast ×2 with a clip after each. */
+static void test_jitter_order(void **state)
+{
+	(void)state;
+	uint8_t px[4] = { 51, 102, 153, 204 };
+	float out[4];
+	struct image img = image_of(1, 2, 2, px);
+	struct augment_draw d = plain(2, 2);
+	d.jitter = 1;
+	d.brightness = 0.4f;
+	d.contrast = 2;
+	memcpy(d.order, (int[]){ AUGMENT_BRIGHTNESS, AUGMENT_HUE, AUGMENT_CONTRAST, AUGMENT_SATURATION },
+	       sizeof d.order);
+	apply01(out, &img, &d, 2); /* (0.6, 0.8, 1, 1), mean 0.85 → (0.35, 0.75, 1, 1) */
+	assert_all_near(out, (const double[]){ 0.35, 0.75, 1, 1 }, 4, 1e-6);
+	memcpy(d.order, (int[]){ AUGMENT_CONTRAST, AUGMENT_SATURATION, AUGMENT_BRIGHTNESS, AUGMENT_HUE },
+	       sizeof d.order);
+	apply01(out, &img, &d, 2); /* (0, 0.3, 0.7, 1) → (0.4, 0.7, 1, 1) */
+	assert_all_near(out, (const double[]){ 0.4, 0.7, 1, 1 }, 4, 1e-6);
+	d.jitter = 0; /* factors present but the group is off */
+	apply01(out, &img, &d, 2);
+	assert_all_near(out, (const double[]){ 0.2, 0.4, 0.6, 0.8 }, 4, 1e-6);
+}
+
+/* ---- grayscale, blur, solarize, normalise ------------------------------ */
+
+static void test_grayscale(void **state)
+{
+	(void)state;
+	uint8_t px[3 * 4] = { 255, 0, 0, 204, 0, 255, 0, 102, 0, 0, 255, 51 };
+	float out[3 * 4];
+	struct image img = image_of(3, 2, 2, px);
+	struct augment_draw d = plain(2, 2);
+	d.grayscale = 1;
+	apply01(out, &img, &d, 2);
+	const double l[4] = { 0.2989, 0.587, 0.114, 0.2989 * 0.8 + 0.587 * 0.4 + 0.114 * 0.2 };
+	for (int c = 0; c < 3; c++)
+		assert_all_near(out + 4 * c, l, 4, 1e-6);
+	struct image gray = image_of(1, 2, 2, px);
+	apply01(out, &gray, &d, 2);
+	assert_all_near(out, (const double[]){ 1, 0, 0, 0.8 }, 4, 1e-6);
+}
+
+/* The normalised 1-D Gaussian of 2·rad + 1 taps. */
+static void gaussian(double *g, int rad, double sigma)
+{
+	double sum = 0;
+	for (int k = -rad; k <= rad; k++)
+		sum += g[k + rad] = exp(-k * k / (2 * sigma * sigma));
+	for (int k = 0; k <= 2 * rad; k++)
+		g[k] /= sum;
+}
+
+/* A delta comes out as the outer product of the 1-D weights; at the border, reflected. */
+static void test_blur_delta(void **state)
+{
+	(void)state;
+	enum { S = 60, R = 3 }; /* 2·int(60/20) + 1 = 7 taps */
+	static uint8_t px[S * S];
+	static float out[S * S];
+	double g[2 * R + 1];
+	gaussian(g, R, 1.5);
+	struct image img = image_of(1, S, S, px);
+	struct augment_draw d = plain(S, S);
+	d.sigma = 1.5f;
+	px[30 * S + 30] = 255;
+	apply01(out, &img, &d, S);
+	double sum = 0;
+	for (int y = 0; y < S; y++) {
+		for (int x = 0; x < S; x++) {
+			int dy = y - 30, dx = x - 30;
+			double want = abs(dy) <= R && abs(dx) <= R ? g[dy + R] * g[dx + R] : 0;
+			assert_near(out[y * S + x], want, 1e-7);
+			assert_near(out[y * S + x], out[(60 - y) % S * S + (60 - x) % S], 1e-7);
+			assert_near(out[y * S + x], out[x * S + y], 1e-7);
+			sum += out[y * S + x];
+		}
+	}
+	assert_near(sum, 1.0, 1e-5);
+	assert_near(g[R + 1], exp(-1 / (2 * 1.5 * 1.5)) * g[R], 1e-12);
+
+	/*
+	 * Delta at (1, 1), reflect padding (index −1 mirrors to 1): pixel 0 sees
+	 * it at offsets +1 and −1, pixel 1 at offsets 0 and −2, pixel 4 at −3.
+	 */
+	memset(px, 0, sizeof px);
+	px[1 * S + 1] = 255;
+	apply01(out, &img, &d, S);
+	double edge0 = 2 * g[R + 1], edge1 = g[R] + g[R - 2];
+	assert_near(out[0], edge0 * edge0, 1e-7);
+	assert_near(out[1 * S + 1], edge1 * edge1, 1e-7);
+	assert_near(out[1 * S + 0], edge1 * edge0, 1e-7);
+	assert_near(out[4 * S + 1], g[0] * edge1, 1e-7);
+	assert_near(out[5 * S + 1], 0, 1e-7);
+
+	/* Below 40 px the kernel is 1 tap: no blur. */
+	struct image small = image_of(1, 19, 19, px);
+	struct augment_draw d19 = plain(19, 19);
+	d19.sigma = 2;
+	apply01(out, &small, &d19, 19);
+	for (int i = 0; i < 19 * 19; i++)
+		assert_near(out[i], px[i] / 255.0, 1e-6);
+}
+
+static void test_solarize(void **state)
+{
+	(void)state;
+	float x[6] = { 0, 0.25f, 0.4999f, 0.5f, 0.8f, 1 };
+	augment_solarize(x, 6);
+	assert_all_near(x, (const double[]){ 0, 0.25, 0.4999, 0.5, 0.2, 0 }, 6, 1e-7);
+
+	uint8_t px[4] = { 127, 128, 204, 255 };
+	float out[4];
+	struct image img = image_of(1, 2, 2, px);
+	struct augment_draw d = plain(2, 2);
+	d.solarize = 1;
+	apply01(out, &img, &d, 2);
+	assert_all_near(out, (const double[]){ 127 / 255.0, 127 / 255.0, 0.2, 0 }, 4, 1e-6);
+}
+
+static void test_normalise(void **state)
+{
+	(void)state;
+	uint8_t px[3] = { 51, 102, 153 };
+	float out[3];
+	struct image img = image_of(3, 1, 1, px);
+	struct augment_draw d = plain(1, 1);
+	apply(out, &img, &d, 1, (const float[]){ 0.1f, 0.2f, 0.3f }, (const float[]){ 0.5f, 0.25f, 2 });
+	assert_all_near(out, (const double[]){ 0.2, 0.8, 0.15 }, 3, 1e-6);
+}
+
+/* ---- evaluation view --------------------------------------------------- */
+
+static void assert_box(const struct augment_draw *d, int x, int y, int w, int h)
+{
+	if (d->crop_x != x || d->crop_y != y || d->crop_w != w || d->crop_h != h)
+		fail_msg("box (%d, %d, %d×%d), want (%d, %d, %d×%d)", d->crop_x, d->crop_y,
+			 d->crop_w, d->crop_h, x, y, w, h);
+}
+
+static void test_center(void **state)
+{
+	(void)state;
+	struct augment_draw d;
+	augment_center_draw(&d, 256, 320);
+	assert_box(&d, 48, 16, 224, 224);
+	assert_true(!d.flip && !d.jitter && !d.grayscale && d.sigma == 0 && !d.solarize);
+	augment_center_draw(&d, 28, 28);
+	assert_box(&d, 0, 0, 28, 28);
+	augment_center_draw(&d, 64, 100); /* short edge not > 64: the whole image */
+	assert_box(&d, 0, 0, 100, 64);
+	augment_center_draw(&d, 300, 200); /* 175; offsets 12.5 and 62.5 round half to even */
+	assert_box(&d, 12, 62, 175, 175);
+
+	/* The 224 crop of 256×320 at 224 is the image's centre, pixel for pixel. */
+	uint8_t *px = malloc(3 * 256 * 320);
+	float *out = malloc(3 * 224 * 224 * sizeof *out);
+	struct image img = image_of(3, 256, 320, px);
+	float *scratch = malloc(augment_scratch_floats(224, &img) * sizeof *scratch);
+	assert_true(px && out && scratch);
+	fill_random(px, 3 * 256 * 320, 4);
+	augment_center(out, scratch, &img, 224, (const float[]){ 0.5f, 0.5f, 0.5f },
+		       (const float[]){ 0.25f, 0.25f, 0.25f });
+	for (int c = 0; c < 3; c++)
+		for (int y = 0; y < 224; y += 7)
+			for (int x = 0; x < 224; x += 3)
+				assert_near(out[(c * 224 + y) * 224 + x],
+					    (px[(c * 256 + 16 + y) * 320 + 48 + x] / 255.0 - 0.5) / 0.25,
+					    1e-5);
+	free(scratch);
+	free(out);
+	free(px);
+}
+
+/* ---- parameter distributions ------------------------------------------- */
+
+enum { N_DRAWS = 20000 };
+
+static void draw_many(struct augment_draw *d, int view, int h, int w)
+{
+	struct augment_view v;
+	augment_view_default(&v, view);
+	for (int i = 0; i < N_DRAWS; i++) {
+		struct rng r = augment_rng(12345, 7, (uint64_t)i, view);
+		augment_draw(&d[i], &v, h, w, &r);
+	}
+}
+
+/* Binomial rate of flag over the draws: p ± 5σ (exact when p is 0 or 1). */
+static void check_rate(const char *what, const int *flag, size_t stride, double p)
+{
+	int hits = 0;
+	for (int i = 0; i < N_DRAWS; i++)
+		hits += *(const int *)((const char *)flag + i * stride) != 0;
+	double rate = (double)hits / N_DRAWS;
+	printf("  %-22s %.4f (want %.2f)\n", what, rate, p);
+	assert_5sigma(what, rate, p, fmax(sqrt(p * (1 - p) / N_DRAWS), 1e-12));
+}
+
+/* Mean and variance of U(lo, hi) samples, each ± 5σ; every sample inside [lo, hi]. */
+static void check_uniform(const char *what, const float *x, size_t stride, int n, double lo,
+			  double hi)
+{
+	double s = 0, s2 = 0, mn = INFINITY, mx = -INFINITY;
+	for (int i = 0; i < n; i++) {
+		double v = *(const float *)((const char *)x + i * stride);
+		s += v;
+		s2 += v * v;
+		mn = fmin(mn, v);
+		mx = fmax(mx, v);
+	}
+	double mean = s / n, var = s2 / n - mean * mean, w = hi - lo;
+	double want_var = w * w / 12, var_se = sqrt(w * w * w * w / 180.0 / n); /* Var(x²) of U */
+	printf("  %-22s mean %.5f (want %.5f), var %.6f (want %.6f), range [%.4f, %.4f]\n", what,
+	       mean, (lo + hi) / 2, var, want_var, mn, mx);
+	assert_true(mn >= lo && mx <= hi);
+	assert_true(mn < lo + 0.01 * w && mx > hi - 0.01 * w);
+	assert_5sigma(what, mean, (lo + hi) / 2, sqrt(want_var / n));
+	assert_5sigma(what, var, want_var, var_se);
+}
+
+#define FIELD(d, f) (&(d)[0].f), sizeof *(d)
+
+static void test_rates(void **state)
+{
+	(void)state;
+	struct augment_draw *d = malloc(N_DRAWS * sizeof *d);
+	assert_non_null(d);
+	for (int view = 1; view <= 2; view++) {
+		printf("view %d, %d draws:\n", view, N_DRAWS);
+		draw_many(d, view, 32, 32);
+		check_rate("flip", FIELD(d, flip), 0.5);
+		check_rate("jitter", FIELD(d, jitter), 0.8);
+		check_rate("grayscale", FIELD(d, grayscale), 0.2);
+		check_rate("solarize", FIELD(d, solarize), view == 1 ? 0.0 : 0.2);
+		int blurred = 0, flip_gray = 0, jitter_blur = 0;
+		for (int i = 0; i < N_DRAWS; i++) {
+			blurred += d[i].sigma > 0;
+			flip_gray += d[i].flip && d[i].grayscale;
+			jitter_blur += d[i].jitter && d[i].sigma > 0;
+		}
+		double pb = view == 1 ? 1.0 : 0.1;
+		printf("  %-22s %.4f (want %.2f)\n", "blur", (double)blurred / N_DRAWS, pb);
+		assert_5sigma("blur", (double)blurred / N_DRAWS, pb,
+			      fmax(sqrt(pb * (1 - pb) / N_DRAWS), 1e-12));
+		/* Coins are independent: joint rates are products. */
+		assert_5sigma("flip ∧ grayscale", (double)flip_gray / N_DRAWS, 0.1,
+			      sqrt(0.1 * 0.9 / N_DRAWS));
+		assert_5sigma("jitter ∧ blur", (double)jitter_blur / N_DRAWS, 0.8 * pb,
+			      sqrt(0.8 * pb * (1 - 0.8 * pb) / N_DRAWS) + 1e-12);
+	}
+	free(d);
+}
+
+static void test_factors(void **state)
+{
+	(void)state;
+	struct augment_draw *d = malloc(N_DRAWS * sizeof *d);
+	float *sigma = malloc(N_DRAWS * sizeof *sigma);
+	assert_true(d && sigma);
+	for (int view = 1; view <= 2; view++) {
+		printf("view %d, %d draws:\n", view, N_DRAWS);
+		draw_many(d, view, 32, 32);
+		check_uniform("brightness δ", FIELD(d, brightness), N_DRAWS, -0.4, 0.4);
+		check_uniform("contrast factor", FIELD(d, contrast), N_DRAWS, 0.6, 1.4);
+		check_uniform("saturation factor", FIELD(d, saturation), N_DRAWS, 0.8, 1.2);
+		check_uniform("hue shift", FIELD(d, hue), N_DRAWS, -0.1, 0.1);
+		int n = 0;
+		for (int i = 0; i < N_DRAWS; i++)
+			if (d[i].sigma > 0)
+				sigma[n++] = d[i].sigma;
+		assert_true(n > 1000);
+		check_uniform("blur sigma", sigma, sizeof *sigma, n, 0.1, 2.0);
+	}
+	free(sigma);
+	free(d);
+}
+
+/* Index of a permutation of 0..3 in 0..23 (Lehmer code). */
+static int perm_index(const int *p)
+{
+	int idx = 0;
+	for (int i = 0; i < 4; i++) {
+		int smaller = 0;
+		for (int j = i + 1; j < 4; j++)
+			smaller += p[j] < p[i];
+		idx = idx * (4 - i) + smaller;
+	}
+	return idx;
+}
+
+static void test_orders(void **state)
+{
+	(void)state;
+	struct augment_draw *d = malloc(N_DRAWS * sizeof *d);
+	assert_non_null(d);
+	for (int view = 1; view <= 2; view++) {
+		int count[24] = { 0 };
+		draw_many(d, view, 32, 32);
+		for (int i = 0; i < N_DRAWS; i++) {
+			int seen = 0;
+			for (int k = 0; k < 4; k++)
+				seen |= 1 << d[i].order[k];
+			assert_int_equal(seen, 15);
+			count[perm_index(d[i].order)]++;
+		}
+		double p = 1.0 / 24, se = sqrt(p * (1 - p) / N_DRAWS);
+		int lo = N_DRAWS, hi = 0;
+		for (int k = 0; k < 24; k++) {
+			assert_5sigma("order frequency", (double)count[k] / N_DRAWS, p, se);
+			lo = count[k] < lo ? count[k] : lo;
+			hi = count[k] > hi ? count[k] : hi;
+		}
+		printf("view %d: 24 orders, counts %d..%d (want %.0f ± %.0f at 5σ)\n", view, lo, hi,
+		       p * N_DRAWS, 5 * se * N_DRAWS);
+	}
+	free(d);
+}
+
+/*
+ * Crop of a square image: (area fraction s, log ratio ℓ) is uniform on
+ * [0.08, 1] × [−L, L], L = log 4/3, and an attempt fits iff s ≤ e^{−|ℓ|};
+ * the accepted crop is uniform on that region (the fallback has probability
+ * ≈ 0.14^10). With a = 0.08 and Z = 2(1 − e^{−L} − aL):
+ *   E[ℓ] = 0, E[ℓ²] = (2/Z)(2 − e^{−L}(L² + 2L + 2) − aL³/3),
+ *   E[ℓ⁴] = (2/Z)(24 − e^{−L}(L⁴ + 4L³ + 12L² + 24L + 24) − aL⁵/5),
+ *   E[s] = (1/Z)((1 − e^{−2L})/2 − a²L), E[s²] = (2/3Z)((1 − e^{−3L})/3 − a³L).
+ * Rounding w and h to pixels lets sides up to W + 0.5 fit, which at 224 px
+ * raises E[s] by ≈ 0.0019 (≈ 1.2σ here; Monte Carlo of the exact procedure)
+ * and E[ℓ²] by < 0.1σ: ℓ is checked at 224 px and s at 2048 px, where the
+ * rounding is negligible.
+ */
+static void test_crop_distribution(void **state)
+{
+	(void)state;
+	struct augment_draw *d = malloc(N_DRAWS * sizeof *d);
+	assert_non_null(d);
+	const double a = 0.08, L = log(4.0 / 3.0), eL = exp(-L);
+	const double z = 2 * (1 - eL - a * L);
+	const double el2 = 2 / z * (2 - eL * (L * L + 2 * L + 2) - a * L * L * L / 3);
+	const double el4 =
+		2 / z * (24 - eL * (pow(L, 4) + 4 * pow(L, 3) + 12 * L * L + 24 * L + 24) - a * pow(L, 5) / 5);
+	const double es = ((1 - exp(-2 * L)) / 2 - a * a * L) / z;
+	const double es2 = 2 / (3 * z) * ((1 - exp(-3 * L)) / 3 - a * a * a * L);
+	for (int run = 0; run < 4; run++) {
+		int view = 1 + run % 2, side = run < 2 ? 224 : 2048;
+		draw_many(d, view, side, side);
+		double s1 = 0, l1 = 0, l2 = 0, area = (double)side * side;
+		for (int i = 0; i < N_DRAWS; i++) {
+			assert_true(d[i].crop_x >= 0 && d[i].crop_x + d[i].crop_w <= side);
+			assert_true(d[i].crop_y >= 0 && d[i].crop_y + d[i].crop_h <= side);
+			double s = d[i].crop_w * (double)d[i].crop_h / area;
+			double l = log((double)d[i].crop_w / d[i].crop_h);
+			assert_true(s >= 0.07 && s <= 1);
+			assert_true(fabs(l) <= L + 0.02);
+			s1 += s;
+			l1 += l;
+			l2 += l * l;
+		}
+		double ms = s1 / N_DRAWS, ml = l1 / N_DRAWS, vl = l2 / N_DRAWS - ml * ml;
+		printf("view %d crop %d×%d: area mean %.5f (want %.5f), log-ratio mean %.5f (want 0),"
+		       " var %.6f (want %.6f)\n", view, side, side, ms, es, ml, vl, el2);
+		if (side > 1000)
+			assert_5sigma("area fraction mean", ms, es, sqrt((es2 - es * es) / N_DRAWS));
+		assert_5sigma("log-ratio mean", ml, 0, sqrt(el2 / N_DRAWS));
+		assert_5sigma("log-ratio variance", vl, el2, sqrt((el4 - el2 * el2) / N_DRAWS));
+	}
+	free(d);
+}
+
+/* Boxes stay inside non-square images; impossible shapes take torchvision's central fallback. */
+static void test_crop_bounds(void **state)
+{
+	(void)state;
+	const int shapes[][2] = { { 100, 300 }, { 300, 100 }, { 28, 28 }, { 5, 3 }, { 1, 1 } };
+	struct augment_view v;
+	augment_view_default(&v, 1);
+	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+		int h = shapes[s][0], w = shapes[s][1];
+		for (int i = 0; i < 2000; i++) {
+			struct augment_draw d;
+			struct rng r = augment_rng(1, 0, (uint64_t)i, 1);
+			augment_draw(&d, &v, h, w, &r);
+			assert_true(d.crop_w >= 1 && d.crop_h >= 1);
+			assert_true(d.crop_x >= 0 && d.crop_x + d.crop_w <= w);
+			assert_true(d.crop_y >= 0 && d.crop_y + d.crop_h <= h);
+		}
+	}
+	struct augment_draw d;
+	struct rng r = augment_rng(1, 0, 0, 1);
+	augment_draw(&d, &v, 1, 1000, &r); /* ratio 1000 > 4/3: h = 1, w = round(4/3) = 1 */
+	assert_box(&d, 499, 0, 1, 1);
+	r = augment_rng(1, 0, 0, 1);
+	augment_draw(&d, &v, 1000, 3, &r); /* ratio 0.003 < 3/4: w = 3, h = round(3/0.75) = 4 */
+	assert_box(&d, 0, 498, 3, 4);
+}
+
+/* ---- reproducibility --------------------------------------------------- */
+
+static int draws_equal(const struct augment_draw *a, const struct augment_draw *b)
+{
+	return a->crop_x == b->crop_x && a->crop_y == b->crop_y && a->crop_w == b->crop_w &&
+	       a->crop_h == b->crop_h && a->flip == b->flip && a->jitter == b->jitter &&
+	       a->brightness == b->brightness && a->contrast == b->contrast &&
+	       a->saturation == b->saturation && a->hue == b->hue &&
+	       !memcmp(a->order, b->order, sizeof a->order) && a->grayscale == b->grayscale &&
+	       a->sigma == b->sigma && a->solarize == b->solarize;
+}
+
+static struct augment_draw draw_at(uint64_t seed, uint64_t epoch, uint64_t index, int view)
+{
+	struct augment_view v;
+	struct augment_draw d;
+	augment_view_default(&v, view);
+	struct rng r = augment_rng(seed, epoch, index, view);
+	augment_draw(&d, &v, 224, 224, &r);
+	assert_int_equal(r.ctr, AUGMENT_DRAWS);
+	return d;
+}
+
+static void test_reproducible(void **state)
+{
+	(void)state;
+	struct augment_draw base = draw_at(3, 5, 42, 1), again = draw_at(3, 5, 42, 1);
+	assert_true(draws_equal(&base, &again));
+	struct augment_draw other[] = { draw_at(4, 5, 42, 1), draw_at(3, 6, 42, 1),
+					draw_at(3, 5, 43, 1), draw_at(3, 5, 42, 2),
+					draw_at(3, 42, 5, 1) };
+	for (size_t i = 0; i < sizeof other / sizeof *other; i++)
+		assert_false(draws_equal(&base, &other[i]));
+	/* A different view distribution on the same stream changes only what it must. */
+	struct augment_view v2;
+	augment_view_default(&v2, 2);
+	struct rng r = augment_rng(3, 5, 42, 1);
+	struct augment_draw d;
+	augment_draw(&d, &v2, 224, 224, &r);
+	assert_true(d.crop_x == base.crop_x && d.crop_w == base.crop_w && d.flip == base.flip &&
+		    d.hue == base.hue && !memcmp(d.order, base.order, sizeof d.order));
+}
+
+/* Draws depend only on their coordinates, not on the order images are processed in. */
+static void test_order_independent(void **state)
+{
+	(void)state;
+	enum { N = 500 };
+	static struct augment_draw fwd[2][N];
+	for (int i = 0; i < N; i++)
+		for (int v = 1; v <= 2; v++)
+			fwd[v - 1][i] = draw_at(9, 1, (uint64_t)i, v);
+	for (int i = N - 1; i >= 0; i--) {
+		int j = (i * 7919) % N; /* a scrambled order, view 2 first */
+		struct augment_draw d2 = draw_at(9, 1, (uint64_t)j, 2), d1 = draw_at(9, 1, (uint64_t)j, 1);
+		assert_true(draws_equal(&d1, &fwd[0][j]) && draws_equal(&d2, &fwd[1][j]));
+	}
+	/* Every draw is consumed whatever the coins and crop attempts said. */
+	struct augment_view v;
+	augment_view_default(&v, 2);
+	for (int i = 0; i < 200; i++) {
+		struct augment_draw d;
+		struct rng r = augment_rng(1, 2, (uint64_t)i, 2);
+		augment_draw(&d, &v, i % 2 ? 1 : 28, i % 2 ? 1000 : 28, &r);
+		assert_int_equal(r.ctr, AUGMENT_DRAWS);
+	}
+}
+
+/* ---- views and the whole pipeline -------------------------------------- */
+
+static void test_view_check(void **state)
+{
+	(void)state;
+	struct augment_view v;
+	struct err e = { 0 };
+	for (int view = 1; view <= 2; view++) {
+		augment_view_default(&v, view);
+		assert_int_equal(augment_view_check(&v, &e), 0);
+	}
+	assert_true(v.blur_p == 0.1f && v.solarize == 0.2f);
+	augment_view_default(&v, 1);
+	assert_true(v.blur_p == 1.0f && v.solarize == 0.0f && v.ratio[1] == 4.0f / 3);
+	v.scale[0] = 1.5f;
+	assert_int_equal(augment_view_check(&v, &e), ERR_RANGE);
+	assert_non_null(strstr(e.msg, "crop.scale"));
+	augment_view_default(&v, 1);
+	v.hue = 0.6f;
+	assert_int_equal(augment_view_check(&v, &e), ERR_RANGE);
+	assert_non_null(strstr(e.msg, "jitter.hue"));
+	augment_view_default(&v, 1);
+	v.sigma[0] = 3;
+	assert_int_equal(augment_view_check(&v, &e), ERR_RANGE);
+	assert_non_null(strstr(e.msg, "blur.sigma"));
+	augment_view_default(&v, 1);
+	v.flip = NAN;
+	assert_int_equal(augment_view_check(&v, &e), ERR_RANGE);
+	assert_non_null(strstr(e.msg, "flip"));
+}
+
+/* Random views of assorted shapes and sizes: finite, within the normalised [0, 1]. */
+static void test_pipeline(void **state)
+{
+	(void)state;
+	const int shapes[][4] = { /* c, h, w, size */
+		{ 1, 28, 28, 28 }, { 3, 32, 32, 32 }, { 3, 37, 53, 32 }, { 3, 300, 200, 64 },
+		{ 1, 5, 3, 24 },   { 3, 96, 96, 96 }, { 3, 2, 2, 1 },
+	};
+	const float mean[3] = { 0.4f, 0.5f, 0.6f }, std[3] = { 0.2f, 0.3f, 0.25f };
+	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+		int c = shapes[s][0], h = shapes[s][1], w = shapes[s][2], size = shapes[s][3];
+		uint8_t *px = malloc((size_t)c * h * w);
+		float *out = malloc((size_t)c * size * size * sizeof *out);
+		assert_true(px && out);
+		fill_random(px, (size_t)c * h * w, s);
+		struct image img = image_of(c, h, w, px);
+		for (int i = 0; i < 40; i++) {
+			struct augment_view v;
+			struct augment_draw d;
+			augment_view_default(&v, 1 + i % 2);
+			struct rng r = augment_rng(5, 0, (uint64_t)i, 1 + i % 2);
+			augment_draw(&d, &v, h, w, &r);
+			d.sigma = i % 3 ? d.sigma : 1.0f;
+			apply(out, &img, &d, size, mean, std);
+			for (int k = 0; k < c * size * size; k++) {
+				int ch = k / (size * size);
+				float lo = (0 - mean[ch]) / std[ch], hi = (1 - mean[ch]) / std[ch];
+				assert_true(out[k] >= lo - 1e-5f && out[k] <= hi + 1e-5f);
+			}
+		}
+		free(out);
+		free(px);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_resize_identity),
+		cmocka_unit_test(test_resize_crop_box),
+		cmocka_unit_test(test_resize_downscale),
+		cmocka_unit_test(test_resize_tiny_box),
+		cmocka_unit_test(test_resize_reference),
+		cmocka_unit_test(test_resize_clips),
+		cmocka_unit_test(test_flip),
+		cmocka_unit_test(test_brightness),
+		cmocka_unit_test(test_contrast),
+		cmocka_unit_test(test_saturation),
+		cmocka_unit_test(test_hue),
+		cmocka_unit_test(test_jitter_order),
+		cmocka_unit_test(test_grayscale),
+		cmocka_unit_test(test_blur_delta),
+		cmocka_unit_test(test_solarize),
+		cmocka_unit_test(test_normalise),
+		cmocka_unit_test(test_center),
+		cmocka_unit_test(test_rates),
+		cmocka_unit_test(test_factors),
+		cmocka_unit_test(test_orders),
+		cmocka_unit_test(test_crop_distribution),
+		cmocka_unit_test(test_crop_bounds),
+		cmocka_unit_test(test_reproducible),
+		cmocka_unit_test(test_order_independent),
+		cmocka_unit_test(test_view_check),
+		cmocka_unit_test(test_pipeline),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,176 @@
+/*
+ * test_engine.c — a whole job on real data (Fashion-MNIST, a small subset):
+ * the events a run emits, its checkpoints, evaluation results, and that a run
+ * stopped part-way and resumed from its checkpoint ends bit-identical to one
+ * that never stopped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "checkpoint.h"
+#include "engine.h"
+#include "safetensors.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof dir, "/tmp/byol-engine-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd);
+}
+
+/* A small but real run: 512 images, batch 64 (8 steps an epoch), 2 epochs. */
+static void resolve(struct spec *s, char **json)
+{
+	static const char *const sets[] = {
+		"data.limit=512", "eval_data.limit=256", "model.width=0.25",
+		"model.projector={\"hidden\":64,\"out\":32}",
+		"model.predictor={\"hidden\":64,\"out\":32}", "train.batch_size=64",
+		"train.epochs=2", "optim.warmup_epochs=1", "train.log_every=2",
+		"eval.every_epochs=1", "eval.linear.epochs=3", "eval.knn.k=20", "threads=2",
+		"checkpoint.every_steps=4", "checkpoint.keep_last=2",
+	};
+	struct spec_input in = { .preset = "fmnist-convnet", .set_strings = sets,
+				 .n_set_strings = (int)(sizeof sets / sizeof sets[0]) };
+	struct spec_error err;
+	cJSON *resolved;
+	if (spec_resolve(s, &resolved, &in, &err))
+		fail_msg("%s: %s", err.field, err.reason);
+	*json = cJSON_PrintUnformatted(resolved);
+	cJSON_Delete(resolved);
+}
+
+struct seen {
+	int steps, epochs, checkpoints, knn, linear;
+	long last_step;
+	long stop_at;                 /* request a stop once this step is reported */
+	volatile sig_atomic_t stop;
+};
+
+static void on_event(void *ctx, const cJSON *ev)
+{
+	struct seen *s = ctx;
+	const char *type = cJSON_GetObjectItem(ev, "event")->valuestring;
+	long step = (long)cJSON_GetObjectItem(ev, "step")->valuedouble;
+	if (strcmp(type, "step") == 0) {
+		s->steps++;
+		assert_true(cJSON_GetObjectItem(ev, "loss")->valuedouble > 0);
+		assert_true(cJSON_GetObjectItem(ev, "img_s")->valuedouble > 0);
+		assert_non_null(cJSON_GetObjectItem(ev, "tau"));
+		assert_non_null(cJSON_GetObjectItem(ev, "z_std"));
+		assert_non_null(cJSON_GetObjectItem(ev, "time"));
+		s->last_step = step;
+	} else if (strcmp(type, "epoch") == 0) {
+		s->epochs++;
+	} else if (strcmp(type, "checkpoint") == 0) {
+		s->checkpoints++;
+	} else if (strcmp(type, "eval") == 0) {
+		const char *kind = cJSON_GetObjectItem(ev, "kind")->valuestring;
+		*(strcmp(kind, "knn") == 0 ? &s->knn : &s->linear) += 1;
+	}
+	if (s->stop_at && step >= s->stop_at)
+		s->stop = 1;
+}
+
+static void run(const char *sub, const char *resume, long stop_at, struct seen *seen,
+		struct engine_result *r)
+{
+	struct spec s;
+	char *json, ckpt[256];
+	resolve(&s, &json);
+	snprintf(ckpt, sizeof ckpt, "%s/%s", dir, sub);
+	struct engine_options o = { .checkpoint_dir = ckpt, .resume = resume };
+	memset(seen, 0, sizeof *seen);
+	seen->stop_at = stop_at;
+	struct engine_hooks h = { .event = on_event, .ctx = seen, .stop = &seen->stop };
+	struct err e = { 0 };
+	if (engine_run(&s, json, &o, &h, r, &e))
+		fail_msg("engine: %s", e.msg);
+	free(json);
+}
+
+static void test_events_and_results(void **state)
+{
+	(void)state;
+	struct seen seen;
+	struct engine_result r;
+	run("full", NULL, 0, &seen, &r);
+	assert_int_equal(r.state, ENGINE_COMPLETED);
+	assert_int_equal(r.step, 16);
+	assert_int_equal(seen.steps, 8);        /* every 2 of 16 steps */
+	assert_int_equal(seen.epochs, 2);
+	assert_int_equal(seen.checkpoints, 4);  /* steps 4, 8, 12 and the final 16 */
+	assert_int_equal(seen.knn, 2);          /* after epoch 1, and at the end */
+	assert_int_equal(seen.linear, 1);
+	assert_true(r.top1 > 10 && r.top1 <= 100 && r.top5 >= r.top1);
+	assert_true(r.knn_top1 > 10);
+	print_message("2 epochs on 512 images: loss %.3f, linear top-1 %.1f%%, kNN %.1f%%\n",
+		      r.final_loss, r.top1, r.knn_top1);
+	/* keep_last 2: only steps 12 and 16 remain. */
+	char path[256];
+	snprintf(path, sizeof path, "%s/full/step-00000008.safetensors", dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/full/step-00000016.safetensors", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_string_equal(r.checkpoint, path);
+}
+
+/* The online encoder of two checkpoints is bit-identical. */
+static void assert_same_weights(const char *a, const char *b)
+{
+	struct st_file fa, fb;
+	struct err e;
+	assert_int_equal(st_read(&fa, a, 0, &e), 0);
+	assert_int_equal(st_read(&fb, b, 0, &e), 0);
+	assert_int_equal(fa.n_tensors, fb.n_tensors);
+	for (int i = 0; i < fa.n_tensors; i++) {
+		const struct st_tensor *ta = &fa.tensors[i], *tb = st_find(&fb, ta->name);
+		assert_non_null(tb);
+		assert_int_equal(ta->nbytes, tb->nbytes);
+		if (memcmp(st_tensor_data(&fa, ta), st_tensor_data(&fb, tb), ta->nbytes) != 0)
+			fail_msg("%s differs after resuming", ta->name);
+	}
+	st_free(&fa);
+	st_free(&fb);
+}
+
+static void test_resume_is_exact(void **state)
+{
+	(void)state;
+	struct seen seen;
+	struct engine_result straight, first, second;
+	run("straight", NULL, 0, &seen, &straight);
+	run("resumed", NULL, 6, &seen, &first); /* stops after step 6 is reported */
+	assert_int_equal(first.state, ENGINE_STOPPED);
+	assert_true(first.step >= 6 && first.step < 16);
+	run("resumed", first.checkpoint, 0, &seen, &second);
+	assert_int_equal(second.state, ENGINE_COMPLETED);
+	assert_int_equal(second.step, 16);
+	assert_same_weights(straight.checkpoint, second.checkpoint);
+	print_message("stopped at step %ld, resumed, final weights identical\n", first.step);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_events_and_results),
+		cmocka_unit_test(test_resume_is_exact),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
