@@ -6,6 +6,10 @@
  *              [--print-spec]
  *   byol-train --bench SPEC|PRESET --steps N [--set k=v]...
  *
+ * --eval-only runs the end-of-training evaluations (kNN and the linear probe)
+ * on the starting weights instead of training: the random initialisation, the
+ * baseline BYOL must beat, or with --resume any checkpoint.
+ *
  * --out (default ./runs/<name>-<time>) receives spec.json, metrics.jsonl (every
  * event) and checkpoints/. Progress is a line per step point on stderr; with
  * --jsonl the events go to stdout one per line. Ctrl-C writes a checkpoint and
@@ -38,7 +42,7 @@ struct args {
 	const char *sets[MAX_SETS];
 	int n_sets;
 	const char *out, *resume;
-	int jsonl, print_spec, bench;
+	int jsonl, print_spec, bench, eval_only;
 	long steps;
 };
 
@@ -54,7 +58,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: byol-train SPEC.json|PRESET [--set k=v]... [--out DIR] [--jsonl]\n"
-		"                  [--resume CKPT] [--print-spec]\n"
+		"                  [--resume CKPT] [--print-spec] [--eval-only]\n"
 		"       byol-train --bench SPEC|PRESET --steps N [--set k=v]...\n");
 	return EXIT_USAGE;
 }
@@ -78,6 +82,8 @@ static int parse_args(struct args *a, int argc, char **argv)
 			a->print_spec = 1;
 		else if (strcmp(s, "--bench") == 0)
 			a->bench = 1;
+		else if (strcmp(s, "--eval-only") == 0)
+			a->eval_only = 1;
 		else if (s[0] != '-' && !a->source)
 			a->source = s;
 		else
@@ -252,7 +258,8 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 		return EXIT_FAILED;
 	}
 	snprintf(path, sizeof path, "%s/checkpoints", dir);
-	struct engine_options o = { .checkpoint_dir = path, .resume = a->resume };
+	struct engine_options o = { .checkpoint_dir = path, .resume = a->resume,
+				    .eval_only = a->eval_only };
 	struct engine_hooks h = { .event = on_event, .ctx = &run, .stop = &stop_requested };
 	struct engine_result r;
 	struct err e = { 0 };
@@ -264,7 +271,10 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 		fprintf(stderr, "byol-train: failed at step %ld: %s\n", r.step, e.msg);
 		return EXIT_FAILED;
 	}
-	if (r.state == ENGINE_STOPPED)
+	if (a->eval_only)
+		fprintf(stderr, "byol-train: evaluated step %ld: linear top-1 %.2f%% top-5 %.2f%%, "
+			"kNN top-1 %.2f%%\n", r.step, r.top1, r.top5, r.knn_top1);
+	else if (r.state == ENGINE_STOPPED)
 		fprintf(stderr, "byol-train: stopped at step %ld; resume with --resume %s\n", r.step,
 			r.checkpoint);
 	else

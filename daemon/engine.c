@@ -163,6 +163,8 @@ static int setup(struct engine *g, struct err *e)
 	g->kept = calloc((size_t)s->checkpoint.keep_last + 1, sizeof *g->kept);
 	if (!g->kept)
 		return err_set(e, ERR_NOMEM, "engine: out of memory");
+	if (g->o->eval_only)
+		return 0;
 	if (mkdir(g->o->checkpoint_dir, 0755) != 0 && errno != EEXIST)
 		return err_set(e, ERR_IO, "%s: %s", g->o->checkpoint_dir, strerror(errno));
 	return start_loader(g, e);
@@ -364,7 +366,7 @@ int engine_run(const struct spec *s, const char *spec_json, const struct engine_
 	memset(r, 0, sizeof *r);
 	r->top1 = r->top5 = r->knn_top1 = -1;
 	int rc = setup(&g, e);
-	if (!rc)
+	if (!rc && !o->eval_only)
 		rc = train(&g, e);
 	r->step = g.step;
 	if (!rc && r->state == ENGINE_COMPLETED)

@@ -30,6 +30,7 @@ struct engine_options {
 	const char *checkpoint_dir; /* step-%08d.safetensors go here (created if missing) */
 	const char *resume;         /* a checkpoint to continue from, or NULL */
 	int loader_threads;         /* 0: one */
+	int eval_only;              /* evaluate the starting weights (random, or resumed); no training */
 };
 
 enum engine_state { ENGINE_COMPLETED, ENGINE_STOPPED };
