@@ -38,7 +38,7 @@ REF_SRC    := $(wildcard tests/ref/test_*.c)
 TEST_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) $(REF_SRC:tests/ref/%.c=$(BUILD)/tests/%)
 BENCH_BIN  := $(BUILD)/bench/bench_nn
 
-.PHONY: all test bench asan install deps test-deps clean
+.PHONY: all test bench quality asan install deps test-deps clean
 all: $(BUILD)/.deps $(BIN) $(TEST_BIN) $(BENCH_BIN)
 
 # ---- dependencies ------------------------------------------------------
@@ -126,6 +126,12 @@ test: all $(BUILD)/ref/.stamp
 
 bench: all | $(BUILD)/.test-deps
 	@BUILD=$(BUILD) THREADS=$(THREADS) PYTHON=$(PYTHON) sh tests/bench/run.sh
+
+# The quality run of fmnist-convnet (about half an hour on 2 cores) beside the
+# same encoder left at its random initialisation.
+quality: all | $(BUILD)/.test-deps
+	$(BUILD)/byol-train fmnist-convnet --out $(BUILD)/quality/byol
+	$(BUILD)/byol-train fmnist-convnet --eval-only --out $(BUILD)/quality/random-init
 
 asan:
 	$(MAKE) BUILD=build-asan \

@@ -279,8 +279,8 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 			r.checkpoint);
 	else
 		fprintf(stderr, "byol-train: done: %ld steps, loss %.4f, linear top-1 %.2f%% "
-			"top-5 %.2f%%, kNN top-1 %.2f%%; %s\n", r.step, r.final_loss, r.top1, r.top5,
-			r.knn_top1, dir);
+			"top-5 %.2f%%, kNN top-1 %.2f%%; waited %.0f ms for data; %s\n", r.step,
+			r.final_loss, r.top1, r.top5, r.knn_top1, r.data_wait_ms, dir);
 	return 0;
 }
 

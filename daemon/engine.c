@@ -371,8 +371,10 @@ int engine_run(const struct spec *s, const char *spec_json, const struct engine_
 	r->step = g.step;
 	if (!rc && r->state == ENGINE_COMPLETED)
 		rc = finish(&g, e);
-	if (g.loader)
+	if (g.loader) {
 		r->skipped_images = loader_skipped(g.loader) + dataset_skipped(g.train);
+		r->data_wait_ms = loader_wait_ms(g.loader);
+	}
 	teardown(&g);
 	return rc;
 }

@@ -42,6 +42,7 @@ struct engine_result {
 	double top1, top5;          /* linear probe; negative if it did not run */
 	double knn_top1;            /* last kNN; negative if none ran */
 	size_t skipped_images;
+	double data_wait_ms;        /* time steps spent waiting for the loader */
 	char checkpoint[4200];      /* the last checkpoint written */
 };
 

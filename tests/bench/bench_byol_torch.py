@@ -6,40 +6,24 @@ One step as byol's engine does it: the target encoder and projector forward
 both views in training mode without gradients, the online encoder, projector
 and predictor forward each view separately, the symmetric normalised-MSE
 loss, backward, LARS (decay and trust ratio on weights, plain momentum for
-biases and BatchNorm parameters) and the EMA of the target. Synthetic views,
+biases and BatchNorm parameters) and the EMA of the target, with the
+reference's own functions (gen_byol.py). Synthetic views,
 one warm-up step, then S timed steps. Prints one JSON line like byol-train
 --bench: {"event": "bench", "impl": "torch", "img_s", "ms_per_step", "peak_rss_mb"}.
 """
 import argparse
 import copy
 import json
+import os
 import resource
+import sys
 import time
 
 import torch
 
-import models
-
-
-def loss_fn(p, z):
-    """Normalised MSE of prediction p against target z (no gradient)."""
-    p = torch.nn.functional.normalize(p, dim=1)
-    z = torch.nn.functional.normalize(z.detach(), dim=1)
-    return (2 - 2 * (p * z).sum(dim=1)).mean()
-
-
-def lars(params, momenta, lr, wd=1.5e-6, eta=0.02, momentum=0.9):
-    """BYOL's LARS update."""
-    with torch.no_grad():
-        for p, mu in zip(params, momenta):
-            g = p.grad
-            if p.ndim > 1:
-                g = g + wd * p
-                pn, gn = p.norm(), g.norm()
-                if pn > 0 and gn > 0:
-                    g = g * (eta * pn / gn)
-            mu.mul_(momentum).add_(g)
-            p.sub_(lr * mu)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
+import gen_byol  # noqa: E402
+import models  # noqa: E402
 
 
 def main():
@@ -56,6 +40,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    gen_byol.OPTIM.update(weight_decay=1.5e-6, eta=0.02, momentum=0.9)
     enc = models.encoder(a.model, a.width, "cifar", a.channels)
     proj = models.mlp(enc.out_channels, a.hidden, a.out)
     pred = models.mlp(a.out, a.hidden, a.out)
@@ -72,13 +57,11 @@ def main():
             t1, t2 = tproj(tenc(v1)), tproj(tenc(v2))
         for p in params:
             p.grad = None
-        loss = loss_fn(pred(proj(enc(v1))), t2) + loss_fn(pred(proj(enc(v2))), t1)
+        loss = (gen_byol.loss_fn(pred(proj(enc(v1))), t2) +
+                gen_byol.loss_fn(pred(proj(enc(v2))), t1))
         loss.backward()
-        lars(params, momenta, 0.1)
-        with torch.no_grad():
-            for t_mod, o_mod in ((tenc, enc), (tproj, proj)):
-                for tp, op in zip(t_mod.parameters(), o_mod.parameters()):
-                    tp.mul_(0.99).add_(0.01 * op)
+        gen_byol.lars_step(params, momenta, 0.1)
+        gen_byol.ema(((tenc, enc), (tproj, proj)), 0.99)
 
     step()
     t0 = time.perf_counter()

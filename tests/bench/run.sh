@@ -31,8 +31,8 @@ step_bench() {
 	name=$1 torch_args=$2
 	shift 2
 	b=$("$BUILD/byol-train" --bench fmnist-convnet --steps "$STEPS" --set threads="$THREADS" "$@")
-	t=$(cd tests/ref && "$PYTHON" ../bench/bench_byol_torch.py --threads "$THREADS" \
-		--steps "$STEPS" $torch_args)
+	t=$("$PYTHON" tests/bench/bench_byol_torch.py --threads "$THREADS" --steps "$STEPS" \
+		$torch_args)
 	"$PYTHON" - "$name" "$b" "$t" <<'PY'
 import json, sys
 name, b, t = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])

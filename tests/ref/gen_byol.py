@@ -81,6 +81,14 @@ def lars_step(params, momenta, lr):
             p.sub_(lr * mu)
 
 
+def ema(pairs, tau):
+    """target <- tau * target + (1 - tau) * online over (target, online) module pairs."""
+    with torch.no_grad():
+        for t_mod, o_mod in pairs:
+            for tp, op in zip(t_mod.parameters(), o_mod.parameters()):
+                tp.mul_(tau).add_((1 - tau) * op)
+
+
 def state(prefix, module):
     """Parameters and buffers of a module under a prefix, as float32 (counts as int64)."""
     return {f"{prefix}.{k}": (v.float() if v.is_floating_point() else v).clone()
@@ -121,10 +129,7 @@ def run_case(spec):
                             for n, p in module.named_parameters()})
         lr, tau = schedules(k, peak_lr, steps, warmup)
         lars_step(params, momenta, lr)
-        with torch.no_grad():
-            for t_mod, o_mod in ((tenc, enc), (tproj, proj)):
-                for tp, op in zip(t_mod.parameters(), o_mod.parameters()):
-                    tp.mul_(tau).add_((1 - tau) * op)
+        ema(((tenc, enc), (tproj, proj)), tau)
         losses.append(loss.item())
         lrs.append(lr)
         taus.append(tau)
