@@ -1,7 +1,8 @@
 /*
- * dataset_test_util.h — helpers shared by the dataset tests (test_dataset.c,
- * test_imagefolder.c): a temporary directory per test binary, file writers,
- * the synthetic pixel pattern and checks on open errors.
+ * dataset_test_util.h — helpers shared by the tests that need data files
+ * (test_dataset.c, test_imagefolder.c, test_engine.c): a temporary directory
+ * per test binary, file and JPEG writers, the synthetic pixel pattern and
+ * checks on open errors.
  */
 #ifndef BYOL_DATASET_TEST_UTIL_H
 #define BYOL_DATASET_TEST_UTIL_H
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jpeglib.h> /* after stdio.h, which it needs */
 
 #include "dataset.h"
 
@@ -89,6 +91,36 @@ static inline void write_bytes(const char *path, const void *data, size_t n)
 	FILE *f = fopen(path, "wb");
 	assert_non_null(f);
 	assert_int_equal(fwrite(data, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Encode interleaved pixels (1 grey, 3 RGB or 4 CMYK components) as a JPEG,
+ * without chroma subsampling so flat colours survive quality 100. */
+static inline void write_jpeg(const char *path, const uint8_t *px, int w, int h, int comps, int quality)
+{
+	struct jpeg_compress_struct c;
+	struct jpeg_error_mgr jerr;
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	c.err = jpeg_std_error(&jerr);
+	jpeg_create_compress(&c);
+	jpeg_stdio_dest(&c, f);
+	c.image_width = (JDIMENSION)w;
+	c.image_height = (JDIMENSION)h;
+	c.input_components = comps;
+	c.in_color_space = comps == 1 ? JCS_GRAYSCALE : comps == 3 ? JCS_RGB : JCS_CMYK;
+	jpeg_set_defaults(&c);
+	jpeg_set_quality(&c, quality, TRUE);
+	for (int i = 0; i < c.num_components; i++)
+		c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
+	jpeg_start_compress(&c, TRUE);
+	while (c.next_scanline < c.image_height) {
+		JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * (size_t)(w * comps));
+		jpeg_write_scanlines(&c, &row, 1);
+	}
+	jpeg_finish_compress(&c);
+	jpeg_destroy_compress(&c);
 	assert_int_equal(fclose(f), 0);
 }
 

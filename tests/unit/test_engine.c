@@ -1,39 +1,17 @@
 /*
- * test_engine.c — a whole job on real data (Fashion-MNIST, a small subset):
+ * test_engine.c — whole jobs: on real data (Fashion-MNIST, a small subset)
  * the events a run emits, its checkpoints, evaluation results, and that a run
  * stopped part-way and resumed from its checkpoint ends bit-identical to one
- * that never stopped.
+ * that never stopped; on a JPEG folder with a damaged file, on_error "skip"
+ * trains past it and "fail" fails the job naming it.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
+#include "dataset_test_util.h"
 
 #include "checkpoint.h"
 #include "engine.h"
 #include "safetensors.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/byol-engine-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd);
-}
+#define dir tmp_root
 
 /* A small but real run: 512 images, batch 64 (8 steps an epoch), 2 epochs. */
 static void resolve(struct spec *s, char **json)
@@ -88,19 +66,27 @@ static void on_event(void *ctx, const cJSON *ev)
 		s->stop = 1;
 }
 
-static void run(const char *sub, const char *resume, long stop_at, struct seen *seen,
-		struct engine_result *r)
+/* Run the engine on a spec; returns its status with the error in e. */
+static int run_spec(const struct spec *s, const char *json, const char *sub, const char *resume,
+		    long stop_at, struct seen *seen, struct engine_result *r, struct err *e)
 {
-	struct spec s;
-	char *json, ckpt[256];
-	resolve(&s, &json);
+	char ckpt[256];
 	snprintf(ckpt, sizeof ckpt, "%s/%s", dir, sub);
 	struct engine_options o = { .checkpoint_dir = ckpt, .resume = resume };
 	memset(seen, 0, sizeof *seen);
 	seen->stop_at = stop_at;
 	struct engine_hooks h = { .event = on_event, .ctx = seen, .stop = &seen->stop };
+	return engine_run(s, json, &o, &h, r, e);
+}
+
+static void run(const char *sub, const char *resume, long stop_at, struct seen *seen,
+		struct engine_result *r)
+{
+	struct spec s;
+	char *json;
 	struct err e = { 0 };
-	if (engine_run(&s, json, &o, &h, r, &e))
+	resolve(&s, &json);
+	if (run_spec(&s, json, sub, resume, stop_at, seen, r, &e))
 		fail_msg("engine: %s", e.msg);
 	free(json);
 }
@@ -166,11 +152,79 @@ static void test_resume_is_exact(void **state)
 	print_message("stopped at step %ld, resumed, final weights identical\n", first.step);
 }
 
+/* Two classes of 40 small colour JPEGs and, in the first, one cut off in its data
+   (its header reads fine, so it is found only when decoded). */
+static void make_folder(char *root, size_t cap)
+{
+	uint8_t px[12 * 12 * 3];
+	char path[512];
+	for (int c = 0; c < 2; c++) {
+		for (int i = 0; i < 40; i++) {
+			for (size_t j = 0; j < sizeof px; j++)
+				px[j] = pix((unsigned)(j + (size_t)i * 7), (unsigned)(c * 97 + (j % 3) * 40));
+			tmp_path(path, sizeof path, "folder/train/class%d/img%02d.jpg", c, i);
+			write_jpeg(path, px, 12, 12, 3, 90);
+		}
+	}
+	tmp_path(path, sizeof path, "folder/train/class0/zz-cut.jpg");
+	write_jpeg(path, px, 12, 12, 3, 90);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size - 40), 0);
+	tmp_dir(root, cap, "folder");
+}
+
+static void folder_spec(struct spec *s, char **json, const char *root, const char *on_error)
+{
+	char path[600], policy[64];
+	snprintf(path, sizeof path, "data.path=\"%s\"", root);
+	snprintf(policy, sizeof policy, "data.on_error=%s", on_error);
+	const char *sets[] = {
+		"data.format=imagefolder", path, policy, "data.channels=3", "data.image_size=8",
+		"data.mean=[0.5,0.5,0.5]", "data.std=[0.25,0.25,0.25]", "eval_data.split=train",
+		"model.width=0.125", "model.projector={\"hidden\":32,\"out\":16}",
+		"model.predictor={\"hidden\":32,\"out\":16}", "train.batch_size=81",
+		"train.epochs=2", "optim.warmup_epochs=1", "eval.linear.epochs=1", "eval.knn.k=5",
+		"eval.every_epochs=0", "threads=2",
+	};
+	struct spec_input in = { .preset = "fmnist-convnet", .set_strings = sets,
+				 .n_set_strings = (int)(sizeof sets / sizeof sets[0]) };
+	struct spec_error err;
+	cJSON *resolved;
+	if (spec_resolve(s, &resolved, &in, &err))
+		fail_msg("%s: %s", err.field, err.reason);
+	*json = cJSON_PrintUnformatted(resolved);
+	cJSON_Delete(resolved);
+}
+
+static void test_bad_image(void **state)
+{
+	(void)state;
+	char root[512];
+	struct spec s;
+	char *json;
+	struct seen seen;
+	struct engine_result r;
+	struct err e = { 0 };
+	make_folder(root, sizeof root);
+	folder_spec(&s, &json, root, "skip");
+	assert_int_equal(run_spec(&s, json, "skip", NULL, 0, &seen, &r, &e), 0);
+	assert_int_equal(r.step, 2);
+	assert_true(r.skipped_images >= 1);
+	free(json);
+	folder_spec(&s, &json, root, "fail");
+	assert_int_equal(run_spec(&s, json, "fail", NULL, 0, &seen, &r, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "zz-cut.jpg"));
+	print_message("on_error fail: %s\n", e.msg);
+	free(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events_and_results),
 		cmocka_unit_test(test_resume_is_exact),
+		cmocka_unit_test(test_bad_image),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -7,43 +7,10 @@
  * fail, and concurrent decoding from several threads.
  */
 #include <pthread.h>
-#include <stdio.h> /* before jpeglib.h, which uses FILE */
-
-#include <jpeglib.h>
 
 #include "dataset_test_util.h"
 
 /* ---- JPEG folders ------------------------------------------------------ */
-
-/* Encode interleaved pixels (1 grey, 3 RGB or 4 CMYK components) as a JPEG,
- * without chroma subsampling so flat colours survive quality 100. */
-static void write_jpeg(const char *path, const uint8_t *px, int w, int h, int comps, int quality)
-{
-	struct jpeg_compress_struct c;
-	struct jpeg_error_mgr jerr;
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	c.err = jpeg_std_error(&jerr);
-	jpeg_create_compress(&c);
-	jpeg_stdio_dest(&c, f);
-	c.image_width = (JDIMENSION)w;
-	c.image_height = (JDIMENSION)h;
-	c.input_components = comps;
-	c.in_color_space = comps == 1 ? JCS_GRAYSCALE : comps == 3 ? JCS_RGB : JCS_CMYK;
-	jpeg_set_defaults(&c);
-	jpeg_set_quality(&c, quality, TRUE);
-	for (int i = 0; i < c.num_components; i++)
-		c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
-	jpeg_start_compress(&c, TRUE);
-	while (c.next_scanline < c.image_height) {
-		JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * (size_t)(w * comps));
-		jpeg_write_scanlines(&c, &row, 1);
-	}
-	jpeg_finish_compress(&c);
-	jpeg_destroy_compress(&c);
-	assert_int_equal(fclose(f), 0);
-}
 
 /* A w×h image of one colour (comps values from rgb). */
 static void write_flat(const char *path, int w, int h, int comps, const uint8_t *colour)
