@@ -66,13 +66,13 @@ static int add_tensor(void *arg, const char *name, float *data, size_t len, int 
 {
 	struct write_ctx *c = arg;
 	int64_t dims[4];
+	(void)len;
 	for (int i = 0; i < ndim; i++)
 		dims[i] = shape[i];
 	if (is_count != (c->pass == 0))
 		return 0;
 	if (!is_count)
 		return st_writer_add(c->w, name, ST_F32, ndim, dims, data, c->e);
-	(void)len;
 	c->counts[c->n_counts] = (int64_t)data[0];
 	return st_writer_add(c->w, name, ST_I64, 0, dims, &c->counts[c->n_counts++], c->e);
 }
