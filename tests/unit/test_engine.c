@@ -13,6 +13,19 @@
 
 #define dir tmp_root
 
+/* fmnist-convnet with sets on top, as a struct and as JSON text. */
+static void resolve_sets(struct spec *s, char **json, const char *const *sets, int n)
+{
+	struct spec_input in = { .preset = "fmnist-convnet", .set_strings = sets,
+				 .n_set_strings = n };
+	struct spec_error err;
+	cJSON *resolved;
+	if (spec_resolve(s, &resolved, &in, &err))
+		fail_msg("%s: %s", err.field, err.reason);
+	*json = cJSON_PrintUnformatted(resolved);
+	cJSON_Delete(resolved);
+}
+
 /* A small but real run: 512 images, batch 64 (8 steps an epoch), 2 epochs. */
 static void resolve(struct spec *s, char **json)
 {
@@ -24,14 +37,7 @@ static void resolve(struct spec *s, char **json)
 		"eval.every_epochs=1", "eval.linear.epochs=3", "eval.knn.k=20", "threads=2",
 		"checkpoint.every_steps=4", "checkpoint.keep_last=2",
 	};
-	struct spec_input in = { .preset = "fmnist-convnet", .set_strings = sets,
-				 .n_set_strings = (int)(sizeof sets / sizeof sets[0]) };
-	struct spec_error err;
-	cJSON *resolved;
-	if (spec_resolve(s, &resolved, &in, &err))
-		fail_msg("%s: %s", err.field, err.reason);
-	*json = cJSON_PrintUnformatted(resolved);
-	cJSON_Delete(resolved);
+	resolve_sets(s, json, sets, (int)(sizeof sets / sizeof sets[0]));
 }
 
 struct seen {
@@ -187,14 +193,7 @@ static void folder_spec(struct spec *s, char **json, const char *root, const cha
 		"train.epochs=2", "optim.warmup_epochs=1", "eval.linear.epochs=1", "eval.knn.k=5",
 		"eval.every_epochs=0", "threads=2",
 	};
-	struct spec_input in = { .preset = "fmnist-convnet", .set_strings = sets,
-				 .n_set_strings = (int)(sizeof sets / sizeof sets[0]) };
-	struct spec_error err;
-	cJSON *resolved;
-	if (spec_resolve(s, &resolved, &in, &err))
-		fail_msg("%s: %s", err.field, err.reason);
-	*json = cJSON_PrintUnformatted(resolved);
-	cJSON_Delete(resolved);
+	resolve_sets(s, json, sets, (int)(sizeof sets / sizeof sets[0]));
 }
 
 static void test_bad_image(void **state)
