@@ -304,12 +304,30 @@ static int end_of_epoch(struct engine *g, struct window *ep, int epoch, struct e
 	return 0;
 }
 
+static int stop_requested(const struct engine *g)
+{
+	return g->h && g->h->stop && *g->h->stop;
+}
+
+/* Wait at a step boundary while paused; the pause does not count toward img/s. */
+static void wait_while_paused(struct engine *g, struct window *pt)
+{
+	if (!g->h || !g->h->pause || !*g->h->pause)
+		return;
+	double t0 = now_s();
+	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+	while (*g->h->pause && !stop_requested(g))
+		nanosleep(&tick, NULL);
+	pt->start += now_s() - t0;
+}
+
 static int train(struct engine *g, struct err *e)
 {
 	struct window pt = { .start = now_s() }, ep = pt;
 	g->last_ckpt_time = pt.start;
 	while (g->step < g->total) {
-		if (g->h && g->h->stop && *g->h->stop) {
+		wait_while_paused(g, &pt);
+		if (stop_requested(g)) {
 			g->r->state = ENGINE_STOPPED;
 			return save(g, e);
 		}

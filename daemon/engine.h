@@ -8,7 +8,8 @@
  *
  * Events go to hooks->event in order, each the object of event.h. A nonzero
  * *hooks->stop makes the engine write a checkpoint at the next step boundary
- * and return with ENGINE_STOPPED.
+ * and return with ENGINE_STOPPED; while *hooks->pause is nonzero the engine
+ * waits at the next step boundary (a stop still ends the wait).
  */
 #ifndef BYOL_ENGINE_H
 #define BYOL_ENGINE_H
@@ -24,6 +25,7 @@ struct engine_hooks {
 	void (*event)(void *ctx, const cJSON *ev); /* may be NULL */
 	void *ctx;
 	volatile sig_atomic_t *stop;               /* may be NULL */
+	volatile sig_atomic_t *pause;              /* may be NULL */
 };
 
 struct engine_options {
