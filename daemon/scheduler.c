@@ -1,0 +1,322 @@
+/*
+ * scheduler.c — job queue and workers (see scheduler.h).
+ */
+#include "scheduler.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "event.h"
+
+struct job {
+	long id;
+	int priority;
+	long seq;                   /* submission order */
+	struct spec spec;
+	char *spec_json, *ckpt_dir, *resume;
+	volatile sig_atomic_t stop, pause;
+	int cancelled;
+	int running;
+	int threads;                /* cores granted */
+	struct job *next;
+};
+
+struct scheduler {
+	pthread_mutex_t mu;
+	pthread_cond_t work;        /* a job was queued, cores were freed, or stopping */
+	pthread_t *workers;
+	int n_workers, cores, free_cores;
+	struct job *jobs;           /* queued and running */
+	long seq;
+	int stopping;
+	struct sched_event *events;
+	int n_events, cap_events;
+	void (*wake)(void *ctx);
+	void *ctx;
+};
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->spec_json);
+	free(j->ckpt_dir);
+	free(j->resume);
+	free(j);
+}
+
+/* Append an event (under the lock); drops it if memory runs out. */
+static void push_locked(struct scheduler *s, long job_id, cJSON *ev)
+{
+	if (!ev)
+		return;
+	if (s->n_events == s->cap_events) {
+		int cap = s->cap_events ? 2 * s->cap_events : 64;
+		struct sched_event *p = realloc(s->events, (size_t)cap * sizeof *p);
+		if (!p) {
+			cJSON_Delete(ev);
+			return;
+		}
+		s->events = p;
+		s->cap_events = cap;
+	}
+	s->events[s->n_events++] = (struct sched_event){ job_id, ev };
+}
+
+static void push(struct scheduler *s, long job_id, cJSON *ev)
+{
+	pthread_mutex_lock(&s->mu);
+	push_locked(s, job_id, ev);
+	pthread_mutex_unlock(&s->mu);
+	if (s->wake)
+		s->wake(s->ctx);
+}
+
+struct job_ctx {
+	struct scheduler *s;
+	long job_id;
+};
+
+static void on_event(void *ctx, const cJSON *ev)
+{
+	struct job_ctx *c = ctx;
+	push(c->s, c->job_id, cJSON_Duplicate(ev, 1));
+}
+
+/* The queued job to run next that fits in the free cores (highest priority, oldest). */
+static struct job *next_job_locked(struct scheduler *s)
+{
+	struct job *best = NULL;
+	for (struct job *j = s->jobs; j; j = j->next) {
+		if (j->running || j->cancelled)
+			continue;
+		if (!best || j->priority > best->priority ||
+		    (j->priority == best->priority && j->seq < best->seq))
+			best = j;
+	}
+	if (best && best->threads > s->free_cores && s->free_cores < s->cores)
+		return NULL; /* wait for cores; an idle machine always takes the job */
+	return best;
+}
+
+static void unlink_locked(struct scheduler *s, struct job *j)
+{
+	for (struct job **p = &s->jobs; *p; p = &(*p)->next) {
+		if (*p == j) {
+			*p = j->next;
+			return;
+		}
+	}
+}
+
+static cJSON *end_event(const char *state, const struct engine_result *r, const char *error)
+{
+	cJSON *ev = event_new("end", r ? r->step : 0, 0);
+	cJSON_AddStringToObject(ev, "state", state);
+	if (error)
+		cJSON_AddStringToObject(ev, "error", error);
+	if (r) {
+		cJSON_AddNumberToObject(ev, "final_loss", r->final_loss);
+		if (r->top1 >= 0) {
+			cJSON_AddNumberToObject(ev, "top1", r->top1);
+			cJSON_AddNumberToObject(ev, "top5", r->top5);
+		}
+		if (r->knn_top1 >= 0)
+			cJSON_AddNumberToObject(ev, "knn_top1", r->knn_top1);
+	}
+	return ev;
+}
+
+/* Run one job to its end on this worker; returns with the lock held. */
+static void run_job(struct scheduler *s, struct job *j)
+{
+	j->running = 1;
+	s->free_cores -= j->threads;
+	pthread_mutex_unlock(&s->mu);
+
+	struct job_ctx ctx = { s, j->id };
+	struct engine_options o = { .checkpoint_dir = j->ckpt_dir, .resume = j->resume };
+	struct engine_hooks h = { .event = on_event, .ctx = &ctx, .stop = &j->stop,
+				  .pause = &j->pause };
+	struct engine_result r;
+	struct err e = { 0 };
+	j->spec.threads = j->threads;
+	int rc = engine_run(&j->spec, j->spec_json, &o, &h, &r, &e);
+
+	pthread_mutex_lock(&s->mu);
+	const char *state = rc ? "failed"
+			    : r.state == ENGINE_COMPLETED ? "completed"
+			    : j->cancelled ? "cancelled" : "stopped";
+	push_locked(s, j->id, end_event(state, &r, rc ? e.msg : NULL));
+	s->free_cores += j->threads;
+	unlink_locked(s, j);
+	job_free(j);
+	pthread_cond_broadcast(&s->work);
+	if (s->wake)
+		s->wake(s->ctx);
+}
+
+static void *worker_main(void *arg)
+{
+	struct scheduler *s = arg;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		struct job *j = next_job_locked(s);
+		if (j)
+			run_job(s, j);
+		else
+			pthread_cond_wait(&s->work, &s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int scheduler_start(struct scheduler **out, int workers, int cores, void (*wake)(void *ctx),
+		    void *ctx, struct err *e)
+{
+	*out = NULL;
+	if (workers < 1 || cores < 1)
+		return err_set(e, ERR_INVALID, "scheduler: workers and cores must be ≥ 1");
+	struct scheduler *s = calloc(1, sizeof *s);
+	if (!s || !(s->workers = calloc((size_t)workers, sizeof *s->workers))) {
+		free(s);
+		return err_set(e, ERR_NOMEM, "scheduler: out of memory");
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->work, NULL);
+	s->cores = s->free_cores = cores;
+	s->wake = wake;
+	s->ctx = ctx;
+	for (int i = 0; i < workers; i++) {
+		if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0) {
+			s->n_workers = i;
+			scheduler_stop(s);
+			return err_set(e, ERR_NOMEM, "scheduler: cannot start worker %d", i);
+		}
+		s->n_workers = i + 1;
+	}
+	*out = s;
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int scheduler_submit(struct scheduler *s, long job_id, const struct spec *spec,
+		     const char *spec_json, const char *checkpoint_dir, const char *resume,
+		     int priority, int paused, struct err *e)
+{
+	struct job *j = calloc(1, sizeof *j);
+	if (!j)
+		return err_set(e, ERR_NOMEM, "scheduler: out of memory");
+	j->id = job_id;
+	j->priority = priority;
+	j->spec = *spec;
+	j->pause = paused;
+	j->spec_json = strdup(spec_json);
+	j->ckpt_dir = strdup(checkpoint_dir);
+	j->resume = dup_or_null(resume);
+	if (!j->spec_json || !j->ckpt_dir || (resume && !j->resume)) {
+		job_free(j);
+		return err_set(e, ERR_NOMEM, "scheduler: out of memory");
+	}
+	pthread_mutex_lock(&s->mu);
+	int want = spec->threads > 0 ? spec->threads : s->cores / s->n_workers;
+	j->threads = want < 1 ? 1 : want > s->cores ? s->cores : want;
+	j->seq = s->seq++;
+	j->next = s->jobs;
+	s->jobs = j;
+	pthread_cond_broadcast(&s->work);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+static struct job *find_locked(struct scheduler *s, long job_id)
+{
+	for (struct job *j = s->jobs; j; j = j->next)
+		if (j->id == job_id)
+			return j;
+	return NULL;
+}
+
+int scheduler_cancel(struct scheduler *s, long job_id, struct err *e)
+{
+	pthread_mutex_lock(&s->mu);
+	struct job *j = find_locked(s, job_id);
+	int rc = 0;
+	if (!j) {
+		rc = err_set(e, ERR_NOTFOUND, "job %ld is not queued or running", job_id);
+	} else if (j->running) {
+		j->cancelled = 1;
+		j->stop = 1;
+	} else {
+		unlink_locked(s, j);
+		push_locked(s, job_id, end_event("cancelled", NULL, NULL));
+		job_free(j);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (!rc && s->wake)
+		s->wake(s->ctx);
+	return rc;
+}
+
+int scheduler_pause(struct scheduler *s, long job_id, int pause, struct err *e)
+{
+	pthread_mutex_lock(&s->mu);
+	struct job *j = find_locked(s, job_id);
+	if (j)
+		j->pause = pause;
+	pthread_mutex_unlock(&s->mu);
+	return j ? 0 : err_set(e, ERR_NOTFOUND, "job %ld is not queued or running", job_id);
+}
+
+int scheduler_drain(struct scheduler *s, struct sched_event **out, int *n, struct err *e)
+{
+	(void)e;
+	pthread_mutex_lock(&s->mu);
+	*out = s->events;
+	*n = s->n_events;
+	s->events = NULL;
+	s->n_events = s->cap_events = 0;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+void scheduler_counts(struct scheduler *s, int *queued, int *running)
+{
+	*queued = *running = 0;
+	pthread_mutex_lock(&s->mu);
+	for (struct job *j = s->jobs; j; j = j->next)
+		*(j->running ? running : queued) += 1;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void scheduler_stop(struct scheduler *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	for (struct job *j = s->jobs; j; j = j->next)
+		j->stop = 1;
+	pthread_cond_broadcast(&s->work);
+	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < s->n_workers; i++)
+		pthread_join(s->workers[i], NULL);
+	while (s->jobs) {
+		struct job *j = s->jobs;
+		s->jobs = j->next;
+		job_free(j);
+	}
+	for (int i = 0; i < s->n_events; i++)
+		cJSON_Delete(s->events[i].ev);
+	free(s->events);
+	free(s->workers);
+	pthread_cond_destroy(&s->work);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}

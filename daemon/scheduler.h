@@ -1,0 +1,59 @@
+/*
+ * scheduler.h — byold's job queue and worker threads.
+ *
+ * Jobs wait in a queue ordered by priority (higher first), FIFO within a
+ * priority. N worker threads each run one job at a time through engine_run,
+ * with a compute-thread budget that keeps the sum over running jobs within
+ * the machine's cores: a job asks for spec.threads cores (0: cores / workers)
+ * and starts only when that many are free. Control requests (cancel, pause,
+ * resume, stop) are flags the engine reads between steps.
+ *
+ * Workers never touch the store or the network: every event of a job, and a
+ * final "end" event, goes into one mutex-protected queue, and `wake` is
+ * called (the server passes uv_async_send); the loop thread drains the queue
+ * with scheduler_drain. A worker never waits for the loop.
+ */
+#ifndef BYOL_SCHEDULER_H
+#define BYOL_SCHEDULER_H
+
+#include <signal.h>
+
+#include <cjson/cJSON.h>
+
+#include "err.h"
+#include "spec.h"
+
+struct scheduler;
+
+/* One event of one job; ev is owned by the receiver (cJSON_Delete). An "end"
+   event carries "state" (completed|failed|cancelled|stopped), "error", "step",
+   and the final metrics. */
+struct sched_event {
+	long job_id;
+	cJSON *ev;
+};
+
+int scheduler_start(struct scheduler **out, int workers, int cores, void (*wake)(void *ctx),
+		    void *ctx, struct err *e);
+
+/* Queue a job. checkpoint_dir must exist or be creatable; resume may be NULL. */
+int scheduler_submit(struct scheduler *s, long job_id, const struct spec *spec,
+		     const char *spec_json, const char *checkpoint_dir, const char *resume,
+		     int priority, int paused, struct err *e);
+
+/* Control by job id; ERR_NOTFOUND if the job is not queued or running. A queued job
+   that is cancelled ends at once (its "end" event says so). */
+int scheduler_cancel(struct scheduler *s, long job_id, struct err *e);
+int scheduler_pause(struct scheduler *s, long job_id, int pause, struct err *e);
+
+/* Move every pending event into *out (malloc'd array, *n entries); returns 0. */
+int scheduler_drain(struct scheduler *s, struct sched_event **out, int *n, struct err *e);
+
+/* Number of jobs queued and running. */
+void scheduler_counts(struct scheduler *s, int *queued, int *running);
+
+/* Stop: running jobs checkpoint and end as "stopped", queued jobs stay unstarted;
+   joins the workers and frees everything (events not drained are dropped). */
+void scheduler_stop(struct scheduler *s);
+
+#endif
