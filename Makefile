@@ -29,7 +29,7 @@ BYOL_SRC   := $(wildcard daemon/byol/*.c)
 DATA_SRC   := $(wildcard daemon/data/*.c)
 CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) daemon/safetensors.c \
 	      daemon/checkpoint.c daemon/engine.c daemon/rpc.c daemon/rpc_frame.c \
-	      daemon/store.c daemon/store_query.c daemon/scheduler.c
+	      daemon/store.c daemon/store_query.c daemon/scheduler.c daemon/methods.c
 PRESETS    := $(sort $(wildcard common/presets/*.json))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/presets.o
 BIN        := $(BUILD)/byol-train

@@ -137,6 +137,10 @@ static void run_job(struct scheduler *s, struct job *j)
 	pthread_mutex_unlock(&s->mu);
 
 	struct job_ctx ctx = { s, j->id };
+	cJSON *st = event_new("state", 0, 0);
+	cJSON_AddStringToObject(st, "from", "queued");
+	cJSON_AddStringToObject(st, "to", j->pause ? "paused" : "running");
+	push(s, j->id, st);
 	struct engine_options o = { .checkpoint_dir = j->ckpt_dir, .resume = j->resume };
 	struct engine_hooks h = { .event = on_event, .ctx = &ctx, .stop = &j->stop,
 				  .pause = &j->pause };
@@ -264,12 +268,14 @@ int scheduler_cancel(struct scheduler *s, long job_id, struct err *e)
 	return rc;
 }
 
-int scheduler_pause(struct scheduler *s, long job_id, int pause, struct err *e)
+int scheduler_pause(struct scheduler *s, long job_id, int pause, int *running, struct err *e)
 {
 	pthread_mutex_lock(&s->mu);
 	struct job *j = find_locked(s, job_id);
 	if (j)
 		j->pause = pause;
+	if (j && running)
+		*running = j->running;
 	pthread_mutex_unlock(&s->mu);
 	return j ? 0 : err_set(e, ERR_NOTFOUND, "job %ld is not queued or running", job_id);
 }

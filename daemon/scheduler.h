@@ -44,7 +44,8 @@ int scheduler_submit(struct scheduler *s, long job_id, const struct spec *spec,
 /* Control by job id; ERR_NOTFOUND if the job is not queued or running. A queued job
    that is cancelled ends at once (its "end" event says so). */
 int scheduler_cancel(struct scheduler *s, long job_id, struct err *e);
-int scheduler_pause(struct scheduler *s, long job_id, int pause, struct err *e);
+/* *running (may be NULL) tells whether the job has started (else it is still queued). */
+int scheduler_pause(struct scheduler *s, long job_id, int pause, int *running, struct err *e);
 
 /* Move every pending event into *out (malloc'd array, *n entries); returns 0. */
 int scheduler_drain(struct scheduler *s, struct sched_event **out, int *n, struct err *e);

@@ -107,6 +107,18 @@ static void collect(struct scheduler *s, struct log *l, int ends)
 	assert_int_equal(l->ends, ends);
 }
 
+/* Wait (10 s at most) until `want` jobs are running. */
+static void wait_running(struct scheduler *s, int want)
+{
+	int queued, running = 0;
+	for (int i = 0; i < 1000 && running != want; i++) {
+		scheduler_counts(s, &queued, &running);
+		if (running != want)
+			usleep(10000);
+	}
+	assert_int_equal(running, want);
+}
+
 static void test_priorities_and_cancel(void **state)
 {
 	(void)state;
@@ -115,17 +127,17 @@ static void test_priorities_and_cancel(void **state)
 	struct log l = { 0 };
 	assert_int_equal(scheduler_start(&s, 1, 1, wake, NULL, &e), 0);
 	submit(s, 1, 0, 1); /* paused: holds the only worker until resumed */
+	wait_running(s, 1);
 	submit(s, 2, 0, 0);
 	submit(s, 3, 5, 0); /* higher priority: runs before 2 */
 	submit(s, 4, 0, 0);
 	int queued, running;
-	usleep(200 * 1000);
 	scheduler_counts(s, &queued, &running);
 	assert_int_equal(running, 1);
 	assert_int_equal(queued, 3);
 	assert_int_equal(scheduler_cancel(s, 4, &e), 0); /* queued: ends at once */
 	assert_int_equal(scheduler_cancel(s, 99, &e), ERR_NOTFOUND);
-	assert_int_equal(scheduler_pause(s, 1, 0, &e), 0);
+	assert_int_equal(scheduler_pause(s, 1, 0, NULL, &e), 0);
 	collect(s, &l, 4);
 	assert_string_equal(l.end_state[1], "completed");
 	assert_string_equal(l.end_state[2], "completed");
@@ -150,10 +162,7 @@ static void test_cancel_running_and_stop(void **state)
 	assert_int_equal(scheduler_start(&s, 2, 2, wake, NULL, &e), 0);
 	submit(s, 1, 0, 1);
 	submit(s, 2, 0, 1);
-	usleep(300 * 1000);
-	int queued, running;
-	scheduler_counts(s, &queued, &running);
-	assert_int_equal(running, 2); /* one core each: both fit */
+	wait_running(s, 2); /* one core each: both fit */
 	assert_int_equal(scheduler_cancel(s, 1, &e), 0);
 	collect(s, &l, 1);
 	assert_string_equal(l.end_state[1], "cancelled");
