@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "dataset.h"
 #include "loader.h"
 
@@ -493,4 +494,98 @@ int methods_apply_event(struct daemon_ctx *d, long job_id, const cJSON *ev, stru
 	if (strcmp(type, "end") == 0)
 		return apply_end(d, job_id, ev, e);
 	return 0; /* epoch summaries are streamed, not stored */
+}
+
+/* ---- recovery at start-up ------------------------------------------------------ */
+
+/* The newest checkpoint of a job whose file still has its indexed sha256 (path empty
+   if none); damaged ones are dropped from the index and logged. */
+static int newest_good_checkpoint(struct daemon_ctx *d, long job_id, char *path, size_t cap,
+				  long *step, struct err *e)
+{
+	cJSON *list = store_checkpoint_list(d->store, job_id, e);
+	if (!list)
+		return e->code;
+	path[0] = 0;
+	*step = 0;
+	const cJSON *arr = cJSON_GetObjectItem(list, "checkpoints"), *ck;
+	long best = -1;
+	cJSON_ArrayForEach(ck, arr) {
+		long cid = (long)cJSON_GetObjectItem(ck, "checkpoint_id")->valuedouble, job;
+		long s = (long)cJSON_GetObjectItem(ck, "step")->valuedouble;
+		char p[4200], sha[65];
+		long long bytes;
+		struct err ve = { 0 };
+		if (s <= best || store_checkpoint_get(d->store, cid, &job, p, sizeof p, sha, &bytes,
+						       e) != 0)
+			continue;
+		if (checkpoint_verify(p, sha, &ve) != 0) {
+			store_log(d->store, job_id, "warning", ve.msg, e);
+			store_checkpoint_delete(d->store, cid, e);
+			continue;
+		}
+		best = s;
+		snprintf(path, cap, "%s", p);
+	}
+	cJSON_Delete(list);
+	*step = best < 0 ? 0 : best;
+	return 0;
+}
+
+/* Requeue one interrupted job from its newest verified checkpoint. */
+static int requeue(struct daemon_ctx *d, long job_id, int paused, struct err *e)
+{
+	char path[4200], dir[4200], msg[4400];
+	long step = 0;
+	cJSON *job = store_job_get(d->store, job_id, e);
+	if (!job)
+		return e->code;
+	int rc = newest_good_checkpoint(d, job_id, path, sizeof path, &step, e);
+	struct spec s;
+	struct spec_error se;
+	struct spec_input in = { .spec = cJSON_GetObjectItem(job, "spec") };
+	char *text = cJSON_PrintUnformatted(cJSON_GetObjectItem(job, "spec"));
+	if (!rc && !text)
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	if (!rc && spec_resolve(&s, NULL, &in, &se) != 0)
+		rc = err_set(e, ERR_INVALID, "stored spec: %s: %s", se.field, se.reason);
+	if (!rc)
+		rc = store_metrics_truncate(d->store, job_id, step, e);
+	if (!rc)
+		rc = store_job_set_state(d->store, job_id, paused ? "paused" : "queued", NULL, e);
+	snprintf(dir, sizeof dir, "%s/checkpoints/%ld", d->state_dir, job_id);
+	if (!rc)
+		rc = scheduler_submit(d->sched, job_id, &s, text, dir, path[0] ? path : NULL, 0,
+				      paused, e);
+	snprintf(msg, sizeof msg, "interrupted; resuming from %s", path[0] ? path : "the start");
+	if (!rc)
+		store_log(d->store, job_id, "info", msg, e);
+	free(text);
+	cJSON_Delete(job);
+	return rc;
+}
+
+int methods_recover(struct daemon_ctx *d, int *requeued, struct err *e)
+{
+	/* Found running or paused: the daemon died under them. Every list is read
+	   before any job changes state, so none is requeued twice. */
+	static const char *const states[] = { "running", "paused", "interrupted", "queued" };
+	enum { N_STATES = sizeof states / sizeof states[0] };
+	long *ids[N_STATES] = { 0 };
+	int n[N_STATES] = { 0 }, rc = 0;
+	*requeued = 0;
+	for (int k = 0; k < N_STATES && !rc; k++)
+		rc = store_jobs_in_state(d->store, states[k], &ids[k], &n[k], e);
+	for (int k = 0; k < N_STATES && !rc; k++) {
+		for (int i = 0; i < n[k] && !rc; i++) {
+			if (k < 2)
+				rc = store_job_set_state(d->store, ids[k][i], "interrupted", NULL, e);
+			if (!rc)
+				rc = requeue(d, ids[k][i], k == 1, e);
+			*requeued += !rc;
+		}
+	}
+	for (int k = 0; k < N_STATES; k++)
+		free(ids[k]);
+	return rc;
 }

@@ -36,4 +36,10 @@ const struct rpc_method *methods_table(size_t *n);
    index, evals, log lines, and the end state with its final metrics. */
 int methods_apply_event(struct daemon_ctx *d, long job_id, const cJSON *ev, struct err *e);
 
+/* At start-up: every job found running (its daemon was killed) is marked interrupted;
+   those and the queued ones go back to the scheduler, an interrupted job resuming from
+   its newest checkpoint whose sha256 still matches (damaged ones are dropped from the
+   index), with its metrics after that step deleted so none are duplicated. */
+int methods_recover(struct daemon_ctx *d, int *requeued, struct err *e);
+
 #endif

@@ -187,6 +187,53 @@ static void test_bad_requests(void **state)
 	cJSON_Delete(r);
 }
 
+/* A job killed mid-run with a damaged newest checkpoint resumes from the one before,
+   and ends with one metric point per step. */
+static void test_recovery(void **state)
+{
+	(void)state;
+	char line[2048];
+	snprintf(line, sizeof line, "%.*s,\"checkpoint.every_steps\":2}}}",
+		 (int)(strlen(submit_line) - 3), submit_line);
+	cJSON *r = call("%s", line);
+	long id = (long)cJSON_GetObjectItem(result(r), "job_id")->valuedouble;
+	cJSON_Delete(r);
+	pump_until_done(id);
+	struct err e;
+	/* As if byold had been killed during the last steps: still "running", and the
+	   newest checkpoint (step 8) damaged. */
+	assert_int_equal(store_job_set_state(d.store, id, "running", NULL, &e), 0);
+	char path[512];
+	snprintf(path, sizeof path, "%s/checkpoints/%ld/step-00000008.safetensors", dir, id);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	fseek(f, -5, SEEK_END);
+	fputc('!', f);
+	fclose(f);
+	int requeued;
+	assert_int_equal(methods_recover(&d, &requeued, &e), 0);
+	assert_int_equal(requeued, 1);
+	r = call("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"job.metrics\",\"params\":{\"job_id\":%ld}}", id);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(result(r), "points")), 6);
+	cJSON_Delete(r);
+	pump_until_done(id);
+	r = call("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"job.get\",\"params\":{\"job_id\":%ld}}", id);
+	assert_string_equal(cJSON_GetObjectItem(result(r), "state")->valuestring, "completed");
+	cJSON_Delete(r);
+	r = call("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"job.metrics\",\"params\":{\"job_id\":%ld}}", id);
+	const cJSON *pts = cJSON_GetObjectItem(result(r), "points"), *p;
+	long expect = 1;
+	cJSON_ArrayForEach(p, pts)
+		assert_int_equal((long)cJSON_GetObjectItem(p, "step")->valuedouble, expect++);
+	assert_int_equal(expect, 9);
+	cJSON_Delete(r);
+	r = call("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"job.logs\",\"params\":{\"job_id\":%ld}}", id);
+	char *logs = cJSON_PrintUnformatted(result(r));
+	assert_non_null(strstr(logs, "step-00000006"));
+	free(logs);
+	cJSON_Delete(r);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -218,6 +265,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_job_lifecycle),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_recovery),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
