@@ -29,14 +29,15 @@ BYOL_SRC   := $(wildcard daemon/byol/*.c)
 DATA_SRC   := $(wildcard daemon/data/*.c)
 CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) daemon/safetensors.c \
 	      daemon/checkpoint.c daemon/engine.c daemon/rpc.c daemon/rpc_frame.c \
-	      daemon/store.c daemon/store_query.c daemon/scheduler.c daemon/methods.c
+	      daemon/store.c daemon/store_query.c daemon/scheduler.c daemon/methods.c daemon/server.c
 PRESETS    := $(sort $(wildcard common/presets/*.json))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/presets.o
-BIN        := $(BUILD)/byol-train
+BIN        := $(BUILD)/byol-train $(BUILD)/byold
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 REF_SRC    := $(wildcard tests/ref/test_*.c)
 TEST_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) $(REF_SRC:tests/ref/%.c=$(BUILD)/tests/%)
+INTEG      := $(wildcard tests/integration/test_*.py)
 BENCH_BIN  := $(BUILD)/bench/bench_nn
 
 .PHONY: all test bench quality asan install deps test-deps clean
@@ -97,6 +98,9 @@ $(BUILD)/gen/presets.o: $(BUILD)/gen/presets.c
 $(BUILD)/byol-train: $(BUILD)/daemon/byol_train.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/byold: $(BUILD)/daemon/byold.o $(CORE_OBJ)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) | $(BUILD)/.test-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
@@ -123,7 +127,7 @@ $(BUILD)/ref/.stamp: tests/ref/gen_ops.py tests/ref/gen_nets.py tests/ref/gen_by
 	@touch $@
 
 test: all $(BUILD)/ref/.stamp
-	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN) $(INTEG)
 
 bench: all | $(BUILD)/.test-deps
 	@BUILD=$(BUILD) THREADS=$(THREADS) PYTHON=$(PYTHON) sh tests/bench/run.sh

@@ -459,6 +459,8 @@ static int apply_end(struct daemon_ctx *d, long job_id, const cJSON *ev, struct 
 	if (strcmp(state, "stopped") == 0)
 		state = "interrupted";
 	int rc = store_job_set_state(d->store, job_id, state, str(ev, "error"), e);
+	if (!rc && num(ev, "step") > 0)
+		rc = store_job_progress(d->store, job_id, (long)num(ev, "step"), e);
 	if (!rc && strcmp(state, "completed") == 0)
 		rc = store_job_final(d->store, job_id, num(ev, "top1"), num(ev, "top5"),
 				     num(ev, "knn_top1"), num(ev, "final_loss"), e);

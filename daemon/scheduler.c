@@ -30,7 +30,7 @@ struct scheduler {
 	int n_workers, cores, free_cores;
 	struct job *jobs;           /* queued and running */
 	long seq;
-	int stopping;
+	int stopping, halted;
 	struct sched_event *events;
 	int n_events, cap_events;
 	void (*wake)(void *ctx);
@@ -69,9 +69,11 @@ static void push(struct scheduler *s, long job_id, cJSON *ev)
 {
 	pthread_mutex_lock(&s->mu);
 	push_locked(s, job_id, ev);
+	void (*wake)(void *) = s->wake;
+	void *ctx = s->ctx;
 	pthread_mutex_unlock(&s->mu);
-	if (s->wake)
-		s->wake(s->ctx);
+	if (wake)
+		wake(ctx);
 }
 
 struct job_ctx {
@@ -262,9 +264,11 @@ int scheduler_cancel(struct scheduler *s, long job_id, struct err *e)
 		push_locked(s, job_id, end_event("cancelled", NULL, NULL));
 		job_free(j);
 	}
+	void (*wake)(void *) = s->wake;
+	void *ctx = s->ctx;
 	pthread_mutex_unlock(&s->mu);
-	if (!rc && s->wake)
-		s->wake(s->ctx);
+	if (!rc && wake)
+		wake(ctx);
 	return rc;
 }
 
@@ -292,6 +296,14 @@ int scheduler_drain(struct scheduler *s, struct sched_event **out, int *n, struc
 	return 0;
 }
 
+void scheduler_set_wake(struct scheduler *s, void (*wake)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&s->mu);
+	s->wake = wake;
+	s->ctx = ctx;
+	pthread_mutex_unlock(&s->mu);
+}
+
 void scheduler_counts(struct scheduler *s, int *queued, int *running)
 {
 	*queued = *running = 0;
@@ -301,9 +313,9 @@ void scheduler_counts(struct scheduler *s, int *queued, int *running)
 	pthread_mutex_unlock(&s->mu);
 }
 
-void scheduler_stop(struct scheduler *s)
+void scheduler_halt(struct scheduler *s)
 {
-	if (!s)
+	if (s->halted)
 		return;
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
@@ -313,6 +325,14 @@ void scheduler_stop(struct scheduler *s)
 	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < s->n_workers; i++)
 		pthread_join(s->workers[i], NULL);
+	s->halted = 1;
+}
+
+void scheduler_stop(struct scheduler *s)
+{
+	if (!s)
+		return;
+	scheduler_halt(s);
 	while (s->jobs) {
 		struct job *j = s->jobs;
 		s->jobs = j->next;

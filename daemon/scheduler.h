@@ -50,11 +50,17 @@ int scheduler_pause(struct scheduler *s, long job_id, int pause, int *running, s
 /* Move every pending event into *out (malloc'd array, *n entries); returns 0. */
 int scheduler_drain(struct scheduler *s, struct sched_event **out, int *n, struct err *e);
 
+/* Replace the wake-up callback (the server installs uv_async_send once its loop exists). */
+void scheduler_set_wake(struct scheduler *s, void (*wake)(void *ctx), void *ctx);
+
 /* Number of jobs queued and running. */
 void scheduler_counts(struct scheduler *s, int *queued, int *running);
 
-/* Stop: running jobs checkpoint and end as "stopped", queued jobs stay unstarted;
-   joins the workers and frees everything (events not drained are dropped). */
+/* Halt: running jobs checkpoint and end as "stopped", queued jobs stay unstarted;
+   returns when every worker has finished. Events stay for scheduler_drain. */
+void scheduler_halt(struct scheduler *s);
+
+/* Halt if not yet halted, then free everything (events not drained are dropped). */
 void scheduler_stop(struct scheduler *s);
 
 #endif

@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""byold end to end: a real daemon on a temporary state directory, driven over
+its Unix socket and over TCP by line-framed JSON-RPC, as byolctl will drive it.
+
+Submits a real (small) Fashion-MNIST job and follows it to completion; reads
+its metrics, checkpoints (every chunk, checked against the indexed sha256) and
+history; checks the error replies (bad spec naming the field, unknown job,
+unknown method) and TCP authentication (nothing but server.hello and auth
+before the token; wrong token refused; right token accepted); stops the
+daemon with SIGTERM and restarts it on the same state directory, where the
+job is still recorded. Exits non-zero on the first failed check.
+"""
+import base64
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import warnings
+
+BUILD = os.environ.get("BUILD", "build")
+BYOLD = os.path.join(BUILD, "byold")
+SMALL = {"data.limit": 256, "eval_data.limit": 64, "model.width": 0.125,
+         "model.projector": {"hidden": 32, "out": 16},
+         "model.predictor": {"hidden": 32, "out": 16}, "train.batch_size": 64,
+         "train.epochs": 2, "optim.warmup_epochs": 0, "train.log_every": 1,
+         "eval.linear.epochs": 1, "eval.knn.k": 5, "threads": 1,
+         "checkpoint.every_steps": 4}
+
+
+class Client:
+    """A JSON-RPC 2.0 client over one connection, one request at a time."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.file = sock.makefile("rw")
+        self.next_id = 0
+
+    def call(self, method, params=None):
+        self.next_id += 1
+        msg = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.file.write(json.dumps(msg) + "\n")
+        self.file.flush()
+        reply = json.loads(self.file.readline())
+        assert reply["id"] == self.next_id, reply
+        return reply
+
+    def result(self, method, params=None):
+        reply = self.call(method, params)
+        assert "result" in reply, reply
+        return reply["result"]
+
+
+class Daemon:
+    """byold on a state directory, started and stopped by the test."""
+
+    def __init__(self, state):
+        self.state = state
+        self.proc = subprocess.Popen([BYOLD, "--state-dir", state, "--listen", "127.0.0.1:0"],
+                                     stderr=subprocess.PIPE, text=True)
+        self.tcp_port = None
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            m = re.search(r"tcp:127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.tcp_port = int(m.group(1))
+                break
+        assert self.tcp_port, "byold did not report its TCP port"
+
+    def unix(self):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(os.path.join(self.state, "byold.sock"))
+        return Client(s)
+
+    def tcp(self):
+        return Client(socket.create_connection(("127.0.0.1", self.tcp_port)))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=60)
+
+
+class ByoldTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.state = os.path.join(self.tmp.name, "var")
+        self.daemon = Daemon(self.state)
+
+    def tearDown(self):
+        if self.daemon.proc.poll() is None:
+            self.daemon.proc.kill()
+            self.daemon.proc.wait()
+        self.daemon.proc.stderr.close()
+        self.tmp.cleanup()
+
+    def wait_done(self, client, job_id):
+        for _ in range(600):
+            job = client.result("job.get", {"job_id": job_id})
+            if job["state"] in ("completed", "failed", "cancelled"):
+                return job
+            time.sleep(0.1)
+        self.fail("job did not finish")
+
+    def test_job_over_unix_socket(self):
+        c = self.daemon.unix()
+        self.assertEqual(c.result("server.hello")["protocol"], "byol/1")
+        job_id = c.result("job.submit", {"preset": "fmnist-convnet", "set": SMALL})["job_id"]
+        job = self.wait_done(c, job_id)
+        self.assertEqual(job["state"], "completed", job)
+        self.assertEqual(job["step"], 8)
+        self.assertEqual({e["kind"] for e in job["evals"]}, {"knn", "linear"})
+        points = c.result("job.metrics", {"job_id": job_id})["points"]
+        self.assertEqual([p["step"] for p in points], list(range(1, 9)))
+        ckpts = c.result("checkpoint.list", {"job_id": job_id})["checkpoints"]
+        self.assertEqual([k["step"] for k in ckpts], [4, 8])
+        ck = ckpts[-1]
+        data, offset = b"", 0
+        while offset < ck["bytes"]:
+            r = c.result("checkpoint.read", {"checkpoint_id": ck["checkpoint_id"],
+                                             "offset": offset, "length": 100000})
+            chunk = base64.b64decode(r["data"])
+            data += chunk
+            offset += len(chunk)
+        self.assertEqual(hashlib.sha256(data).hexdigest(), ck["sha256"])
+        runs = c.result("history.query", {"spec": {"model.encoder": "convnet"},
+                                          "order_by": "-top1"})["runs"]
+        self.assertEqual([r["job_id"] for r in runs], [job_id])
+        self.assertEqual(self.daemon.stop(), 0)
+        # The history survives a restart.
+        self.daemon = Daemon(self.state)
+        again = self.daemon.unix().result("job.get", {"job_id": job_id})
+        self.assertEqual(again["state"], "completed")
+
+    def test_errors(self):
+        c = self.daemon.unix()
+        r = c.call("job.submit", {"preset": "fmnist-convnet",
+                                  "set": {"train.batch_size": 10**9}})
+        self.assertEqual(r["error"]["code"], -32602)
+        self.assertEqual(r["error"]["data"]["field"], "train.batch_size")
+        self.assertEqual(c.call("job.get", {"job_id": 4242})["error"]["code"], -32004)
+        self.assertEqual(c.call("no.such.method")["error"]["code"], -32601)
+        self.assertEqual(c.call("checkpoint.read", {"checkpoint_id": 7, "offset": 0,
+                                                    "length": 10})["error"]["code"], -32004)
+
+    def test_tcp_auth(self):
+        token = open(os.path.join(self.state, "token")).read().strip()
+        self.assertRegex(token, r"^[0-9a-f]{64}$")
+        self.assertEqual(os.stat(os.path.join(self.state, "token")).st_mode & 0o777, 0o600)
+        t = self.daemon.tcp()
+        self.assertEqual(t.result("server.hello")["protocol"], "byol/1")
+        self.assertEqual(t.call("server.status")["error"]["code"], -32001)
+        self.assertEqual(t.call("auth", {"token": "0" * 64})["error"]["code"], -32001)
+        self.assertTrue(t.result("auth", {"token": token})["ok"])
+        self.assertIn("jobs", t.result("server.status"))
+        # Repeated failures disconnect.
+        u = self.daemon.tcp()
+        for _ in range(3):
+            u.call("auth", {"token": "1" * 64})
+        u.file.write('{"jsonrpc":"2.0","id":99,"method":"server.hello"}\n')
+        u.file.flush()
+        self.assertEqual(u.file.readline(), "")
+
+
+if __name__ == "__main__":
+    warnings.simplefilter("ignore", ResourceWarning)  # client sockets close with the process
+    result = unittest.main(exit=False, verbosity=2).result
+    ok = result.wasSuccessful()
+    print(f"{result.testsRun - len(result.failures) - len(result.errors)} passed, "
+          f"{len(result.failures) + len(result.errors)} failed")
+    sys.exit(0 if ok else 1)
