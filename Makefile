@@ -29,7 +29,8 @@ BYOL_SRC   := $(wildcard daemon/byol/*.c)
 DATA_SRC   := $(wildcard daemon/data/*.c)
 CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) daemon/safetensors.c \
 	      daemon/checkpoint.c daemon/engine.c daemon/rpc.c daemon/rpc_frame.c \
-	      daemon/store.c daemon/store_query.c daemon/scheduler.c daemon/methods.c daemon/server.c
+	      daemon/store.c daemon/store_query.c daemon/scheduler.c daemon/methods.c daemon/server.c \
+	      daemon/notify.c
 PRESETS    := $(sort $(wildcard common/presets/*.json))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/presets.o
 BIN        := $(BUILD)/byol-train $(BUILD)/byold
@@ -144,8 +145,10 @@ asan:
 		test
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	sed 's|/usr/local/bin|$(PREFIX)/bin|' systemd/byold.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/byold.service
 
 clean:
 	rm -rf build build-asan

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "notify.h"
 #include "pool.h"
 #include "server.h"
 
@@ -127,6 +128,7 @@ static void on_ready(void *ctx, int tcp_port)
 {
 	const struct options *o = ctx;
 	fprintf(stderr, "byold: listening on unix:%s\n", o->socket);
+	notify_systemd("READY=1\nSTATUS=listening");
 	if (o->listen) {
 		char host[256];
 		const char *colon = strrchr(o->listen, ':');

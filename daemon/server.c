@@ -11,6 +11,8 @@
 
 #include <uv.h>
 
+#include "notify.h"
+
 struct server;
 
 struct client {
@@ -252,6 +254,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 		return;
 	s->stopping = 1;
 	fprintf(stderr, "byold: stopping: checkpointing running jobs\n");
+	notify_systemd("STOPPING=1\nSTATUS=checkpointing running jobs");
 	scheduler_halt(s->d->sched);
 	pump(s);
 	while (s->clients)

@@ -62,10 +62,11 @@ class Client:
 class Daemon:
     """byold on a state directory, started and stopped by the test."""
 
-    def __init__(self, state):
+    def __init__(self, state, env=None):
         self.state = state
         self.proc = subprocess.Popen([BYOLD, "--state-dir", state, "--listen", "127.0.0.1:0"],
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, **(env or {})})
         self.tcp_port = None
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -150,6 +151,19 @@ class ByoldTest(unittest.TestCase):
         self.assertEqual(c.call("no.such.method")["error"]["code"], -32601)
         self.assertEqual(c.call("checkpoint.read", {"checkpoint_id": 7, "offset": 0,
                                                     "length": 10})["error"]["code"], -32004)
+
+    def test_systemd_notify(self):
+        """READY=1 once listening, STOPPING=1 on SIGTERM, as one datagram each."""
+        self.daemon.stop()
+        path = os.path.join(self.tmp.name, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(30)
+        self.daemon = Daemon(self.state, {"NOTIFY_SOCKET": path})
+        self.assertIn("READY=1", sock.recv(4096).decode())
+        self.assertEqual(self.daemon.stop(), 0)
+        self.assertIn("STOPPING=1", sock.recv(4096).decode())
+        sock.close()
 
     def test_tcp_auth(self):
         token = open(os.path.join(self.state, "token")).read().strip()
