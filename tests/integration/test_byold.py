@@ -152,6 +152,38 @@ class ByoldTest(unittest.TestCase):
         self.assertEqual(c.call("checkpoint.read", {"checkpoint_id": 7, "offset": 0,
                                                     "length": 10})["error"]["code"], -32004)
 
+    def interrupted_run(self, how):
+        """Kill (SIGKILL) or stop (SIGTERM) byold mid-training, restart it, and check the
+        job ends completed with one metric point per step."""
+        longer = {**SMALL, "data.limit": 1024, "train.epochs": 3, "checkpoint.every_steps": 8}
+        c = self.daemon.unix()
+        job_id = c.result("job.submit", {"preset": "fmnist-convnet", "set": longer})["job_id"]
+        for _ in range(600):
+            points = c.result("job.metrics", {"job_id": job_id})["points"]
+            if points and points[-1]["step"] >= 20:
+                break
+            time.sleep(0.05)
+        if how == "kill":
+            self.daemon.proc.kill()
+            self.daemon.proc.wait()
+        else:
+            self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.proc.stderr.close()
+        self.daemon = Daemon(self.state)
+        c = self.daemon.unix()
+        job = self.wait_done(c, job_id)
+        self.assertEqual(job["state"], "completed", job)
+        steps = [p["step"] for p in c.result("job.metrics", {"job_id": job_id})["points"]]
+        self.assertEqual(steps, list(range(1, 49)))
+        logs = c.result("job.logs", {"job_id": job_id})["lines"]
+        self.assertTrue(any("resum" in l["message"] for l in logs), logs)
+
+    def test_kill9_mid_training(self):
+        self.interrupted_run("kill")
+
+    def test_sigterm_mid_training(self):
+        self.interrupted_run("term")
+
     def test_systemd_notify(self):
         """READY=1 once listening, STOPPING=1 on SIGTERM, as one datagram each."""
         self.daemon.stop()
