@@ -146,6 +146,15 @@ class ByoldTest(unittest.TestCase):
                                   "set": {"train.batch_size": 10**9}})
         self.assertEqual(r["error"]["code"], -32602)
         self.assertEqual(r["error"]["data"]["field"], "train.batch_size")
+        for bad, field in (({"model.width": 1000}, "model.width"),
+                           ({"train.nonsense": 1}, "train.nonsense"),
+                           ({"train.epochs": "many"}, "train.epochs")):
+            r = c.call("job.submit", {"preset": "fmnist-convnet", "set": bad})
+            self.assertEqual((r["error"]["code"], r["error"]["data"]["field"]), (-32602, field))
+        # Files are reachable only by checkpoint id from the index, never by path.
+        for params in ({"path": "../../etc/passwd", "offset": 0, "length": 10},
+                       {"checkpoint_id": "/etc/passwd", "offset": 0, "length": 10}):
+            self.assertEqual(c.call("checkpoint.read", params)["error"]["code"], -32602)
         self.assertEqual(c.call("job.get", {"job_id": 4242})["error"]["code"], -32004)
         self.assertEqual(c.call("no.such.method")["error"]["code"], -32601)
         self.assertEqual(c.call("checkpoint.read", {"checkpoint_id": 7, "offset": 0,
