@@ -141,22 +141,14 @@ static int resolve(struct spec *s, cJSON **json, const struct args *a)
 
 static int bench(const struct spec *s, long steps)
 {
-	struct byol_config cfg = {
-		.channels = s->data.channels, .size = s->data.image_size,
-		.proj_hidden = s->model.proj_hidden, .proj_out = s->model.proj_out,
-		.pred_hidden = s->model.pred_hidden, .pred_out = s->model.pred_out,
-		.batch = s->train.batch_size,
-		.encoder = { .width = s->model.width, .imagenet_stem = s->model.imagenet_stem },
-	};
-	struct byol_optim optim = { .lars = strcmp(s->optim.name, "lars") == 0,
-				    .weight_decay = s->optim.weight_decay,
-				    .momentum = s->optim.momentum, .eta = s->optim.eta };
+	struct byol_config cfg;
+	struct byol_optim optim;
 	struct byol_hyper hp = { .lr = spec_lr(s) * 0.1, .tau = s->train.tau_base };
 	struct pool *pool;
 	struct byol_model m;
 	struct err e = { 0 };
-	encoder_arch_parse(s->model.encoder, &cfg.encoder.arch);
-	if (pool_init(&pool, s->threads, &e) || byol_model_init(&m, &cfg, &optim, pool, s->seed, &e)) {
+	if (engine_model_config(s, &cfg, &optim, &e) || pool_init(&pool, s->threads, &e) ||
+	    byol_model_init(&m, &cfg, &optim, pool, s->seed, &e)) {
 		fprintf(stderr, "byol-train: %s\n", e.msg);
 		return EXIT_FAILED;
 	}

@@ -75,26 +75,34 @@ static int open_dataset(struct dataset **ds, const struct spec_data *d, struct e
 	return dataset_open(ds, &c, e);
 }
 
-static int build(struct engine *g, struct err *e)
+int engine_model_config(const struct spec *s, struct byol_config *cfg, struct byol_optim *optim,
+			struct err *e)
 {
-	const struct spec *s = g->s;
-	struct byol_config cfg = {
+	*cfg = (struct byol_config){
 		.channels = s->data.channels, .size = s->data.image_size,
 		.proj_hidden = s->model.proj_hidden, .proj_out = s->model.proj_out,
 		.pred_hidden = s->model.pred_hidden, .pred_out = s->model.pred_out,
 		.batch = s->train.batch_size,
+		.encoder = { .width = s->model.width, .imagenet_stem = s->model.imagenet_stem },
 	};
-	if (encoder_arch_parse(s->model.encoder, &g->arch.arch) != 0)
+	*optim = (struct byol_optim){ .lars = strcmp(s->optim.name, "lars") == 0,
+				      .weight_decay = s->optim.weight_decay,
+				      .momentum = s->optim.momentum, .eta = s->optim.eta };
+	if (encoder_arch_parse(s->model.encoder, &cfg->encoder.arch) != 0)
 		return err_set(e, ERR_INVALID, "unknown encoder \"%s\"", s->model.encoder);
-	g->arch.width = s->model.width;
-	g->arch.imagenet_stem = s->model.imagenet_stem;
-	cfg.encoder = g->arch;
-	struct byol_optim optim = { .lars = strcmp(s->optim.name, "lars") == 0,
-				    .weight_decay = s->optim.weight_decay,
-				    .momentum = s->optim.momentum, .eta = s->optim.eta };
-	int rc = pool_init(&g->pool, s->threads, e);
+	return 0;
+}
+
+static int build(struct engine *g, struct err *e)
+{
+	struct byol_config cfg;
+	struct byol_optim optim;
+	int rc = engine_model_config(g->s, &cfg, &optim, e);
+	g->arch = cfg.encoder;
 	if (!rc)
-		rc = byol_model_init(&g->m, &cfg, &optim, g->pool, s->seed, e);
+		rc = pool_init(&g->pool, g->s->threads, e);
+	if (!rc)
+		rc = byol_model_init(&g->m, &cfg, &optim, g->pool, g->s->seed, e);
 	return rc;
 }
 

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
+#include "model.h"
 #include "spec.h"
 
 struct engine_hooks {
@@ -47,6 +48,10 @@ struct engine_result {
 	double data_wait_ms;        /* time steps spent waiting for the loader */
 	char checkpoint[4200];      /* the last checkpoint written */
 };
+
+/* The networks and optimizer a spec describes (byol-train --bench builds them alone). */
+int engine_model_config(const struct spec *s, struct byol_config *cfg, struct byol_optim *optim,
+			struct err *e);
 
 int engine_run(const struct spec *s, const char *spec_json, const struct engine_options *o,
 	       const struct engine_hooks *h, struct engine_result *r, struct err *e);

@@ -354,8 +354,7 @@ static int m_delete(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	struct daemon_ctx *d = ctx_of(c);
 	struct err e = { 0 };
 	long id = job_id_of(params);
-	int running;
-	if (scheduler_pause(d->sched, id, 0, &running, &e) == 0 && running)
+	if (scheduler_job_state(d->sched, id) == 1)
 		return rpc_error_set(err, RPC_BAD_STATE, "job %ld is running: cancel it first", id);
 	cJSON *list = store_checkpoint_list(d->store, id, &e);
 	if (!list)

@@ -296,6 +296,15 @@ int scheduler_drain(struct scheduler *s, struct sched_event **out, int *n, struc
 	return 0;
 }
 
+int scheduler_job_state(struct scheduler *s, long job_id)
+{
+	pthread_mutex_lock(&s->mu);
+	struct job *j = find_locked(s, job_id);
+	int state = j ? j->running : -1;
+	pthread_mutex_unlock(&s->mu);
+	return state;
+}
+
 void scheduler_set_wake(struct scheduler *s, void (*wake)(void *ctx), void *ctx)
 {
 	pthread_mutex_lock(&s->mu);

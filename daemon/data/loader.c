@@ -119,7 +119,7 @@ static int fill(struct worker *w, struct slot *s, const size_t *perm, long epoch
 	return 0;
 }
 
-/* Claim the next step to build, waiting for its slot to be free; -1 when stopping. */
+/* Claim the next step to build, waiting for its slot to be free; NULL when stopping. */
 static struct slot *claim(struct loader *l)
 {
 	pthread_mutex_lock(&l->mu);

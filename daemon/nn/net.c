@@ -449,8 +449,6 @@ int nn_net_set_batch(struct nn_net *net, int batch, enum nn_grad_mode mode, stru
 			am += (size_t)batch * act_floats(&net->acts[nd->out]);
 		}
 	}
-	net->act_len = total;
-	net->work_len = work;
 	net->batch = batch;
 	net->grad_mode = mode;
 	return 0;

@@ -116,7 +116,6 @@ struct nn_net {
 	float *act_arena, *grad_arena, *work, *saved_arena;
 	int32_t *argmax_arena;
 	double *dwork;
-	size_t act_len, work_len;
 	size_t grad_len; /* per-sample floats of the gradient arena */
 	int train;     /* mode of the last forward */
 	int finalized;
