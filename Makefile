@@ -4,6 +4,7 @@
 # are installed by apt-get when run as root, or the command is printed.
 
 PREFIX    ?= /usr/local
+SYSCONFDIR ?= /etc
 BUILD     ?= build
 CC        ?= cc
 PYTHON    := /usr/bin/python3
@@ -27,10 +28,8 @@ COMMON_SRC := $(wildcard common/*.c)
 NN_SRC     := $(wildcard daemon/nn/*.c)
 BYOL_SRC   := $(wildcard daemon/byol/*.c)
 DATA_SRC   := $(wildcard daemon/data/*.c)
-CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) daemon/safetensors.c \
-	      daemon/checkpoint.c daemon/engine.c daemon/rpc.c daemon/rpc_frame.c \
-	      daemon/store.c daemon/store_query.c daemon/scheduler.c daemon/methods.c daemon/server.c \
-	      daemon/notify.c
+DAEMON_SRC := $(filter-out daemon/byold.c daemon/byol_train.c,$(wildcard daemon/*.c))
+CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) $(DAEMON_SRC)
 PRESETS    := $(sort $(wildcard common/presets/*.json))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/presets.o
 BIN        := $(BUILD)/byol-train $(BUILD)/byold
@@ -149,6 +148,10 @@ install: all
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	sed 's|/usr/local/bin|$(PREFIX)/bin|' systemd/byold.service \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/byold.service
+	install -m 0644 systemd/byold.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -d $(DESTDIR)$(SYSCONFDIR)/byold
+	[ -e $(DESTDIR)$(SYSCONFDIR)/byold/byold.conf.json ] || \
+		install -m 0644 systemd/byold.conf.json $(DESTDIR)$(SYSCONFDIR)/byold/
 
 clean:
 	rm -rf build build-asan

@@ -26,6 +26,7 @@ const char *err_name(int code)
 	case ERR_RANGE: return "out of range";
 	case ERR_STATE: return "bad state";
 	case ERR_NOTFOUND: return "not found";
+	case ERR_BUSY: return "busy";
 	}
 	return "unknown error";
 }

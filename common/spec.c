@@ -60,11 +60,13 @@ struct num_field {
 	int open;
 };
 
-#define TWO53 9007199254740992.0
+/* The largest integer field value: cJSON 1.7.15 prints every integer up to 10^15 − 1
+ * exactly, but a larger one may come back from its text up to 2 off (see reparse). */
+#define INT_FIELD_MAX 999999999999999.0
 #define S(member) offsetof(struct spec, member)
 
 static const struct num_field spec_fields[] = {
-	{"seed", NUM_U64, S(seed), 0, TWO53, 0},
+	{"seed", NUM_U64, S(seed), 0, INT_FIELD_MAX, 0},
 	{"threads", NUM_INT, S(threads), 0, 1024, 0},
 	{"model.width", NUM_F64, S(model.width), 0, 16, LO_OPEN},
 	{"model.projector.hidden", NUM_INT, S(model.proj_hidden), 1, 65536, 0},
@@ -80,7 +82,7 @@ static const struct num_field spec_fields[] = {
 	{"train.batch_size", NUM_INT, S(train.batch_size), 2, 65536, 0}, /* BN needs 2 */
 	{"train.tau_base", NUM_F64, S(train.tau_base), 0, 1, 0},
 	{"train.log_every", NUM_INT, S(train.log_every), 1, 1e6, 0},
-	{"checkpoint.every_steps", NUM_I64, S(checkpoint.every_steps), 0, TWO53, 0},
+	{"checkpoint.every_steps", NUM_I64, S(checkpoint.every_steps), 0, INT_FIELD_MAX, 0},
 	{"checkpoint.every_seconds", NUM_F64, S(checkpoint.every_seconds), 0, 1e9, 0},
 	{"checkpoint.keep_last", NUM_INT, S(checkpoint.keep_last), 1, 1000, 0},
 	{"eval.linear.epochs", NUM_INT, S(eval.linear_epochs), 0, 10000, 0},
@@ -90,7 +92,7 @@ static const struct num_field spec_fields[] = {
 };
 
 static const struct num_field data_fields[] = {
-	{"limit", NUM_I64, offsetof(struct spec_data, limit), 0, TWO53, 0},
+	{"limit", NUM_I64, offsetof(struct spec_data, limit), 0, INT_FIELD_MAX, 0},
 	{"image_size", NUM_INT, offsetof(struct spec_data, image_size), 8, 1024, 0},
 	{"channels", NUM_INT, offsetof(struct spec_data, channels), 1, 3, 0},
 };
@@ -438,6 +440,25 @@ static int materialize(cJSON **out, const cJSON *schema, const cJSON *overlay,
 	return 0;
 }
 
+/*
+ * The resolved spec as it will be read back from its own text (the history and
+ * checkpoints store it printed). cJSON 1.7.15 prints a number with 15
+ * significant digits whenever they parse back within a relative DBL_EPSILON, so
+ * a double may come back one ulp off (-0 comes back as 0); converting from the
+ * re-read tree keeps the struct equal to what the stored text resolves to.
+ */
+static int reparse(cJSON **json, struct spec_error *err)
+{
+	char *text = cJSON_PrintUnformatted(*json);
+	cJSON *again = text ? cJSON_Parse(text) : NULL;
+	cJSON_free(text);
+	if (!again)
+		return oom(err);
+	cJSON_Delete(*json);
+	*json = again;
+	return 0;
+}
+
 /* ---- bounds and conversion ------------------------------------------------------- */
 
 static int out_of_range(double v, const struct num_field *f)
@@ -688,7 +709,7 @@ int spec_resolve(struct spec *out, cJSON **resolved, const struct spec_input *in
 	if (!schema || !overlay)
 		rc = oom(err);
 	else if (!(rc = layer_all(overlay, schema, in, err)) &&
-		 !(rc = materialize(&json, schema, overlay, err)))
+		 !(rc = materialize(&json, schema, overlay, err)) && !(rc = reparse(&json, err)))
 		rc = convert(out, json, err);
 	if (rc)
 		memset(out, 0, sizeof *out);

@@ -66,7 +66,7 @@ struct spec_data {
 
 struct spec {
 	char name[129]; /* may be empty: the caller then names the run */
-	uint64_t seed;  /* 0 .. 2^53 */
+	uint64_t seed;  /* 0 .. 10^15 − 1 */
 	int threads;    /* 0 = all cores */
 	struct spec_data data, eval_data;
 	struct {

@@ -1,16 +1,19 @@
 /*
  * byold.c — the training daemon's main (DESIGN.md "byold — contract").
  *
- *   byold [--state-dir DIR] [--socket PATH] [--listen HOST:PORT] [--workers N]
- *         [--threads N] [--version] [--help]
+ *   byold [--config FILE] [--state-dir DIR] [--socket PATH] [--listen HOST:PORT]
+ *         [--workers N] [--threads N] [--version] [--help]
  *
- * The state directory (--state-dir, else $STATE_DIRECTORY, else ./var) holds
- * byold.db, checkpoints/<job>/, the 0600 token and the lock that keeps one
- * byold per directory. The socket is --socket, else
- * $RUNTIME_DIRECTORY/byold.sock, else <state-dir>/byold.sock. At start-up
- * jobs a killed byold left running are requeued from their last good
- * checkpoint; then "byold: listening on unix:PATH" is printed on stderr.
- * SIGTERM and SIGINT checkpoint running jobs and exit.
+ * The configuration is the defaults, then --config FILE, then the flags
+ * (config.h; `byold --help` lists every key). The state directory (state-dir,
+ * else $STATE_DIRECTORY, else ./var) holds byold.db, checkpoints/<job>/, the
+ * 0600 token and the lock that keeps one byold per directory. The socket is
+ * socket, else $RUNTIME_DIRECTORY/byold.sock, else <state-dir>/byold.sock
+ * (or the one systemd passes). At start-up jobs a killed byold left running
+ * are requeued from their last good checkpoint; then "byold: listening on
+ * unix:PATH" is printed on stderr. SIGTERM and SIGINT checkpoint running jobs
+ * and exit; SIGHUP re-reads the config file, keeping the old configuration
+ * whole if the new one is bad.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,59 +25,104 @@
 #include <unistd.h>
 
 #include "blas.h"
-#include "notify.h"
+#include "checkpoint.h"
+#include "config.h"
+#include "log.h"
 #include "pool.h"
 #include "server.h"
 
 #define BYOLD_VERSION "0.1.0"
+#define EXIT_USAGE 64  /* EX_USAGE: a bad flag */
+#define EXIT_CONFIG 78 /* EX_CONFIG: a bad config file */
 
-struct options {
-	const char *state_dir, *socket, *listen;
-	int workers, threads;
+/* What main shares with the loop's callbacks. */
+struct byold {
+	struct byold_config cfg;      /* in force */
+	struct server_config server;  /* the server's view of cfg */
+	char socket[4200];            /* cfg.socket or its default */
+	const char *config_path;      /* --config, else the default if it exists, else NULL */
+	char default_config[4200];    /* $CONFIGURATION_DIRECTORY/byold.conf.json */
+	int argc;                     /* the flags, applied again over a reloaded file */
+	char **argv;
 };
 
-static int usage(FILE *f)
+static void server_limits(struct server_config *s, const struct byold_config *c)
 {
-	fprintf(f, "usage: byold [--state-dir DIR] [--socket PATH] [--listen HOST:PORT]\n"
-		   "             [--workers N] [--threads N] [--version] [--help]\n"
-		   "  --state-dir DIR    database, checkpoints, token (default $STATE_DIRECTORY or ./var)\n"
-		   "  --socket PATH      Unix socket (default $RUNTIME_DIRECTORY/byold.sock or\n"
-		   "                     <state-dir>/byold.sock)\n"
-		   "  --listen HOST:PORT also accept TCP clients, who must auth with the token\n"
-		   "  --workers N        jobs trained at once (default 1)\n"
-		   "  --threads N        compute threads for all jobs together (default: all cores)\n");
-	return f == stdout ? 0 : 64;
+	s->max_line = c->max_line_bytes;
+	s->max_output = c->max_output_bytes;
+	s->output_soft = c->output_soft_bytes;
+	s->output_soft_s = c->output_soft_s;
+	s->max_clients = c->max_clients;
+	s->idle_timeout_s = c->idle_timeout_s;
 }
 
-static int parse(struct options *o, int argc, char **argv)
+/* SIGHUP: a bad file changes nothing; a good one changes the limits now and names the
+   keys that wait for a restart. */
+static void on_reload(void *ctx)
 {
-	*o = (struct options){ .workers = 1 };
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "--help") == 0)
-			exit(usage(stdout));
-		if (strcmp(a, "--version") == 0) {
-			printf("byold %s\n", BYOLD_VERSION);
-			exit(0);
-		}
-		if (!v)
-			return -1;
-		if (strcmp(a, "--state-dir") == 0)
-			o->state_dir = v;
-		else if (strcmp(a, "--socket") == 0)
-			o->socket = v;
-		else if (strcmp(a, "--listen") == 0)
-			o->listen = v;
-		else if (strcmp(a, "--workers") == 0)
-			o->workers = atoi(v);
-		else if (strcmp(a, "--threads") == 0)
-			o->threads = atoi(v);
-		else
-			return -1;
-		i++;
+	struct byold *b = ctx;
+	struct byold_config next;
+	struct err e = { 0 };
+	char restart[256];
+	if (!b->config_path) {
+		log_info("SIGHUP: no --config file to reload");
+		return;
 	}
-	return o->workers >= 1 && o->workers <= 64 && o->threads >= 0 && o->threads <= 1024 ? 0
-											       : -1;
+	if (config_load(&next, b->config_path, b->argc, b->argv, &e)) {
+		log_error("reload: %s; keeping the old configuration", e.msg);
+		return;
+	}
+	config_apply_runtime(&b->cfg, &next, restart, sizeof restart);
+	server_limits(&b->server, &b->cfg);
+	log_info("reloaded %s", b->config_path);
+	if (restart[0])
+		log_warn("reload: %s changed: kept until byold restarts", restart);
+}
+
+static void on_ready(void *ctx, const char *unix_path, const char *tcp_addr)
+{
+	(void)ctx;
+	log_info("listening on unix:%s", unix_path);
+	if (tcp_addr)
+		log_info("listening on tcp:%s", tcp_addr);
+}
+
+/* Without --config: $CONFIGURATION_DIRECTORY/byold.conf.json if it exists (systemd's
+   ConfigurationDirectory=byold makes that /etc/byold), else none. */
+static const char *default_config(struct byold *b)
+{
+	const char *dir = getenv("CONFIGURATION_DIRECTORY");
+	if (!dir)
+		return NULL;
+	snprintf(b->default_config, sizeof b->default_config, "%s/byold.conf.json", dir);
+	return access(b->default_config, F_OK) == 0 ? b->default_config : NULL;
+}
+
+/* Flags (to find --config), the file, then the flags again over it. Returns -1 to run,
+   else the exit status. */
+static int configure(struct byold *b, int argc, char **argv)
+{
+	struct err e = { 0 };
+	b->argc = argc;
+	b->argv = argv;
+	int rc = config_apply_flags(&b->cfg, argc, argv, &b->config_path, &e);
+	if (rc == CONFIG_HELP)
+		config_usage(stdout);
+	else if (rc == CONFIG_VERSION)
+		printf("byold %s\n", BYOLD_VERSION);
+	if (rc > 0)
+		return 0;
+	if (rc < 0) {
+		log_error("%s (see byold --help)", e.msg);
+		return EXIT_USAGE;
+	}
+	if (!b->config_path)
+		b->config_path = default_config(b);
+	if (config_load(&b->cfg, b->config_path, argc, argv, &e)) {
+		log_error("%s", e.msg);
+		return EXIT_CONFIG;
+	}
+	return -1;
 }
 
 /* <state>/token: 64 lowercase hex characters, created once from /dev/urandom. */
@@ -124,60 +172,53 @@ static int prepare_state(const char *dir, struct err *e)
 	return 0;
 }
 
-static void on_ready(void *ctx, int tcp_port)
-{
-	const struct options *o = ctx;
-	fprintf(stderr, "byold: listening on unix:%s\n", o->socket);
-	notify_systemd("READY=1\nSTATUS=listening");
-	if (o->listen) {
-		char host[256];
-		const char *colon = strrchr(o->listen, ':');
-		snprintf(host, sizeof host, "%.*s", (int)(colon - o->listen), o->listen);
-		fprintf(stderr, "byold: listening on tcp:%s:%d\n", host, tcp_port);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	blas_select_core(argv);
-	struct options o;
-	if (parse(&o, argc, argv))
-		return usage(stderr);
+	log_init("byold");
+	static struct byold b;
 	static struct daemon_ctx d;
-	char sock[4200];
 	struct err e = { 0 };
+	int status = configure(&b, argc, argv);
+	if (status >= 0)
+		return status;
 	const char *env_state = getenv("STATE_DIRECTORY"), *env_run = getenv("RUNTIME_DIRECTORY");
 	snprintf(d.state_dir, sizeof d.state_dir, "%s",
-		 o.state_dir ? o.state_dir : env_state ? env_state : "var");
-	if (!o.socket) {
-		snprintf(sock, sizeof sock, "%s/byold.sock", env_run ? env_run : d.state_dir);
-		o.socket = sock;
-	}
+		 b.cfg.state_dir[0] ? b.cfg.state_dir : env_state ? env_state : "var");
+	if (b.cfg.socket[0])
+		snprintf(b.socket, sizeof b.socket, "%s", b.cfg.socket);
+	else
+		snprintf(b.socket, sizeof b.socket, "%s/byold.sock", env_run ? env_run : d.state_dir);
 	char db[4200];
 	snprintf(db, sizeof db, "%s/byold.db", d.state_dir);
-	int cores = o.threads ? o.threads : pool_cores(), requeued = 0;
+	int cores = b.cfg.threads ? b.cfg.threads : pool_cores(), requeued = 0;
 	d.started = time(NULL);
-	d.workers = o.workers;
-	int rc = prepare_state(d.state_dir, &e);
+	d.workers = b.cfg.workers;
+	int rc = prepare_state(d.state_dir, &e), temps = 0;
+	if (!rc && !(rc = checkpoint_clean_temps(d.state_dir, &temps, &e)) && temps)
+		log_info("removed %d temporary checkpoint file(s) of interrupted writes", temps);
 	if (!rc)
 		rc = load_token(d.state_dir, d.token, &e);
 	if (!rc)
 		rc = store_open(&d.store, db, &e);
+	if (!rc && !(d.streams = streams_new()))
+		rc = err_set(&e, ERR_NOMEM, "out of memory");
 	if (!rc)
-		rc = scheduler_start(&d.sched, o.workers, cores, NULL, NULL, &e);
+		rc = scheduler_start(&d.sched, b.cfg.workers, cores, NULL, NULL, &e);
 	if (!rc)
 		rc = methods_recover(&d, &requeued, &e);
 	if (!rc && requeued)
-		fprintf(stderr, "byold: %d job(s) requeued\n", requeued);
-	struct server_config cfg = { .socket_path = o.socket, .listen = o.listen,
-				     .max_line = RPC_MAX_LINE_DEFAULT,
-				     .max_output = (size_t)64 << 20, .max_clients = 1024,
-				     .idle_timeout_s = 600 };
+		log_info("%d job(s) requeued", requeued);
+	b.server = (struct server_config){ .socket_path = b.socket,
+					   .listen = b.cfg.listen[0] ? b.cfg.listen : NULL };
+	server_limits(&b.server, &b.cfg);
+	const struct server_hooks hooks = { on_ready, on_reload, &b };
 	if (!rc)
-		rc = server_run(&d, &cfg, on_ready, &o, &e);
+		rc = server_run(&d, &b.server, &hooks, &e);
 	if (rc)
-		fprintf(stderr, "byold: %s\n", e.msg);
+		log_error("%s", e.msg);
 	scheduler_stop(d.sched);
+	streams_free(d.streams);
 	store_close(d.store);
 	return rc ? 1 : 0;
 }

@@ -3,9 +3,15 @@
  */
 #include "checkpoint.h"
 
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "safetensors.h"
 #include "sha256.h"
@@ -213,5 +219,92 @@ int checkpoint_verify(const char *path, const char *sha256, struct err *e)
 	int rc = sha256_file(path, actual, e);
 	if (!rc && strcmp(actual, sha256) != 0)
 		rc = err_set(e, ERR_INVALID, "%s: sha256 %s, expected %s", path, actual, sha256);
+	return rc;
+}
+
+/* ---- start-up cleanup ----------------------------------------------------- */
+
+#define TEMP_MARK ".safetensors.tmp."
+
+/* name is all digits (and not empty). */
+static int all_digits(const char *name)
+{
+	if (!*name)
+		return 0;
+	for (; *name; name++)
+		if (!isdigit((unsigned char)*name))
+			return 0;
+	return 1;
+}
+
+/* name is "<something>.safetensors.tmp.<digits>": st_writer_write's temp name. */
+static int temp_name(const char *name)
+{
+	const char *mark = strstr(name, TEMP_MARK);
+	if (!mark || mark == name)
+		return 0;
+	while (strstr(mark + 1, TEMP_MARK)) /* the last occurrence */
+		mark = strstr(mark + 1, TEMP_MARK);
+	return all_digits(mark + strlen(TEMP_MARK));
+}
+
+/* The temp files in one job's directory (an open fd, closed here). */
+static int clean_job_dir(int fd, const char *path, int *removed, struct err *e)
+{
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	int rc = 0;
+	struct dirent *ent;
+	while (!rc && (errno = 0, ent = readdir(d))) {
+		struct stat st;
+		if (!temp_name(ent->d_name) ||
+		    fstatat(dirfd(d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (unlinkat(dirfd(d), ent->d_name, 0) != 0 && errno != ENOENT)
+			rc = err_set(e, ERR_IO, "%s/%s: cannot remove: %s", path, ent->d_name,
+				     strerror(errno));
+		else
+			(*removed)++;
+	}
+	if (!rc && errno)
+		rc = err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+	closedir(d);
+	return rc;
+}
+
+int checkpoint_clean_temps(const char *state_dir, int *removed, struct err *e)
+{
+	char root[4200], path[4500];
+	int count = 0, rc = 0;
+	if (removed)
+		*removed = 0;
+	snprintf(root, sizeof root, "%s/checkpoints", state_dir);
+	DIR *d = opendir(root);
+	if (!d)
+		return errno == ENOENT ? 0 : err_set(e, ERR_IO, "%s: %s", root, strerror(errno));
+	struct dirent *ent;
+	while (!rc && (errno = 0, ent = readdir(d))) {
+		if (!all_digits(ent->d_name))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", root, ent->d_name);
+		int fd = openat(dirfd(d), ent->d_name,
+				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOTDIR || errno == ELOOP || errno == ENOENT)
+				continue; /* a file or a symlink named like a job: not ours */
+			rc = err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+			break;
+		}
+		rc = clean_job_dir(fd, path, &count, e);
+	}
+	if (!rc && errno)
+		rc = err_set(e, ERR_IO, "%s: %s", root, strerror(errno));
+	closedir(d);
+	if (removed)
+		*removed = count;
 	return rc;
 }

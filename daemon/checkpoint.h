@@ -37,4 +37,12 @@ int checkpoint_read(struct byol_model *m, const char *path, struct checkpoint_me
 /* 0 if the file at path has the given SHA-256, else ERR_INVALID naming both digests. */
 int checkpoint_verify(const char *path, const char *sha256, struct err *e);
 
+/* At start-up, before any job runs: remove the temp files of checkpoint writes a
+   killed process left, i.e. regular files named "*.safetensors.tmp.<pid>" (the
+   name st_writer_write writes to before its rename) in each
+   <state_dir>/checkpoints/<job_id>/ directory. Nothing else is touched: not
+   other files, not symlinks, not directories. *removed (may be NULL) receives
+   the count. A missing checkpoints/ directory is not an error. */
+int checkpoint_clean_temps(const char *state_dir, int *removed, struct err *e);
+
 #endif

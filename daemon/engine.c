@@ -369,8 +369,9 @@ static int train(struct engine *g, struct err *e)
 /* The final evaluations: kNN, then the linear probe unless turned off. */
 static int finish(struct engine *g, struct err *e)
 {
-	int rc = evaluate(g, 0, e);
-	if (!rc && g->s->eval.linear_epochs > 0)
+	const char *only = g->o->eval_only ? g->o->eval_kind : NULL;
+	int rc = !only || strcmp(only, "knn") == 0 ? evaluate(g, 0, e) : 0;
+	if (!rc && (only ? strcmp(only, "linear") == 0 : g->s->eval.linear_epochs > 0))
 		rc = evaluate(g, 1, e);
 	return rc;
 }

@@ -34,6 +34,7 @@ struct engine_options {
 	const char *resume;         /* a checkpoint to continue from, or NULL */
 	int loader_threads;         /* 0: one */
 	int eval_only;              /* evaluate the starting weights (random, or resumed); no training */
+	const char *eval_kind;      /* with eval_only: "knn" or "linear" alone; NULL: both */
 };
 
 enum engine_state { ENGINE_COMPLETED, ENGINE_STOPPED };

@@ -49,6 +49,8 @@ static int m_hello(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	cJSON *caps = cJSON_AddArrayToObject(r, "capabilities");
 	cJSON_AddItemToArray(caps, cJSON_CreateString("presets"));
 	cJSON_AddItemToArray(caps, cJSON_CreateString("history"));
+	cJSON_AddItemToArray(caps, cJSON_CreateString("subscribe"));
+	cJSON_AddItemToArray(caps, cJSON_CreateString("eval"));
 	*result = r;
 	return 0;
 }
@@ -66,6 +68,7 @@ static int m_status(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	cJSON_AddStringToObject(r, "version", BYOL_VERSION);
 	cJSON_AddNumberToObject(r, "uptime_s", (double)(time(NULL) - d->started));
 	cJSON_AddNumberToObject(r, "workers", d->workers);
+	cJSON_AddNumberToObject(r, "subscriptions", stream_count(d->streams));
 	cJSON_AddItemToObject(r, "jobs", jobs);
 	*result = r;
 	return 0;
@@ -301,13 +304,22 @@ static int m_ckpt_read(struct rpc_conn *c, const cJSON *params, cJSON **result,
 
 /* ---- control ---------------------------------------------------------------- */
 
-/* {job_id, state} of a job after a control request. */
+/* {job_id, state} of a job after a control request, which its subscribers are told. */
 static int state_reply(struct daemon_ctx *d, long id, const char *state, cJSON **result,
 		       struct rpc_error *err)
 {
 	struct err e = { 0 };
-	if (store_job_set_state(d->store, id, state, NULL, &e) != 0)
+	cJSON *job = store_job_get(d->store, id, &e);
+	if (!job || store_job_set_state(d->store, id, state, NULL, &e) != 0) {
+		cJSON_Delete(job);
 		return fail(err, &e);
+	}
+	const char *from = cJSON_GetObjectItem(job, "state")->valuestring;
+	cJSON *ev = strcmp(from, state) ? stream_state_event(job, from, state, "request") : NULL;
+	if (ev)
+		stream_publish(d->streams, id, ev);
+	cJSON_Delete(ev);
+	cJSON_Delete(job);
 	*result = cJSON_CreateObject();
 	cJSON_AddNumberToObject(*result, "job_id", (double)id);
 	cJSON_AddStringToObject(*result, "state", state);
@@ -379,6 +391,111 @@ static int m_delete(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	return 0;
 }
 
+/* ---- streaming ---------------------------------------------------------------- */
+
+static int m_subscribe(struct rpc_conn *c, const cJSON *params, cJSON **result,
+		       struct rpc_error *err)
+{
+	struct methods_conn *mc = c->user;
+	struct err e = { 0 };
+	long sub = stream_subscribe(mc->d->streams, mc->d->store, mc->sink, mc->client,
+				    job_id_of(params), (long)rpc_param_int(params, "since_step", 0),
+				    &e);
+	if (sub < 0)
+		return fail(err, &e);
+	*result = cJSON_CreateObject();
+	cJSON_AddNumberToObject(*result, "subscription", (double)sub);
+	return 0;
+}
+
+static int m_unsubscribe(struct rpc_conn *c, const cJSON *params, cJSON **result,
+			 struct rpc_error *err)
+{
+	struct methods_conn *mc = c->user;
+	struct err e = { 0 };
+	if (stream_unsubscribe(mc->d->streams, mc->client,
+			       (long)rpc_param_int(params, "subscription", 0), &e) != 0)
+		return fail(err, &e);
+	*result = cJSON_CreateObject();
+	cJSON_AddBoolToObject(*result, "ok", 1);
+	return 0;
+}
+
+/* ---- job.eval --------------------------------------------------------------------- */
+
+/* A job's stored spec, resolved again; *text is its JSON (malloc'd). */
+static int stored_spec(const cJSON *job, struct spec *s, char **text, struct err *e)
+{
+	struct spec_input in = { .spec = cJSON_GetObjectItem(job, "spec") };
+	struct spec_error se;
+	if (!(*text = cJSON_PrintUnformatted(in.spec)))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	if (spec_resolve(s, NULL, &in, &se) == 0)
+		return 0;
+	free(*text);
+	*text = NULL;
+	return err_set(e, ERR_INVALID, "stored spec: %s: %s", se.field, se.reason);
+}
+
+static int newest_good_checkpoint(struct daemon_ctx *d, long job_id, char *path, size_t cap,
+				  long *step, long *checkpoint_id, struct err *e);
+
+/* The checkpoint to evaluate: the one asked for (it must be the job's), else the newest
+   intact one. */
+static int eval_checkpoint(struct daemon_ctx *d, long job_id, long *cid, char *path,
+			   size_t cap, struct rpc_error *err)
+{
+	struct err e = { 0 };
+	long job = 0, step;
+	char sha[65];
+	long long bytes;
+	if (*cid == 0) {
+		if (newest_good_checkpoint(d, job_id, path, cap, &step, cid, &e) != 0)
+			return fail(err, &e);
+		return path[0] ? 0
+			       : rpc_error_set(err, RPC_BAD_STATE, "job %ld has no checkpoint yet",
+					       job_id);
+	}
+	if (store_checkpoint_get(d->store, *cid, &job, path, cap, sha, &bytes, &e) != 0 ||
+	    job != job_id)
+		return rpc_error_set(err, RPC_NOT_FOUND, "job %ld has no checkpoint %ld", job_id,
+				     *cid);
+	if (checkpoint_verify(path, sha, &e) != 0)
+		return rpc_error_set(err, RPC_BAD_STATE, "checkpoint %ld: %s", *cid, e.msg);
+	return 0;
+}
+
+static int m_eval(struct rpc_conn *c, const cJSON *params, cJSON **result,
+		  struct rpc_error *err)
+{
+	struct daemon_ctx *d = ctx_of(c);
+	struct err e = { 0 };
+	long id = job_id_of(params), cid = (long)rpc_param_int(params, "checkpoint_id", 0), eval_id;
+	const char *kind = rpc_param_string(params, "kind", "knn");
+	char path[4200], *text = NULL;
+	struct spec s;
+	if (strcmp(kind, "knn") != 0 && strcmp(kind, "linear") != 0)
+		return rpc_error_param(err, "kind", "must be \"knn\" or \"linear\"");
+	cJSON *job = store_job_get(d->store, id, &e);
+	int rc = job ? stored_spec(job, &s, &text, &e) : e.code;
+	cJSON_Delete(job);
+	if (rc)
+		return fail(err, &e);
+	if (strcmp(kind, "linear") == 0 && s.eval.linear_epochs < 1)
+		rc = rpc_error_param(err, "kind", "the job's eval.linear.epochs is 0");
+	if (!rc)
+		rc = eval_checkpoint(d, id, &cid, path, sizeof path, err);
+	if (!rc && (store_eval_insert(d->store, id, cid, kind, &eval_id, &e) != 0 ||
+		    scheduler_submit_eval(d->sched, id, eval_id, &s, text, path, kind, &e) != 0))
+		rc = fail(err, &e);
+	free(text);
+	if (rc)
+		return rc;
+	*result = cJSON_CreateObject();
+	cJSON_AddNumberToObject(*result, "eval_id", (double)eval_id);
+	return 0;
+}
+
 /* ---- the table ---------------------------------------------------------------- */
 
 #define ID(n, req) { n, RPC_INT, req, 1, RPC_ID_MAX }
@@ -412,6 +529,14 @@ static const struct rpc_param p_history[] = {
 	{ "order_by", RPC_STRING, 0, 0, 32 }, { "limit", RPC_INT, 0, 1, 10000 }, { 0 },
 };
 
+static const struct rpc_param p_subscribe[] = {
+	ID("job_id", 1), { "since_step", RPC_INT, 0, 0, RPC_INT_MAX }, { 0 },
+};
+static const struct rpc_param p_unsubscribe[] = { ID("subscription", 1), { 0 } };
+static const struct rpc_param p_eval[] = {
+	ID("job_id", 1), ID("checkpoint_id", 0), { "kind", RPC_STRING, 0, 0, 16 }, { 0 },
+};
+
 static const struct rpc_method table[] = {
 	{ "server.hello", m_hello, RPC_BEFORE_AUTH, p_none, 0 },
 	{ "auth", m_auth, RPC_BEFORE_AUTH, p_auth, 0 },
@@ -429,6 +554,9 @@ static const struct rpc_method table[] = {
 	{ "checkpoint.list", m_ckpt_list, 0, p_job, 0 },
 	{ "checkpoint.read", m_ckpt_read, 0, p_read, 0 },
 	{ "history.query", m_history, 0, p_history, 0 },
+	{ "job.subscribe", m_subscribe, 0, p_subscribe, 0 },
+	{ "job.unsubscribe", m_unsubscribe, 0, p_unsubscribe, 0 },
+	{ "job.eval", m_eval, 0, p_eval, 0 },
 };
 
 const struct rpc_method *methods_table(size_t *n)
@@ -451,12 +579,12 @@ static const char *str(const cJSON *ev, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int apply_end(struct daemon_ctx *d, long job_id, const cJSON *ev, struct err *e)
+static int apply_end(struct daemon_ctx *d, long job_id, cJSON *ev, struct err *e)
 {
-	const char *state = str(ev, "state");
 	/* A job stopped by the daemon's shutdown is requeued at the next start. */
-	if (strcmp(state, "stopped") == 0)
-		state = "interrupted";
+	if (strcmp(str(ev, "state"), "stopped") == 0)
+		cJSON_ReplaceItemInObject(ev, "state", cJSON_CreateString("interrupted"));
+	const char *state = str(ev, "state");
 	int rc = store_job_set_state(d->store, job_id, state, str(ev, "error"), e);
 	if (!rc && num(ev, "step") > 0)
 		rc = store_job_progress(d->store, job_id, (long)num(ev, "step"), e);
@@ -466,7 +594,22 @@ static int apply_end(struct daemon_ctx *d, long job_id, const cJSON *ev, struct 
 	return rc;
 }
 
-int methods_apply_event(struct daemon_ctx *d, long job_id, const cJSON *ev, struct err *e)
+/* A requested evaluation's result (ev carries its eval_id), or a monitor's new row. */
+static int apply_eval(struct daemon_ctx *d, long job_id, cJSON *ev, struct err *e)
+{
+	long id = (long)num(ev, "eval_id");
+	if (id > 0 && str(ev, "error")) {
+		int rc = store_eval_failed(d->store, id, e);
+		return rc ? rc : store_log(d->store, job_id, "error", str(ev, "error"), e);
+	}
+	int rc = id > 0 ? 0 : store_eval_insert(d->store, job_id, 0, str(ev, "kind"), &id, e);
+	if (!rc && num(ev, "eval_id") != id)
+		cJSON_AddNumberToObject(ev, "eval_id", (double)id);
+	return rc ? rc : store_eval_done(d->store, id, (long)num(ev, "step"), num(ev, "top1"),
+					 num(ev, "top5"), e);
+}
+
+int methods_apply_event(struct daemon_ctx *d, long job_id, cJSON *ev, struct err *e)
 {
 	const char *type = str(ev, "event");
 	long step = (long)num(ev, "step");
@@ -478,16 +621,15 @@ int methods_apply_event(struct daemon_ctx *d, long job_id, const cJSON *ev, stru
 	}
 	if (strcmp(type, "checkpoint") == 0) {
 		long id;
-		return store_checkpoint_insert(d->store, job_id, step, (int)num(ev, "epoch"),
-					       str(ev, "path"), (long long)num(ev, "bytes"),
-					       str(ev, "sha256"), &id, e);
+		int rc = store_checkpoint_insert(d->store, job_id, step, (int)num(ev, "epoch"),
+						 str(ev, "path"), (long long)num(ev, "bytes"),
+						 str(ev, "sha256"), &id, e);
+		if (!rc)
+			cJSON_AddNumberToObject(ev, "checkpoint_id", (double)id);
+		return rc;
 	}
-	if (strcmp(type, "eval") == 0) {
-		long id;
-		int rc = store_eval_insert(d->store, job_id, 0, str(ev, "kind"), &id, e);
-		return rc ? rc : store_eval_done(d->store, id, step, num(ev, "top1"),
-						 num(ev, "top5"), e);
-	}
+	if (strcmp(type, "eval") == 0)
+		return apply_eval(d, job_id, ev, e);
 	if (strcmp(type, "log") == 0)
 		return store_log(d->store, job_id, str(ev, "level"), str(ev, "message"), e);
 	if (strcmp(type, "state") == 0)
@@ -502,13 +644,13 @@ int methods_apply_event(struct daemon_ctx *d, long job_id, const cJSON *ev, stru
 /* The newest checkpoint of a job whose file still has its indexed sha256 (path empty
    if none); damaged ones are dropped from the index and logged. */
 static int newest_good_checkpoint(struct daemon_ctx *d, long job_id, char *path, size_t cap,
-				  long *step, struct err *e)
+				  long *step, long *checkpoint_id, struct err *e)
 {
 	cJSON *list = store_checkpoint_list(d->store, job_id, e);
 	if (!list)
 		return e->code;
 	path[0] = 0;
-	*step = 0;
+	*step = *checkpoint_id = 0;
 	const cJSON *arr = cJSON_GetObjectItem(list, "checkpoints"), *ck;
 	long best = -1;
 	cJSON_ArrayForEach(ck, arr) {
@@ -526,6 +668,7 @@ static int newest_good_checkpoint(struct daemon_ctx *d, long job_id, char *path,
 			continue;
 		}
 		best = s;
+		*checkpoint_id = cid;
 		snprintf(path, cap, "%s", p);
 	}
 	cJSON_Delete(list);
@@ -536,20 +679,15 @@ static int newest_good_checkpoint(struct daemon_ctx *d, long job_id, char *path,
 /* Requeue one interrupted job from its newest verified checkpoint. */
 static int requeue(struct daemon_ctx *d, long job_id, int paused, struct err *e)
 {
-	char path[4200], dir[4200], msg[4400];
-	long step = 0;
+	char path[4200], dir[4200], msg[4400], *text = NULL;
+	long step = 0, cid;
+	struct spec s;
 	cJSON *job = store_job_get(d->store, job_id, e);
 	if (!job)
 		return e->code;
-	int rc = newest_good_checkpoint(d, job_id, path, sizeof path, &step, e);
-	struct spec s;
-	struct spec_error se;
-	struct spec_input in = { .spec = cJSON_GetObjectItem(job, "spec") };
-	char *text = cJSON_PrintUnformatted(cJSON_GetObjectItem(job, "spec"));
-	if (!rc && !text)
-		rc = err_set(e, ERR_NOMEM, "out of memory");
-	if (!rc && spec_resolve(&s, NULL, &in, &se) != 0)
-		rc = err_set(e, ERR_INVALID, "stored spec: %s: %s", se.field, se.reason);
+	int rc = newest_good_checkpoint(d, job_id, path, sizeof path, &step, &cid, e);
+	if (!rc)
+		rc = stored_spec(job, &s, &text, e);
 	if (!rc)
 		rc = store_metrics_truncate(d->store, job_id, step, e);
 	if (!rc)

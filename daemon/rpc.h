@@ -205,7 +205,7 @@ int rpc_error_set(struct rpc_error *err, int code, const char *fmt, ...)
 int rpc_error_param(struct rpc_error *err, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Maps an ERR_* error to its JSON-RPC code (NOTFOUND −32004, STATE −32009,
+/* Maps an ERR_* error to its JSON-RPC code (NOTFOUND −32004, BUSY −32005, STATE −32009,
  * INVALID and RANGE −32602, others −32603) keeping the message; returns the code. */
 int rpc_error_from_err(struct rpc_error *err, const struct err *e);
 

@@ -4,6 +4,7 @@
 #include "scheduler.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@ struct job {
 	int cancelled;
 	int running;
 	int threads;                /* cores granted */
+	long eval_id;               /* > 0: an evaluation of resume, not training */
+	char eval_kind[8];
 	struct job *next;
 };
 
@@ -78,13 +81,16 @@ static void push(struct scheduler *s, long job_id, cJSON *ev)
 
 struct job_ctx {
 	struct scheduler *s;
-	long job_id;
+	long job_id, eval_id;
 };
 
 static void on_event(void *ctx, const cJSON *ev)
 {
 	struct job_ctx *c = ctx;
-	push(c->s, c->job_id, cJSON_Duplicate(ev, 1));
+	cJSON *copy = cJSON_Duplicate(ev, 1);
+	if (copy && c->eval_id)
+		cJSON_AddNumberToObject(copy, "eval_id", (double)c->eval_id);
+	push(c->s, c->job_id, copy);
 }
 
 /* The queued job to run next that fits in the free cores (highest priority, oldest). */
@@ -131,14 +137,47 @@ static cJSON *end_event(const char *state, const struct engine_result *r, const 
 	return ev;
 }
 
+/* An evaluation's failure, as the eval event that carries its id. */
+static cJSON *eval_failed_event(const struct job *j, const char *error)
+{
+	cJSON *ev = event_new("eval", 0, 0);
+	cJSON_AddStringToObject(ev, "kind", j->eval_kind);
+	cJSON_AddNumberToObject(ev, "eval_id", (double)j->eval_id);
+	cJSON_AddStringToObject(ev, "error", error);
+	return ev;
+}
+
+/* Evaluate a checkpoint on this worker (the lock is not held). */
+static void run_eval(struct scheduler *s, struct job *j)
+{
+	struct job_ctx ctx = { s, j->id, j->eval_id };
+	struct engine_options o = { .checkpoint_dir = j->ckpt_dir, .resume = j->resume,
+				    .eval_only = 1, .eval_kind = j->eval_kind };
+	struct engine_hooks h = { .event = on_event, .ctx = &ctx };
+	struct engine_result r;
+	struct err e = { 0 };
+	j->spec.threads = j->threads;
+	if (engine_run(&j->spec, j->spec_json, &o, &h, &r, &e) != 0)
+		push(s, j->id, eval_failed_event(j, e.msg));
+}
+
 /* Run one job to its end on this worker; returns with the lock held. */
 static void run_job(struct scheduler *s, struct job *j)
 {
 	j->running = 1;
 	s->free_cores -= j->threads;
 	pthread_mutex_unlock(&s->mu);
+	if (j->eval_id) {
+		run_eval(s, j);
+		pthread_mutex_lock(&s->mu);
+		s->free_cores += j->threads;
+		unlink_locked(s, j);
+		job_free(j);
+		pthread_cond_broadcast(&s->work);
+		return;
+	}
 
-	struct job_ctx ctx = { s, j->id };
+	struct job_ctx ctx = { s, j->id, 0 };
 	cJSON *st = event_new("state", 0, 0);
 	cJSON_AddStringToObject(st, "from", "queued");
 	cJSON_AddStringToObject(st, "to", j->pause ? "paused" : "running");
@@ -212,39 +251,67 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-int scheduler_submit(struct scheduler *s, long job_id, const struct spec *spec,
-		     const char *spec_json, const char *checkpoint_dir, const char *resume,
-		     int priority, int paused, struct err *e)
+static struct job *job_new(long job_id, const struct spec *spec, const char *spec_json,
+			   const char *checkpoint_dir, const char *resume)
 {
 	struct job *j = calloc(1, sizeof *j);
 	if (!j)
-		return err_set(e, ERR_NOMEM, "scheduler: out of memory");
+		return NULL;
 	j->id = job_id;
-	j->priority = priority;
 	j->spec = *spec;
-	j->pause = paused;
 	j->spec_json = strdup(spec_json);
 	j->ckpt_dir = strdup(checkpoint_dir);
 	j->resume = dup_or_null(resume);
 	if (!j->spec_json || !j->ckpt_dir || (resume && !j->resume)) {
 		job_free(j);
-		return err_set(e, ERR_NOMEM, "scheduler: out of memory");
+		return NULL;
 	}
+	return j;
+}
+
+/* Grant j its cores and queue it. */
+static void enqueue(struct scheduler *s, struct job *j)
+{
 	pthread_mutex_lock(&s->mu);
-	int want = spec->threads > 0 ? spec->threads : s->cores / s->n_workers;
+	int want = j->spec.threads > 0 ? j->spec.threads : s->cores / s->n_workers;
 	j->threads = want < 1 ? 1 : want > s->cores ? s->cores : want;
 	j->seq = s->seq++;
 	j->next = s->jobs;
 	s->jobs = j;
 	pthread_cond_broadcast(&s->work);
 	pthread_mutex_unlock(&s->mu);
+}
+
+int scheduler_submit(struct scheduler *s, long job_id, const struct spec *spec,
+		     const char *spec_json, const char *checkpoint_dir, const char *resume,
+		     int priority, int paused, struct err *e)
+{
+	struct job *j = job_new(job_id, spec, spec_json, checkpoint_dir, resume);
+	if (!j)
+		return err_set(e, ERR_NOMEM, "scheduler: out of memory");
+	j->priority = priority;
+	j->pause = paused;
+	enqueue(s, j);
+	return 0;
+}
+
+int scheduler_submit_eval(struct scheduler *s, long job_id, long eval_id, const struct spec *spec,
+			  const char *spec_json, const char *checkpoint, const char *kind,
+			  struct err *e)
+{
+	struct job *j = job_new(job_id, spec, spec_json, "", checkpoint);
+	if (!j)
+		return err_set(e, ERR_NOMEM, "scheduler: out of memory");
+	j->eval_id = eval_id;
+	snprintf(j->eval_kind, sizeof j->eval_kind, "%s", kind);
+	enqueue(s, j);
 	return 0;
 }
 
 static struct job *find_locked(struct scheduler *s, long job_id)
 {
 	for (struct job *j = s->jobs; j; j = j->next)
-		if (j->id == job_id)
+		if (j->id == job_id && !j->eval_id)
 			return j;
 	return NULL;
 }

@@ -41,6 +41,14 @@ int scheduler_submit(struct scheduler *s, long job_id, const struct spec *spec,
 		     const char *spec_json, const char *checkpoint_dir, const char *resume,
 		     int priority, int paused, struct err *e);
 
+/* Queue an evaluation (kind "knn" or "linear") of a job's checkpoint. It runs on a
+   worker like a job, beside the job's own training if that runs, and reports one "eval"
+   event of the job carrying eval_id: the results, or "error" if it failed. Control by
+   job id does not reach it. */
+int scheduler_submit_eval(struct scheduler *s, long job_id, long eval_id, const struct spec *spec,
+			  const char *spec_json, const char *checkpoint, const char *kind,
+			  struct err *e);
+
 /* Control by job id; ERR_NOTFOUND if the job is not queued or running. A queued job
    that is cancelled ends at once (its "end" event says so). */
 int scheduler_cancel(struct scheduler *s, long job_id, struct err *e);

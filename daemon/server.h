@@ -19,13 +19,26 @@ struct server_config {
 	const char *listen;      /* "HOST:PORT" or NULL: no TCP */
 	size_t max_line;         /* bytes per request line */
 	size_t max_output;       /* bytes queued to one client before it is cut off */
+	size_t output_soft;      /* above this backlog a subscriber's step points are dropped */
+	double output_soft_s;    /* a backlog above output_soft this long cuts the client off */
 	int max_clients;
 	double idle_timeout_s;   /* a client silent this long is closed; 0 = never */
 };
 
+/* Calls into byold's main, on the loop thread; either may be NULL. */
+struct server_hooks {
+	/* Once listening: the Unix socket's path and the TCP "HOST:PORT" (NULL: none). */
+	void (*ready)(void *ctx, const char *unix_path, const char *tcp_addr);
+	/* SIGHUP: the owner of cfg may change its limits in place. */
+	void (*reload)(void *ctx);
+	void *ctx;
+};
+
 /* Run until SIGTERM or SIGINT: then running jobs checkpoint, their end events are
-   stored, and the function returns 0. ready(ctx, tcp_port) is called once listening. */
+   stored, and the function returns 0. Under systemd socket activation the passed
+   sockets are used instead of binding; with $WATCHDOG_USEC the loop sends WATCHDOG=1
+   at half the interval, and STATUS= tells how many jobs run and wait. */
 int server_run(struct daemon_ctx *d, const struct server_config *cfg,
-	       void (*ready)(void *ctx, int tcp_port), void *ctx, struct err *e);
+	       const struct server_hooks *hooks, struct err *e);
 
 #endif

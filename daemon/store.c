@@ -9,14 +9,20 @@
 #define STORE_INTERNAL
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 #define BUSY_TIMEOUT_MS 5000
+#define RESERVE_SUFFIX "-reserve"
+#define RESERVE_BYTES ((off_t)256 << 10)
 
 /* ---- schema and migrations ----------------------------------------------- */
 
@@ -196,15 +202,73 @@ int store_fail(struct store *s, int rc, struct err *e, const char *what, ...)
 
 /* Step a write statement whose parameters are bound (bind_rc: the binds'
  * result, nonzero if any failed) to its end; reset it. Errors name what and
- * id (when not 0). */
-static int run(struct store *s, sqlite3_stmt *st, int bind_rc, struct err *e, const char *what,
-	       long id)
+ * id (when not 0). *sqlite_rc (may be NULL) receives SQLite's result code. */
+static int run_rc(struct store *s, sqlite3_stmt *st, int bind_rc, struct err *e,
+		  const char *what, long id, int *sqlite_rc)
 {
 	int rc = bind_rc ? bind_rc : sqlite3_step(st);
+	if (sqlite_rc)
+		*sqlite_rc = rc;
 	if (rc == SQLITE_DONE)
 		return store_reset(st, 0);
 	rc = id ? store_fail(s, rc, e, "%s %ld", what, id) : store_fail(s, rc, e, "%s", what);
 	return store_reset(st, rc);
+}
+
+static int run(struct store *s, sqlite3_stmt *st, int bind_rc, struct err *e, const char *what,
+	       long id)
+{
+	return run_rc(s, st, bind_rc, e, what, id, NULL);
+}
+
+/* ---- the disk-full reserve ------------------------------------------------
+ * "<database>-reserve" holds RESERVE_BYTES of allocated blocks. When the disk
+ * fills, a job's state change (above all "failed: no space left on device")
+ * would fail too and leave the job "running" in the history with nothing
+ * running it. store_job_set_state then frees the reserve and tries once more,
+ * which gives SQLite room for the few WAL pages of that update. The reserve is
+ * made at open and remade by later state changes once there is room again;
+ * making it is best-effort (no reserve: the disk was full already). */
+
+/* The reserve's path; 0 if the database has no file (":memory:", temporary). */
+static int reserve_path(struct store *s, char *out, size_t cap)
+{
+	const char *db = sqlite3_db_filename(s->db, "main");
+	if (!db || !db[0])
+		return 0;
+	return snprintf(out, cap, "%s" RESERVE_SUFFIX, db) < (int)cap;
+}
+
+static void reserve_make(struct store *s)
+{
+	char path[4200];
+	struct stat st;
+	if (!reserve_path(s, path, sizeof path))
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) != 0 || (off_t)st.st_blocks * 512 < RESERVE_BYTES) {
+		if (posix_fallocate(fd, 0, RESERVE_BYTES) != 0)
+			unlink(path); /* no room: nothing half-made is kept */
+	}
+	close(fd);
+}
+
+/* Free the reserve; 1 if there was one. */
+static int reserve_release(struct store *s)
+{
+	char path[4200];
+	return reserve_path(s, path, sizeof path) && unlink(path) == 0;
+}
+
+/* Remake the reserve if it was spent (a stat when it was not). */
+static void reserve_check(struct store *s)
+{
+	char path[4200];
+	struct stat st;
+	if (reserve_path(s, path, sizeof path) && lstat(path, &st) != 0 && errno == ENOENT)
+		reserve_make(s);
 }
 
 /* run, then ERR_NOTFOUND if no row was touched. */
@@ -362,6 +426,7 @@ int store_open(struct store **out, const char *path, struct err *e)
 		store_close(s);
 		return r;
 	}
+	reserve_make(s);
 	*out = s;
 	return 0;
 }
@@ -438,9 +503,22 @@ int store_job_set_state(struct store *s, long job_id, const char *state, const c
 	if (!store_state_valid(state))
 		return err_set(e, ERR_INVALID, "state: unknown job state '%.32s'",
 			       state ? state : "(null)");
-	int rc = store_bind_int(st, ":job_id", job_id) | store_bind_text(st, ":state", state) |
-		 store_bind_text(st, ":error", error);
-	return run_update(s, st, rc, e, "job", job_id);
+	/* On a full disk, once more with the reserve freed; only outside a caller's
+	   transaction (SQLITE_FULL may have rolled all of it back). */
+	int outside = sqlite3_get_autocommit(s->db), sqlite_rc = 0, r;
+	for (int attempt = 0;; attempt++) {
+		int rc = store_bind_int(st, ":job_id", job_id) |
+			 store_bind_text(st, ":state", state) | store_bind_text(st, ":error", error);
+		r = run_rc(s, st, rc, e, "job", job_id, &sqlite_rc);
+		if (r == 0 || attempt > 0 || !outside || (sqlite_rc & 0xff) != SQLITE_FULL ||
+		    !reserve_release(s))
+			break;
+	}
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		return err_set(e, ERR_NOTFOUND, "job %ld not found", job_id);
+	if (r == 0)
+		reserve_check(s);
+	return r;
 }
 
 int store_job_progress(struct store *s, long job_id, long step, struct err *e)

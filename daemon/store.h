@@ -99,7 +99,8 @@ int store_job_final(struct store *s, long job_id, double top1, double top5, doub
 		    double final_loss, struct err *e);
 
 /* job.get: {job_id, name, state, spec (object), created, started, finished,
- * error, step, total_steps, last: point | null, checkpoints: [as
+ * error, step, total_steps, top1, top5, knn_top1, final_loss (null until
+ * known), last: point | null, checkpoints: [as
  * checkpoint.list], evals: [{eval_id, checkpoint_id, kind, state, step, top1,
  * top5, created}]}. */
 cJSON *store_job_get(struct store *s, long job_id, struct err *e);
@@ -139,6 +140,11 @@ int store_metrics_truncate(struct store *s, long job_id, long after_step, struct
  * and only steps with step % every == 0 when every > 1. */
 cJSON *store_metrics(struct store *s, long job_id, long from_step, long to_step, long every,
 		     struct err *e);
+
+/* At most limit points with step >= from_step, ascending, shaped as store_metrics
+ * (a subscription's replay reads the history a page at a time). */
+cJSON *store_metrics_page(struct store *s, long job_id, long from_step, long limit,
+			  struct err *e);
 
 /* ---- checkpoints ---------------------------------------------------------- */
 

@@ -37,7 +37,7 @@ const char *const store_query_sql[ST_COUNT] = {
 	[ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE job_id = :job_id",
 	[ST_JOB_GET] =
 		"SELECT job_id, name, state, spec, created, started, finished, error, step,"
-		" total_steps FROM jobs WHERE job_id = :job_id",
+		" total_steps, top1, top5, knn_top1, final_loss FROM jobs WHERE job_id = :job_id",
 	[ST_JOB_LAST_POINT] =
 		"SELECT " POINT_COLUMNS " FROM metrics WHERE job_id = :job_id"
 		" ORDER BY step DESC LIMIT 1",
@@ -51,7 +51,7 @@ const char *const store_query_sql[ST_COUNT] = {
 	[ST_METRICS] =
 		"SELECT " POINT_COLUMNS " FROM metrics WHERE job_id = :job_id AND step >= :from"
 		" AND (:to <= 0 OR step <= :to) AND (:every <= 1 OR step % :every = 0)"
-		" ORDER BY step",
+		" ORDER BY step LIMIT :limit",
 	[ST_CKPT_LIST] =
 		"SELECT checkpoint_id, step, epoch, bytes, sha256, created FROM checkpoints"
 		" WHERE job_id = :job_id ORDER BY step, checkpoint_id",
@@ -263,16 +263,29 @@ cJSON *store_job_counts(struct store *s, struct err *e)
 	return result_or_null(counts, store_reset(st, r));
 }
 
-cJSON *store_metrics(struct store *s, long job_id, long from_step, long to_step, long every,
-		     struct err *e)
+static cJSON *metrics_query(struct store *s, long job_id, long from_step, long to_step,
+			    long every, long limit, struct err *e)
 {
 	sqlite3_stmt *st = s->st[ST_METRICS];
 	cJSON *points, *res;
 	if (job_check(s, job_id, e) < 0 || !(res = result_with_array("points", &points, e)))
 		return NULL;
 	int rc = store_bind_int(st, ":job_id", job_id) | store_bind_int(st, ":from", from_step) |
-		 store_bind_int(st, ":to", to_step) | store_bind_int(st, ":every", every);
+		 store_bind_int(st, ":to", to_step) | store_bind_int(st, ":every", every) |
+		 store_bind_int(st, ":limit", limit);
 	return result_or_null(res, rows_into(s, st, rc, points, "metrics", e));
+}
+
+cJSON *store_metrics(struct store *s, long job_id, long from_step, long to_step, long every,
+		     struct err *e)
+{
+	return metrics_query(s, job_id, from_step, to_step, every, -1, e);
+}
+
+cJSON *store_metrics_page(struct store *s, long job_id, long from_step, long limit,
+			  struct err *e)
+{
+	return metrics_query(s, job_id, from_step, 0, 1, limit, e);
 }
 
 cJSON *store_checkpoint_list(struct store *s, long job_id, struct err *e)

@@ -34,12 +34,31 @@ SMALL = {"data.limit": 256, "eval_data.limit": 64, "model.width": 0.125,
 
 
 class Client:
-    """A JSON-RPC 2.0 client over one connection, one request at a time."""
+    """A JSON-RPC 2.0 client over one connection, one request at a time; notifications
+    (job.event) that arrive meanwhile are kept in self.events, oldest first."""
 
     def __init__(self, sock):
         self.sock = sock
         self.file = sock.makefile("rw")
         self.next_id = 0
+        self.events = []
+
+    def read(self):
+        """The next message, or None at end of stream."""
+        line = self.file.readline()
+        return json.loads(line) if line else None
+
+    def next_event(self, timeout=60):
+        """The next job.event's params (waiting up to timeout seconds)."""
+        if not self.events:
+            self.sock.settimeout(timeout)
+            try:
+                msg = self.read()
+            finally:
+                self.sock.settimeout(None)
+            assert msg and "id" not in msg and msg["method"] == "job.event", msg
+            self.events.append(msg["params"])
+        return self.events.pop(0)
 
     def call(self, method, params=None):
         self.next_id += 1
@@ -48,7 +67,10 @@ class Client:
             msg["params"] = params
         self.file.write(json.dumps(msg) + "\n")
         self.file.flush()
-        reply = json.loads(self.file.readline())
+        reply = self.read()
+        while reply is not None and "id" not in reply:
+            self.events.append(reply["params"])
+            reply = self.read()
         assert reply["id"] == self.next_id, reply
         return reply
 

@@ -1,7 +1,8 @@
 /*
  * test_checkpoint.c — SHA-256 vectors; checkpoints round-trip every tensor
  * bit for bit; a resumed run is bit-identical to one that never stopped;
- * damaged files and mismatched models are refused with their reason.
+ * damaged files and mismatched models are refused with their reason; the
+ * start-up cleanup removes checkpoint temp files and nothing else.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -180,12 +182,82 @@ static void test_damage(void **state)
 	byol_model_free(&m);
 }
 
+static void touch(const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("x", f);
+	fclose(f);
+}
+
+static int exists(const char *name)
+{
+	char path[256];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return lstat(path, &st) == 0;
+}
+
+static void test_clean_temps(void **state)
+{
+	(void)state;
+	struct err e;
+	char path[256], target[256];
+	int removed = -1;
+	assert_int_equal(checkpoint_clean_temps(dir, &removed, &e), 0); /* no checkpoints/ */
+	assert_int_equal(removed, 0);
+	snprintf(path, sizeof path, "%s/checkpoints", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/checkpoints/7", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/checkpoints/8", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/checkpoints/other", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	static const char *const gone[] = {
+		"checkpoints/7/step-00000004.safetensors.tmp.1234",
+		"checkpoints/8/step-00000008.safetensors.tmp.99",
+		"checkpoints/8/x.safetensors.tmp.safetensors.tmp.5",
+	};
+	static const char *const kept[] = {
+		"checkpoints/7/step-00000004.safetensors",
+		"checkpoints/7/step-00000005.safetensors.tmp.",
+		"checkpoints/7/step-00000006.safetensors.tmp.12a",
+		"checkpoints/7/.safetensors.tmp.3",
+		"checkpoints/7/notes.tmp.3",
+		"checkpoints/other/step-00000004.safetensors.tmp.1",
+		"checkpoints/step-00000004.safetensors.tmp.1",
+	};
+	for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+		touch(gone[i]);
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+		touch(kept[i]);
+	/* A symlink and a directory named like temp files stay, and so does the target. */
+	snprintf(target, sizeof target, "%s/checkpoints/7/step-00000004.safetensors", dir);
+	snprintf(path, sizeof path, "%s/checkpoints/8/step-00000009.safetensors.tmp.1", dir);
+	assert_int_equal(symlink(target, path), 0);
+	snprintf(path, sizeof path, "%s/checkpoints/8/step-00000010.safetensors.tmp.2", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(checkpoint_clean_temps(dir, &removed, &e), 0);
+	assert_int_equal(removed, 3);
+	for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+		assert_false(exists(gone[i]));
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+		assert_true(exists(kept[i]));
+	assert_true(exists("checkpoints/8/step-00000009.safetensors.tmp.1"));
+	assert_true(exists("checkpoints/8/step-00000010.safetensors.tmp.2"));
+	assert_int_equal(checkpoint_clean_temps(dir, NULL, &e), 0); /* nothing left to do */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_round_trip_and_resume),
 		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_clean_temps),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,7 +21,7 @@
 
 static char dir[] = "/tmp/byol-methods-XXXXXX";
 static struct daemon_ctx d;
-static struct methods_conn mc = { &d };
+static struct methods_conn mc = { &d, NULL, NULL };
 static struct rpc_conn conn = { .authed = 1, .user = &mc };
 
 /* Send one request line; returns the parsed response (caller frees). */
@@ -247,7 +247,9 @@ static int setup(void **state)
 	snprintf(path, sizeof path, "%s/byold.db", dir);
 	d.started = time(NULL);
 	d.workers = 1;
-	return store_open(&d.store, path, &e) || scheduler_start(&d.sched, 1, 2, NULL, NULL, &e);
+	d.streams = streams_new();
+	return !d.streams || store_open(&d.store, path, &e) ||
+	       scheduler_start(&d.sched, 1, 2, NULL, NULL, &e);
 }
 
 static int teardown(void **state)
@@ -255,6 +257,7 @@ static int teardown(void **state)
 	(void)state;
 	char cmd[64];
 	scheduler_stop(d.sched);
+	streams_free(d.streams);
 	store_close(d.store);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	return system(cmd);

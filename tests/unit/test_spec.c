@@ -337,9 +337,9 @@ static const struct reject rejects[] = {
 	{NULL, "train.log_every=0", "train.log_every", RANGE("[1", "1000000]")},
 	{NULL, "threads=1025", "threads", RANGE("[0", "1024]")},
 	{NULL, "threads=-1", "threads", RANGE("[0", "1024]")},
-	{NULL, "seed=9007199254740994", "seed", RANGE("[0", "9007199254740992]")},
-	{NULL, "seed=-1", "seed", RANGE("[0", "9007199254740992]")},
-	{NULL, "data.limit=-1", "data.limit", RANGE("[0", "9007199254740992]")},
+	{NULL, "seed=1000000000000000", "seed", RANGE("[0", "999999999999999]")},
+	{NULL, "seed=-1", "seed", RANGE("[0", "999999999999999]")},
+	{NULL, "data.limit=-1", "data.limit", RANGE("[0", "999999999999999]")},
 	{NULL, "model.projector.hidden=0", "model.projector.hidden", RANGE("[1", "65536]")},
 	{NULL, "model.predictor.out=65537", "model.predictor.out", RANGE("[1", "65536]")},
 	{NULL, "data.mean=[0.1, 0.2]", "data.mean", "must have 1 value per channel (channels = 1)"},
@@ -368,7 +368,7 @@ static const struct reject rejects[] = {
 	{NULL, "augment.view2.blur.sigma=[1, 2, 3]", "augment.view2.blur.sigma",
 	 "must have 2 values"},
 	{NULL, "checkpoint.every_steps=-1", "checkpoint.every_steps",
-	 RANGE("[0", "9007199254740992]")},
+	 RANGE("[0", "999999999999999]")},
 	{NULL, "checkpoint.every_seconds=-1", "checkpoint.every_seconds", RANGE("[0", "1000000000]")},
 	{NULL, "checkpoint.keep_last=0", "checkpoint.keep_last", RANGE("[1", "1000]")},
 	{NULL, "checkpoint.keep_last=1001", "checkpoint.keep_last", RANGE("[1", "1000]")},
@@ -497,7 +497,8 @@ static void test_unknown_preset(void **state)
 	assert_string_equal(e.reason, "unknown preset \"fmnist-slow\" (fmnist-convnet, fmnist-quick)");
 }
 
-/* Resolving the resolved JSON again gives the same struct and the same JSON. */
+/* Resolving the resolved JSON again, as a tree or from its text (how the history and
+ * checkpoints keep it), gives the same struct and the same JSON. */
 static void check_round_trip(const char *text, const char *preset, const char *const *sets, int n)
 {
 	struct spec a, b;
@@ -511,6 +512,9 @@ static void check_round_trip(const char *text, const char *preset, const char *c
 	assert_string_equal(pa, pb);
 	cJSON *again = cJSON_Parse(pa);
 	assert_true(cJSON_Compare(again, ja, 1));
+	in.spec = again;
+	assert_int_equal(spec_resolve(&b, NULL, &in, &e), 0);
+	assert_memory_equal(&a, &b, sizeof a);
 	cJSON_Delete(again);
 	free(pa);
 	free(pb);
@@ -521,9 +525,10 @@ static void check_round_trip(const char *text, const char *preset, const char *c
 static void test_round_trip(void **state)
 {
 	(void)state;
-	const char *sets[] = {"seed=9007199254740992", "optim.weight_decay=1.5e-6",
+	const char *sets[] = {"seed=999999999999999", "optim.weight_decay=1.5e-6",
 			      "augment.view1.crop.ratio=[0.3333333333333333, 3]",
-			      "checkpoint.every_seconds=0.1", "name=ünïcode", "data.limit=123456789012"};
+			      "checkpoint.every_seconds=0.1", "name=ünïcode", "data.limit=123456789012",
+			      "optim.base_lr=0.30000000000000004", "data.mean=[-0]"};
 	check_round_trip(NULL, NULL, NULL, 0);
 	check_round_trip(NULL, "fmnist-convnet", NULL, 0);
 	check_round_trip(NULL, "fmnist-quick", sets, LEN(sets));

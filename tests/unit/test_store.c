@@ -438,7 +438,7 @@ static void test_job_get_shape(void **state)
 	long a = add_job("shape", "{\"model\": {\"encoder\": \"convnet\"}}");
 	cJSON *j = store_job_get(s, a, &e);
 	assert_keys(j, "job_id name state spec created started finished error step total_steps"
-		       " last checkpoints evals");
+		       " top1 top5 knn_top1 final_loss last checkpoints evals");
 	assert_int_equal(num(j, "job_id"), a);
 	assert_string_equal(str(get(get(j, "spec"), "model"), "encoder"), "convnet");
 	assert_true(cJSON_IsNull(get(j, "last")));
