@@ -32,13 +32,20 @@ DAEMON_SRC := $(filter-out daemon/byold.c daemon/byol_train.c,$(wildcard daemon/
 CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) $(DAEMON_SRC)
 PRESETS    := $(sort $(wildcard common/presets/*.json))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/presets.o
-BIN        := $(BUILD)/byol-train $(BUILD)/byold
+BIN        := $(BUILD)/byol-train $(BUILD)/byold $(BUILD)/byolctl
+# byolctl links no training engine: its own files, the spec and presets (for
+# --dry-run), SHA-256, the line framer and the safetensors reader/writer.
+CTL_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(wildcard client/*.c) common/spec.c common/err.c 	      common/sha256.c daemon/rpc_frame.c daemon/safetensors.c) $(BUILD)/gen/presets.o
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 REF_SRC    := $(wildcard tests/ref/test_*.c)
 TEST_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) $(REF_SRC:tests/ref/%.c=$(BUILD)/tests/%)
 INTEG      := $(wildcard tests/integration/test_*.py)
 BENCH_BIN  := $(BUILD)/bench/bench_nn
+# Fuzz targets (tests/fuzz): `make test` replays their corpora, `make fuzz` fuzzes.
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
+TEST_BIN   += $(FUZZ_REPLAY)
 
 .PHONY: all test bench quality asan install deps test-deps clean
 all: $(BUILD)/.deps $(BIN) $(TEST_BIN) $(BENCH_BIN)
@@ -101,6 +108,9 @@ $(BUILD)/byol-train: $(BUILD)/daemon/byol_train.o $(CORE_OBJ)
 $(BUILD)/byold: $(BUILD)/daemon/byold.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/byolctl: $(CTL_OBJ)
+	$(CC) $(CFLAGS) $^ -o $@ $(shell pkg-config --libs libcjson 2>/dev/null) -lm
+
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) | $(BUILD)/.test-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
@@ -112,6 +122,47 @@ $(BUILD)/tests/%: tests/ref/%.c $(CORE_OBJ) | $(BUILD)/.test-deps
 $(BUILD)/bench/%: tests/bench/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS)
+
+# ---- fuzzing (RELIABILITY.md test 14) ----------------------------------
+
+# The corpus replay of `make test`: each target with tests/fuzz/replay_main.c.
+$(FUZZ_REPLAY): $(BUILD)/tests/%: tests/fuzz/%.c $(BUILD)/tests/fuzz/replay_main.o $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(BUILD)/tests/fuzz/replay_main.o \
+		$(CORE_OBJ) -o $@ $(LDLIBS)
+
+# `make fuzz`: libFuzzer targets built with clang, ASan and UBSan against the core
+# compiled by clang too (apart from the $(CC) objects), each run for FUZZ_SECONDS.
+FUZZ_DEBS    := clang libclang-rt-14-dev
+FUZZ_CC      := clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_OBJ     := $(CORE_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(BUILD)/fuzz/obj/gen/presets.o
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+$(BUILD)/.fuzz-deps: Makefile
+	$(call need_debs,$(FUZZ_DEBS))
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/fuzz/obj/%.o: %.c Makefile | $(BUILD)/.deps $(BUILD)/.fuzz-deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/obj/gen/presets.o: $(BUILD)/gen/presets.c | $(BUILD)/.fuzz-deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS) $(FUZZ_SAN) -c $< -o $@
+
+$(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $< \
+		$(FUZZ_OBJ) -o $@ $(LDLIBS)
+
+.PHONY: fuzz fuzz-merge
+fuzz: $(FUZZ_BIN)
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_BIN)
+
+# Add what the last `make fuzz` found (new edges only) to the committed corpora.
+fuzz-merge: $(FUZZ_BIN)
+	@BUILD=$(BUILD) sh tests/fuzz/run.sh --merge $(FUZZ_BIN)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -138,6 +189,13 @@ quality: all | $(BUILD)/.test-deps
 	$(BUILD)/byol-train fmnist-convnet --out $(BUILD)/quality/byol
 	$(BUILD)/byol-train fmnist-convnet --eval-only --out $(BUILD)/quality/random-init
 
+# The demo: fmnist-quick trained under byold and watched live with byolctl, then
+# beside its random initialisation (client/demo.sh; about 3 minutes on 2 cores).
+.PHONY: demo
+demo: $(BUILD)/.deps $(BUILD)/byold $(BUILD)/byolctl $(BUILD)/byol-train
+	$(call need_debs,$(DATA_DEBS))
+	@BUILD=$(BUILD) sh client/demo.sh
+
 asan:
 	$(MAKE) BUILD=build-asan \
 		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" NN_OPT= \
@@ -146,6 +204,9 @@ asan:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 man/byolctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/byold.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	sed 's|/usr/local/bin|$(PREFIX)/bin|' systemd/byold.service \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/byold.service
 	install -m 0644 systemd/byold.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/

@@ -3,6 +3,7 @@
  */
 #include "engine.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -123,6 +124,36 @@ static int resume(struct engine *g, struct err *e)
 	return 0;
 }
 
+static int by_step(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+/* A resumed run keeps counting the checkpoints already in its directory (up to the
+   step it resumed at) against keep_last, so the oldest of them go first. */
+static void adopt_checkpoints(struct engine *g)
+{
+	DIR *dir = opendir(g->o->checkpoint_dir);
+	long steps[256];
+	int n = 0;
+	struct dirent *de;
+	while (dir && n < 256 && (de = readdir(dir))) {
+		long step;
+		int len = 0;
+		if (sscanf(de->d_name, "step-%8ld.safetensors%n", &step, &len) == 1 &&
+		    de->d_name[len] == 0 && len == 25 && step <= g->step)
+			steps[n++] = step;
+	}
+	if (dir)
+		closedir(dir);
+	qsort(steps, (size_t)n, sizeof steps[0], by_step);
+	const int keep_last = g->s->checkpoint.keep_last;
+	for (int i = n > keep_last ? n - keep_last : 0; i < n; i++)
+		snprintf(g->kept[g->n_kept++], sizeof g->kept[0], "%s/step-%08ld.safetensors",
+			 g->o->checkpoint_dir, steps[i]);
+}
+
 static int start_loader(struct engine *g, struct err *e)
 {
 	const struct spec *s = g->s;
@@ -175,17 +206,22 @@ static int setup(struct engine *g, struct err *e)
 		return 0;
 	if (mkdir(g->o->checkpoint_dir, 0755) != 0 && errno != EEXIST)
 		return err_set(e, ERR_IO, "%s: %s", g->o->checkpoint_dir, strerror(errno));
+	if (g->o->resume)
+		adopt_checkpoints(g);
 	return start_loader(g, e);
 }
 
 /* ---- checkpoints and evaluation ------------------------------------------ */
 
-/* Remember path; remove the oldest file beyond keep_last. */
-static void keep(struct engine *g, const char *path)
+/* Remember path; remove the oldest file beyond keep_last, naming it in removed
+   (empty if none). */
+static void keep(struct engine *g, const char *path, char removed[4200])
 {
 	const int keep_last = g->s->checkpoint.keep_last;
+	removed[0] = 0;
 	if (g->n_kept == keep_last) {
 		unlink(g->kept[0]);
+		memcpy(removed, g->kept[0], sizeof g->kept[0]);
 		memmove(g->kept[0], g->kept[1], (size_t)(keep_last - 1) * sizeof g->kept[0]);
 		g->n_kept--;
 	}
@@ -194,20 +230,22 @@ static void keep(struct engine *g, const char *path)
 
 static int save(struct engine *g, struct err *e)
 {
-	char path[4200], sha[65];
+	char path[4200], sha[65], removed[4200];
 	size_t bytes;
 	int epoch = (int)(g->step / g->per_epoch);
 	snprintf(path, sizeof path, "%s/step-%08ld.safetensors", g->o->checkpoint_dir, g->step);
 	int rc = checkpoint_write(&g->m, path, g->spec_json, g->step, epoch, sha, &bytes, e);
 	if (rc)
 		return rc;
-	keep(g, path);
+	keep(g, path, removed);
 	snprintf(g->r->checkpoint, sizeof g->r->checkpoint, "%s", path);
 	g->last_ckpt_time = now_s();
 	cJSON *ev = event_new("checkpoint", g->step, epoch);
 	cJSON_AddStringToObject(ev, "path", path);
 	cJSON_AddStringToObject(ev, "sha256", sha);
 	cJSON_AddNumberToObject(ev, "bytes", (double)bytes);
+	if (removed[0])
+		cJSON_AddStringToObject(ev, "removed", removed);
 	emit(g, ev);
 	return 0;
 }

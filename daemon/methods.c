@@ -332,8 +332,14 @@ static int m_cancel(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	struct err e = { 0 };
 	long id = job_id_of(params);
 	if (scheduler_cancel(ctx_of(c)->sched, id, &e) != 0)
-		return rpc_error_set(err, RPC_BAD_STATE, "job %ld is not queued or running", id);
-	return state_reply(ctx_of(c), id, "cancelled", result, err);
+		return rpc_error_set(err, RPC_BAD_STATE, "job %ld: %s", id,
+				     e.code == ERR_STATE ? "already being cancelled"
+							 : "not queued or running");
+	/* The job's end event records the state once its worker has let go of it. */
+	*result = cJSON_CreateObject();
+	cJSON_AddNumberToObject(*result, "job_id", (double)id);
+	cJSON_AddStringToObject(*result, "state", "cancelled");
+	return 0;
 }
 
 static int pause_or_resume(struct rpc_conn *c, const cJSON *params, cJSON **result,
@@ -594,6 +600,25 @@ static int apply_end(struct daemon_ctx *d, long job_id, cJSON *ev, struct err *e
 	return rc;
 }
 
+/* Drop the index row of a checkpoint file the engine removed (keep_last). */
+static int forget_checkpoint(struct daemon_ctx *d, long job_id, const char *removed,
+			     struct err *e)
+{
+	cJSON *list = store_checkpoint_list(d->store, job_id, e), *ck;
+	if (!list)
+		return e->code;
+	int rc = 0;
+	cJSON_ArrayForEach(ck, cJSON_GetObjectItem(list, "checkpoints")) {
+		long cid = (long)cJSON_GetObjectItem(ck, "checkpoint_id")->valuedouble, job;
+		char path[4200];
+		if (store_checkpoint_get(d->store, cid, &job, path, sizeof path, NULL, NULL, e) == 0 &&
+		    strcmp(path, removed) == 0)
+			rc = store_checkpoint_delete(d->store, cid, e);
+	}
+	cJSON_Delete(list);
+	return rc;
+}
+
 /* A requested evaluation's result (ev carries its eval_id), or a monitor's new row. */
 static int apply_eval(struct daemon_ctx *d, long job_id, cJSON *ev, struct err *e)
 {
@@ -626,6 +651,8 @@ int methods_apply_event(struct daemon_ctx *d, long job_id, cJSON *ev, struct err
 						 str(ev, "sha256"), &id, e);
 		if (!rc)
 			cJSON_AddNumberToObject(ev, "checkpoint_id", (double)id);
+		if (!rc && str(ev, "removed"))
+			rc = forget_checkpoint(d, job_id, str(ev, "removed"), e);
 		return rc;
 	}
 	if (strcmp(type, "eval") == 0)

@@ -19,6 +19,7 @@ struct job {
 	char *spec_json, *ckpt_dir, *resume;
 	volatile sig_atomic_t stop, pause;
 	int cancelled;
+	char failure[256];          /* set by scheduler_fail: the job stops as failed */
 	int running;
 	int threads;                /* cores granted */
 	long eval_id;               /* > 0: an evaluation of resume, not training */
@@ -191,10 +192,10 @@ static void run_job(struct scheduler *s, struct job *j)
 	int rc = engine_run(&j->spec, j->spec_json, &o, &h, &r, &e);
 
 	pthread_mutex_lock(&s->mu);
-	const char *state = rc ? "failed"
+	const char *state = rc || j->failure[0] ? "failed"
 			    : r.state == ENGINE_COMPLETED ? "completed"
 			    : j->cancelled ? "cancelled" : "stopped";
-	push_locked(s, j->id, end_event(state, &r, rc ? e.msg : NULL));
+	push_locked(s, j->id, end_event(state, &r, rc ? e.msg : j->failure[0] ? j->failure : NULL));
 	s->free_cores += j->threads;
 	unlink_locked(s, j);
 	job_free(j);
@@ -323,6 +324,8 @@ int scheduler_cancel(struct scheduler *s, long job_id, struct err *e)
 	int rc = 0;
 	if (!j) {
 		rc = err_set(e, ERR_NOTFOUND, "job %ld is not queued or running", job_id);
+	} else if (j->cancelled) {
+		rc = err_set(e, ERR_STATE, "job %ld is being cancelled", job_id);
 	} else if (j->running) {
 		j->cancelled = 1;
 		j->stop = 1;
@@ -337,6 +340,17 @@ int scheduler_cancel(struct scheduler *s, long job_id, struct err *e)
 	if (!rc && wake)
 		wake(ctx);
 	return rc;
+}
+
+void scheduler_fail(struct scheduler *s, long job_id, const char *reason)
+{
+	pthread_mutex_lock(&s->mu);
+	struct job *j = find_locked(s, job_id);
+	if (j && j->running && !j->failure[0]) {
+		snprintf(j->failure, sizeof j->failure, "%s", reason);
+		j->stop = 1;
+	}
+	pthread_mutex_unlock(&s->mu);
 }
 
 int scheduler_pause(struct scheduler *s, long job_id, int pause, int *running, struct err *e)

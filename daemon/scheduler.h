@@ -52,6 +52,10 @@ int scheduler_submit_eval(struct scheduler *s, long job_id, long eval_id, const 
 /* Control by job id; ERR_NOTFOUND if the job is not queued or running. A queued job
    that is cancelled ends at once (its "end" event says so). */
 int scheduler_cancel(struct scheduler *s, long job_id, struct err *e);
+/* Stop a running job at its next step boundary and end it as failed with reason (the
+   daemon could not record its events). */
+void scheduler_fail(struct scheduler *s, long job_id, const char *reason);
+
 /* *running (may be NULL) tells whether the job has started (else it is still queued). */
 int scheduler_pause(struct scheduler *s, long job_id, int pause, int *running, struct err *e);
 

@@ -237,11 +237,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 }
 
 /* Only complete requests count as activity, so a client trickling bytes that never
-   make a line is reaped; a subscriber waiting for events is not idle. */
+   make a line is reaped; a subscriber waiting for events is not idle, unless it has
+   stopped reading them. */
 static void on_idle(uv_timer_t *t)
 {
 	struct client *c = t->data;
-	if (!stream_client_count(streams_of(c), c))
+	if (!stream_client_count(streams_of(c), c) || stalled(c))
 		client_close(c);
 }
 
@@ -304,8 +305,11 @@ static void pump(struct server *s)
 	struct err e = { 0 };
 	scheduler_drain(s->d->sched, &ev, &n, &e);
 	for (int i = 0; i < n; i++) {
-		if (methods_apply_event(s->d, ev[i].job_id, ev[i].ev, &e) != 0)
+		if (methods_apply_event(s->d, ev[i].job_id, ev[i].ev, &e) != 0) {
+			/* A job whose history cannot be kept does not train on. */
 			log_error("job %ld: storing an event: %s", ev[i].job_id, e.msg);
+			scheduler_fail(s->d->sched, ev[i].job_id, e.msg);
+		}
 		stream_publish(s->d->streams, ev[i].job_id, ev[i].ev);
 		cJSON_Delete(ev[i].ev);
 	}

@@ -508,7 +508,8 @@ int store_job_set_state(struct store *s, long job_id, const char *state, const c
 	int outside = sqlite3_get_autocommit(s->db), sqlite_rc = 0, r;
 	for (int attempt = 0;; attempt++) {
 		int rc = store_bind_int(st, ":job_id", job_id) |
-			 store_bind_text(st, ":state", state) | store_bind_text(st, ":error", error);
+			 store_bind_text(st, ":state", state) |
+			 store_bind_text(st, ":error", error);
 		r = run_rc(s, st, rc, e, "job", job_id, &sqlite_rc);
 		if (r == 0 || attempt > 0 || !outside || (sqlite_rc & 0xff) != SQLITE_FULL ||
 		    !reserve_release(s))

@@ -117,6 +117,7 @@ class Daemon:
                                      errors="replace", env={**os.environ, **(env or {})})
         self.pid = self.proc.pid
         ready = threading.Event()
+        eof = threading.Event()
 
         def reader():
             for line in self.proc.stderr:
@@ -126,14 +127,18 @@ class Daemon:
                     self.tcp_port = int(m.group(1))
                 if m or (not tcp and "listening on unix:" in line):
                     ready.set()
-            ready.set()  # EOF: byold exited
+            eof.set()  # byold exited (or closed stderr)
+            ready.set()
 
         self.reader = threading.Thread(target=reader, daemon=True)
         self.reader.start()
         ready.wait(timeout)
-        assert self.proc.poll() is None, "byold exited: " + "".join(self.log)
-        if tcp:
-            assert self.tcp_port, "byold did not report its TCP port: " + "".join(self.log)
+        problem = ("byold exited" if eof.is_set() or self.proc.poll() is not None
+                   else "byold did not report its TCP port" if tcp and not self.tcp_port
+                   else None)
+        if problem:
+            self.close()  # no process or pipe outlives a failed start
+            raise AssertionError(f"{problem}: {self.stderr_text()}")
 
     @property
     def socket_path(self):

@@ -205,6 +205,13 @@ class ByoldTest(unittest.TestCase):
         self.assertEqual(job["state"], "completed", job)
         steps = [p["step"] for p in c.result("job.metrics", {"job_id": job_id})["points"]]
         self.assertEqual(steps, list(range(1, 49)))
+        # The same job never interrupted ends with the same final checkpoint, byte for byte.
+        again = c.result("job.submit", {"preset": "fmnist-convnet", "set": longer})["job_id"]
+        self.assertEqual(self.wait_done(c, again)["state"], "completed")
+        final = [c.result("checkpoint.list", {"job_id": j})["checkpoints"][-1]
+                 for j in (job_id, again)]
+        self.assertEqual(final[0]["step"], 48)
+        self.assertEqual(final[0]["sha256"], final[1]["sha256"])
         logs = c.result("job.logs", {"job_id": job_id})["lines"]
         self.assertTrue(any("resum" in l["message"] for l in logs), logs)
 

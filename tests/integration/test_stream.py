@@ -93,8 +93,11 @@ class StreamTest(unittest.TestCase):
         after.result("job.subscribe", {"job_id": job_id})
         replay = events_until_end(after)
         self.assertEqual(steps_of(replay), list(range(1, TOTAL + 1)))
+        # keep_last (3) removed the first checkpoint's file, and its index row with it.
         self.assertEqual([e["step"] for e in replay if e["event"] == "checkpoint"],
-                         [100, 200, 300, TOTAL])
+                         [200, 300, TOTAL])
+        listed = after.result("checkpoint.list", {"job_id": job_id})["checkpoints"]
+        self.assertEqual([k["step"] for k in listed], [200, 300, TOTAL])
         self.assertEqual(sorted(e["kind"] for e in replay if e["event"] == "eval"),
                          ["knn", "linear"])
         end = replay[-1]
@@ -115,9 +118,10 @@ class StreamTest(unittest.TestCase):
         self.assertEqual(c.result("job.get", {"job_id": job_id})["step"], step)
         self.assertEqual(c.result("job.resume", {"job_id": job_id})["state"], "running")
         self.assertEqual(c.result("job.cancel", {"job_id": job_id})["state"], "cancelled")
+        self.assertEqual(c.call("job.cancel", {"job_id": job_id})["error"]["code"], -32009)
         seen = before + events_until_end(c)
         changes = [(e["from"], e["to"]) for e in seen if e["event"] == "state"]
-        for change in (("running", "paused"), ("paused", "running"), ("running", "cancelled")):
+        for change in (("running", "paused"), ("paused", "running")):
             self.assertIn(change, changes)
         self.assertEqual(seen[-1]["state"], "cancelled")
         steps = steps_of(seen)
