@@ -48,3 +48,7 @@ step_bench "resnet18 w1 32x32x3 b128" "resnet18 1.0 3 32 128 4096 256" \
 	--set 'data.mean=[0.5,0.5,0.5]' --set 'data.std=[0.25,0.25,0.25]' \
 	--set train.batch_size=128 --set 'model.projector={"hidden":4096,"out":256}' \
 	--set 'model.predictor={"hidden":4096,"out":256}'
+
+echo
+echo "== training through byold beside byol-train (interleaved runs, median img/s)"
+BUILD="$BUILD" "$PYTHON" tests/bench/bench_byold.py --runs 3
