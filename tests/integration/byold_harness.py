@@ -10,8 +10,10 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+import unittest
 
 BUILD = os.environ.get("BUILD", "build")
 BYOLD = os.path.join(BUILD, "byold")
@@ -40,6 +42,18 @@ class Client:
         """The next message, or None at end of stream."""
         line = self.file.readline()
         return json.loads(line) if line else None
+
+    def next_event(self, timeout=60):
+        """The next job.event's params (waiting up to timeout seconds)."""
+        if not self.events:
+            self.sock.settimeout(timeout)
+            try:
+                msg = self.read()
+            finally:
+                self.sock.settimeout(None)
+            assert msg and "id" not in msg and msg["method"] == "job.event", msg
+            self.events.append(msg["params"])
+        return self.events.pop(0)
 
     def call(self, method, params=None):
         self.next_id += 1
@@ -285,3 +299,12 @@ class RawConn:
 
     def close(self):
         self.sock.close()
+
+
+def run_tests():
+    """unittest.main for a test file run by tests/run.sh: verbose, a closing
+    "N passed, N failed" line, and the exit status."""
+    result = unittest.main(exit=False, verbosity=2, warnings="ignore").result
+    failed = len(result.failures) + len(result.errors)
+    print(f"{result.testsRun - failed} passed, {failed} failed")
+    sys.exit(0 if result.wasSuccessful() else 1)

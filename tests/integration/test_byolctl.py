@@ -27,7 +27,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from byold_harness import BUILD, SMALL, Daemon
+from byold_harness import BUILD, SMALL, Daemon, run_tests
 
 BYOLCTL = os.path.join(BUILD, "byolctl")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -428,8 +428,4 @@ class CtlTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    result = unittest.main(exit=False, verbosity=2, warnings="ignore").result
-    ok = result.wasSuccessful()
-    print(f"{result.testsRun - len(result.failures) - len(result.errors)} passed, "
-          f"{len(result.failures) + len(result.errors)} failed")
-    sys.exit(0 if ok else 1)
+    run_tests()

@@ -12,103 +12,15 @@ job is still recorded. Exits non-zero on the first failed check.
 """
 import base64
 import hashlib
-import json
 import os
-import re
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-BUILD = os.environ.get("BUILD", "build")
-BYOLD = os.path.join(BUILD, "byold")
-SMALL = {"data.limit": 256, "eval_data.limit": 64, "model.width": 0.125,
-         "model.projector": {"hidden": 32, "out": 16},
-         "model.predictor": {"hidden": 32, "out": 16}, "train.batch_size": 64,
-         "train.epochs": 2, "optim.warmup_epochs": 0, "train.log_every": 1,
-         "eval.linear.epochs": 1, "eval.knn.k": 5, "threads": 1,
-         "checkpoint.every_steps": 4}
-
-
-class Client:
-    """A JSON-RPC 2.0 client over one connection, one request at a time; notifications
-    (job.event) that arrive meanwhile are kept in self.events, oldest first."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.file = sock.makefile("rw")
-        self.next_id = 0
-        self.events = []
-
-    def read(self):
-        """The next message, or None at end of stream."""
-        line = self.file.readline()
-        return json.loads(line) if line else None
-
-    def next_event(self, timeout=60):
-        """The next job.event's params (waiting up to timeout seconds)."""
-        if not self.events:
-            self.sock.settimeout(timeout)
-            try:
-                msg = self.read()
-            finally:
-                self.sock.settimeout(None)
-            assert msg and "id" not in msg and msg["method"] == "job.event", msg
-            self.events.append(msg["params"])
-        return self.events.pop(0)
-
-    def call(self, method, params=None):
-        self.next_id += 1
-        msg = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
-        if params is not None:
-            msg["params"] = params
-        self.file.write(json.dumps(msg) + "\n")
-        self.file.flush()
-        reply = self.read()
-        while reply is not None and "id" not in reply:
-            self.events.append(reply["params"])
-            reply = self.read()
-        assert reply["id"] == self.next_id, reply
-        return reply
-
-    def result(self, method, params=None):
-        reply = self.call(method, params)
-        assert "result" in reply, reply
-        return reply["result"]
-
-
-class Daemon:
-    """byold on a state directory, started and stopped by the test."""
-
-    def __init__(self, state, env=None):
-        self.state = state
-        self.proc = subprocess.Popen([BYOLD, "--state-dir", state, "--listen", "127.0.0.1:0"],
-                                     stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, **(env or {})})
-        self.tcp_port = None
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            line = self.proc.stderr.readline()
-            m = re.search(r"tcp:127\.0\.0\.1:(\d+)", line)
-            if m:
-                self.tcp_port = int(m.group(1))
-                break
-        assert self.tcp_port, "byold did not report its TCP port"
-
-    def unix(self):
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(os.path.join(self.state, "byold.sock"))
-        return Client(s)
-
-    def tcp(self):
-        return Client(socket.create_connection(("127.0.0.1", self.tcp_port)))
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=60)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from byold_harness import SMALL, Daemon, run_tests, wait_done  # noqa: E402
 
 
 class ByoldTest(unittest.TestCase):
@@ -118,25 +30,14 @@ class ByoldTest(unittest.TestCase):
         self.daemon = Daemon(self.state)
 
     def tearDown(self):
-        if self.daemon.proc.poll() is None:
-            self.daemon.proc.kill()
-            self.daemon.proc.wait()
-        self.daemon.proc.stderr.close()
+        self.daemon.close()
         self.tmp.cleanup()
-
-    def wait_done(self, client, job_id):
-        for _ in range(600):
-            job = client.result("job.get", {"job_id": job_id})
-            if job["state"] in ("completed", "failed", "cancelled"):
-                return job
-            time.sleep(0.1)
-        self.fail("job did not finish")
 
     def test_job_over_unix_socket(self):
         c = self.daemon.unix()
         self.assertEqual(c.result("server.hello")["protocol"], "byol/1")
         job_id = c.result("job.submit", {"preset": "fmnist-convnet", "set": SMALL})["job_id"]
-        job = self.wait_done(c, job_id)
+        job = wait_done(c, job_id)
         self.assertEqual(job["state"], "completed", job)
         self.assertEqual(job["step"], 8)
         self.assertEqual({e["kind"] for e in job["evals"]}, {"knn", "linear"})
@@ -194,20 +95,19 @@ class ByoldTest(unittest.TestCase):
                 break
             time.sleep(0.05)
         if how == "kill":
-            self.daemon.proc.kill()
-            self.daemon.proc.wait()
+            self.daemon.kill()
         else:
             self.assertEqual(self.daemon.stop(), 0)
-        self.daemon.proc.stderr.close()
+        self.daemon.close()
         self.daemon = Daemon(self.state)
         c = self.daemon.unix()
-        job = self.wait_done(c, job_id)
+        job = wait_done(c, job_id)
         self.assertEqual(job["state"], "completed", job)
         steps = [p["step"] for p in c.result("job.metrics", {"job_id": job_id})["points"]]
         self.assertEqual(steps, list(range(1, 49)))
         # The same job never interrupted ends with the same final checkpoint, byte for byte.
         again = c.result("job.submit", {"preset": "fmnist-convnet", "set": longer})["job_id"]
-        self.assertEqual(self.wait_done(c, again)["state"], "completed")
+        self.assertEqual(wait_done(c, again)["state"], "completed")
         final = [c.result("checkpoint.list", {"job_id": j})["checkpoints"][-1]
                  for j in (job_id, again)]
         self.assertEqual(final[0]["step"], 48)
@@ -258,9 +158,4 @@ class ByoldTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    # Client sockets close with the process.
-    result = unittest.main(exit=False, verbosity=2, warnings="ignore").result
-    ok = result.wasSuccessful()
-    print(f"{result.testsRun - len(result.failures) - len(result.errors)} passed, "
-          f"{len(result.failures) + len(result.errors)} failed")
-    sys.exit(0 if ok else 1)
+    run_tests()

@@ -22,7 +22,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from byold_harness import BYOLD, SMALL, Client  # noqa: E402
+from byold_harness import BYOLD, SMALL, Client, run_tests  # noqa: E402
 
 HELLO = b'{"jsonrpc":"2.0","id":1,"method":"server.hello"}\n'
 
@@ -336,8 +336,4 @@ class ConfigTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    result = unittest.main(exit=False, verbosity=2, warnings="ignore").result
-    ok = result.wasSuccessful()
-    print(f"{result.testsRun - len(result.failures) - len(result.errors)} passed, "
-          f"{len(result.failures) + len(result.errors)} failed")
-    sys.exit(0 if ok else 1)
+    run_tests()

@@ -23,7 +23,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from byold_harness import SMALL, Daemon, wait_done  # noqa: E402
+from byold_harness import SMALL, Daemon, run_tests, wait_done  # noqa: E402
 
 # A job of a few seconds whose steps take tens of milliseconds.
 JOB = {**SMALL, "data.limit": 4096, "model.width": 0.5, "train.batch_size": 64,
@@ -220,8 +220,4 @@ class LoadTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    result = unittest.main(exit=False, verbosity=2, warnings="ignore").result
-    ok = result.wasSuccessful()
-    print(f"{result.testsRun - len(result.failures) - len(result.errors)} passed, "
-          f"{len(result.failures) + len(result.errors)} failed")
-    sys.exit(0 if ok else 1)
+    run_tests()

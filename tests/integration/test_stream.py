@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_byold import SMALL, Daemon  # noqa: E402
+from byold_harness import SMALL, Daemon, run_tests  # noqa: E402
 
 # More steps than one replay page (256): 128 steps an epoch.
 LONG = {**SMALL, "data.limit": 2048, "train.batch_size": 16, "train.epochs": 3,
@@ -46,10 +46,7 @@ class StreamTest(unittest.TestCase):
         self.daemon = Daemon(os.path.join(self.tmp.name, "var"))
 
     def tearDown(self):
-        if self.daemon.proc.poll() is None:
-            self.daemon.proc.kill()
-            self.daemon.proc.wait()
-        self.daemon.proc.stderr.close()
+        self.daemon.close()
         self.tmp.cleanup()
 
     def test_replay_then_live(self):
@@ -177,8 +174,4 @@ class StreamTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    result = unittest.main(exit=False, verbosity=2, warnings="ignore").result
-    ok = result.wasSuccessful()
-    print(f"{result.testsRun - len(result.failures) - len(result.errors)} passed, "
-          f"{len(result.failures) + len(result.errors)} failed")
-    sys.exit(0 if ok else 1)
+    run_tests()
