@@ -43,7 +43,8 @@ static const struct key keys[] = {
 	{ "max_line_bytes", KEY_SIZE, FIELD(max_line_bytes), KIB, 64 * MIB, MIB, KEY_RUNTIME, "N",
 	  "bytes per request line", NULL },
 	{ "idle_timeout_s", KEY_SECONDS, FIELD(idle_timeout_s), 0, 86400, 600, KEY_RUNTIME, "S",
-	  "a client silent this long is closed, 0 = never", NULL },
+	  "no complete request this long closes a client (a subscriber reading "
+	  "events stays), 0 = never", NULL },
 	{ "max_output_bytes", KEY_SIZE, FIELD(max_output_bytes), 64 * KIB, GIB, 64 * MIB,
 	  KEY_RUNTIME, "N", "output queued to one client before it is cut off", NULL },
 	{ "output_soft_bytes", KEY_SIZE, FIELD(output_soft_bytes), 4 * KIB, GIB, MIB, KEY_RUNTIME,

@@ -22,7 +22,8 @@ struct server_config {
 	size_t output_soft;      /* above this backlog a subscriber's step points are dropped */
 	double output_soft_s;    /* a backlog above output_soft this long cuts the client off */
 	int max_clients;
-	double idle_timeout_s;   /* a client silent this long is closed; 0 = never */
+	double idle_timeout_s;   /* no complete request this long closes a client (not a
+				    subscriber reading its events); 0 = never */
 };
 
 /* Calls into byold's main, on the loop thread; either may be NULL. */
