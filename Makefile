@@ -197,7 +197,7 @@ demo: $(BUILD)/.deps $(BUILD)/byold $(BUILD)/byolctl $(BUILD)/byol-train
 	@BUILD=$(BUILD) sh client/demo.sh
 
 asan:
-	$(MAKE) BUILD=build-asan \
+	BYOL_SANITIZED=1 $(MAKE) BUILD=build-asan \
 		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" NN_OPT= \
 		test
 

@@ -20,7 +20,6 @@ import pty
 import select
 import struct
 import subprocess
-import sys
 import tempfile
 import termios
 import time

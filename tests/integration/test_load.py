@@ -23,7 +23,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from byold_harness import SMALL, Daemon, run_tests, wait_done  # noqa: E402
+from byold_harness import SANITIZED, SMALL, Daemon, run_tests, wait_done  # noqa: E402
 
 # A job of a few seconds whose steps take tens of milliseconds.
 JOB = {**SMALL, "data.limit": 4096, "model.width": 0.5, "train.batch_size": 64,
@@ -186,8 +186,9 @@ class LoadTest(unittest.TestCase):
               f"ratio {ratio:.3f}")
         self.assertEqual(errors, [])
         self.assertTrue(self.daemon.alive())
-        self.assertLess(peak - self.quiet_rss, 64 * 1024)
-        self.assertGreaterEqual(ratio, 0.85)
+        if not SANITIZED:
+            self.assertLess(peak - self.quiet_rss, 64 * 1024)
+            self.assertGreaterEqual(ratio, 0.85)
 
     def test_5_subscribers_that_never_read(self):
         # Each of 10 clients subscribes 64 times to a job logging every step, and never
@@ -216,7 +217,8 @@ class LoadTest(unittest.TestCase):
         print(f"\n  never-reading subscribers: {cut} cut off; img/s unwatched {quiet} "
               f"stuck subscribers {busy}: ratio {ratio:.3f}")
         self.assertEqual(cut, 10 * PAIRS)
-        self.assertGreaterEqual(ratio, 0.85)
+        if not SANITIZED:
+            self.assertGreaterEqual(ratio, 0.85)
 
 
 if __name__ == "__main__":
