@@ -266,24 +266,27 @@ static const cJSON *last_eval(const cJSON *job, const char *kind)
 	return found;
 }
 
-/* A job's result by name, as a new JSON value (null when unknown). */
+/* A job's result by name, as a new JSON value (null when unknown): its final
+   metrics once it has them, before that its newest evaluation. */
 static cJSON *result_value(const cJSON *job, const char *what)
 {
 	const cJSON *v = NULL;
-	if (strcmp(what, "state") == 0 || strcmp(what, "step") == 0)
-		v = cJSON_GetObjectItemCaseSensitive(job, what);
-	else if (strcmp(what, "last_loss") == 0) /* the last metric point's */
+	if (strcmp(what, "last_loss") == 0) /* the last metric point's */
 		v = json_path(job, "last.loss");
-	else if (strcmp(what, "top1") == 0 || strcmp(what, "top5") == 0)
+	else
+		v = cJSON_GetObjectItemCaseSensitive(job, what);
+	if (v && !cJSON_IsNull(v))
+		return cJSON_Duplicate(v, 1);
+	if (strcmp(what, "top1") == 0 || strcmp(what, "top5") == 0)
 		v = cJSON_GetObjectItemCaseSensitive(last_eval(job, "linear"), what);
 	else if (strcmp(what, "knn_top1") == 0)
 		v = cJSON_GetObjectItemCaseSensitive(last_eval(job, "knn"), "top1");
 	return v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
 }
 
-static const char *const result_rows[] = { "state", "step", "last_loss", "top1", "top5",
-					   "knn_top1" };
-#define N_RESULT_ROWS 6
+static const char *const result_rows[] = { "state", "step", "final_loss", "last_loss",
+					   "top1",  "top5", "knn_top1" };
+#define N_RESULT_ROWS 7
 
 /* {"jobs": [ids], "differences": {path: [values]}, "results": {name: [values]}} */
 static cJSON *compare_json(cJSON **jobs, int n, const struct paths *ps)
@@ -336,8 +339,8 @@ static void compare_row(struct table *t, int n, const char *label, const cJSON *
 
 static void print_compare(struct ctl *c, cJSON **jobs, int n, const cJSON *cmp)
 {
-	static const char *const fmts[N_RESULT_ROWS] = { NULL, "%.0f", "%.4f", "%.2f%%", "%.2f%%",
-							 "%.2f%%" };
+	static const char *const fmts[N_RESULT_ROWS] = { NULL, "%.0f", "%.4f", "%.4f",
+							 "%.2f%%", "%.2f%%", "%.2f%%" };
 	const char *head[COMPARE_MAX + 1] = { "FIELD" };
 	char names[COMPARE_MAX][160];
 	const cJSON *d, *diff = cJSON_GetObjectItemCaseSensitive(cmp, "differences");

@@ -27,6 +27,7 @@ const char *err_name(int code)
 	case ERR_STATE: return "bad state";
 	case ERR_NOTFOUND: return "not found";
 	case ERR_BUSY: return "busy";
+	case ERR_STOPPED: return "stopped";
 	}
 	return "unknown error";
 }

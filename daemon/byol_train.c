@@ -263,7 +263,9 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 		fprintf(stderr, "byol-train: failed at step %ld: %s\n", r.step, e.msg);
 		return EXIT_FAILED;
 	}
-	if (a->eval_only)
+	if (a->eval_only && r.state == ENGINE_STOPPED)
+		fprintf(stderr, "byol-train: evaluation stopped\n");
+	else if (a->eval_only)
 		fprintf(stderr, "byol-train: evaluated step %ld: linear top-1 %.2f%% top-5 %.2f%%, "
 			"kNN top-1 %.2f%%\n", r.step, r.top1, r.top5, r.knn_top1);
 	else if (r.state == ENGINE_STOPPED)

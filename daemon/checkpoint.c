@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,26 @@ static int load_tensor(void *arg, const char *name, float *data, size_t len, int
 	return 0;
 }
 
+/* name is all digits (and not empty). */
+static int all_digits(const char *name)
+{
+	if (!*name)
+		return 0;
+	for (; *name; name++)
+		if (!isdigit((unsigned char)*name))
+			return 0;
+	return 1;
+}
+
+/* A count written by checkpoint_write: plain decimal digits, at most max. */
+static int parse_count(const char *text, long max, long *out)
+{
+	if (!all_digits(text) || strlen(text) > 18)
+		return -1;
+	*out = strtol(text, NULL, 10);
+	return *out <= max ? 0 : -1;
+}
+
 static int read_meta(const struct st_file *f, const char *path, struct checkpoint_meta *meta,
 		     struct err *e)
 {
@@ -180,13 +201,12 @@ static int read_meta(const struct st_file *f, const char *path, struct checkpoin
 	if (!spec || !step || !epoch || !format || strcmp(format, "pt") != 0)
 		return err_set(e, ERR_INVALID, "%s: not a byol checkpoint (metadata format, spec, "
 			       "step and epoch expected)", path);
-	char *end;
-	meta->step = strtol(step, &end, 10);
-	if (*end || meta->step < 0)
-		return err_set(e, ERR_INVALID, "%s: bad step \"%s\"", path, step);
-	meta->epoch = (int)strtol(epoch, &end, 10);
-	if (*end || meta->epoch < 0)
-		return err_set(e, ERR_INVALID, "%s: bad epoch \"%s\"", path, epoch);
+	long ep;
+	if (parse_count(step, LONG_MAX, &meta->step) != 0)
+		return err_set(e, ERR_INVALID, "%s: bad step \"%.40s\"", path, step);
+	if (parse_count(epoch, INT_MAX, &ep) != 0)
+		return err_set(e, ERR_INVALID, "%s: bad epoch \"%.40s\"", path, epoch);
+	meta->epoch = (int)ep;
 	meta->spec = strdup(spec);
 	return meta->spec ? 0 : err_set(e, ERR_NOMEM, "checkpoint: out of memory");
 }
@@ -225,17 +245,6 @@ int checkpoint_verify(const char *path, const char *sha256, struct err *e)
 /* ---- start-up cleanup ----------------------------------------------------- */
 
 #define TEMP_MARK ".safetensors.tmp."
-
-/* name is all digits (and not empty). */
-static int all_digits(const char *name)
-{
-	if (!*name)
-		return 0;
-	for (; *name; name++)
-		if (!isdigit((unsigned char)*name))
-			return 0;
-	return 1;
-}
 
 /* name is "<something>.safetensors.tmp.<digits>": st_writer_write's temp name. */
 static int temp_name(const char *name)

@@ -250,13 +250,19 @@ static int save(struct engine *g, struct err *e)
 	return 0;
 }
 
+/* The caller's stop flag, or NULL. */
+static const volatile sig_atomic_t *stop_flag(const struct engine *g)
+{
+	return g->h ? g->h->stop : NULL;
+}
+
 static int encode(struct engine *g, struct feature_set *f, const struct dataset *ds,
 		  const struct spec_data *d, struct err *e)
 {
 	struct feature_source src = { .arch = &g->arch, .encoder = &g->m.net[BYOL_ENCODER],
 				      .channels = g->s->data.channels,
 				      .size = g->s->data.image_size, .mean = d->mean,
-				      .std = d->std, .batch = EVAL_BATCH };
+				      .std = d->std, .batch = EVAL_BATCH, .stop = stop_flag(g) };
 	size_t skipped;
 	return features_extract(f, &src, ds, g->pool, &skipped, e);
 }
@@ -274,7 +280,7 @@ static int evaluate(struct engine *g, int linear, struct err *e)
 	struct eval_set a = { tr.x, tr.y, tr.n }, b = { te.x, te.y, te.n };
 	if (!rc && linear)
 		rc = eval_linear(&res, &a, &b, tr.dim, classes, s->eval.linear_epochs, s->seed,
-				 g->pool, e);
+				 g->pool, stop_flag(g), e);
 	else if (!rc)
 		rc = eval_knn(&res, &a, &b, tr.dim, classes, s->eval.knn_k, s->eval.knn_t, g->pool,
 			      e);
@@ -352,7 +358,8 @@ static int end_of_epoch(struct engine *g, struct window *ep, int epoch, struct e
 
 static int stop_requested(const struct engine *g)
 {
-	return g->h && g->h->stop && *g->h->stop;
+	const volatile sig_atomic_t *stop = stop_flag(g);
+	return stop && *stop;
 }
 
 /* Wait at a step boundary while paused; the pause does not count toward img/s. */
@@ -370,6 +377,7 @@ static void wait_while_paused(struct engine *g, struct window *pt)
 static int train(struct engine *g, struct err *e)
 {
 	struct window pt = { .start = now_s() }, ep = pt;
+	const long first = g->step;
 	g->last_ckpt_time = pt.start;
 	while (g->step < g->total) {
 		wait_while_paused(g, &pt);
@@ -401,6 +409,10 @@ static int train(struct engine *g, struct err *e)
 	if (ep.steps > 0)
 		g->r->final_loss = ep.loss / (double)ep.steps;
 	g->r->state = ENGINE_COMPLETED;
+	if (g->step == first && g->o->resume) { /* resumed at the end: the file is there */
+		snprintf(g->r->checkpoint, sizeof g->r->checkpoint, "%s", g->o->resume);
+		return 0;
+	}
 	return save(g, e);
 }
 
@@ -411,6 +423,10 @@ static int finish(struct engine *g, struct err *e)
 	int rc = !only || strcmp(only, "knn") == 0 ? evaluate(g, 0, e) : 0;
 	if (!rc && (only ? strcmp(only, "linear") == 0 : g->s->eval.linear_epochs > 0))
 		rc = evaluate(g, 1, e);
+	if (rc == ERR_STOPPED) { /* the checkpoint is written: a resumed run evaluates it */
+		g->r->state = ENGINE_STOPPED;
+		rc = 0;
+	}
 	return rc;
 }
 
@@ -430,6 +446,7 @@ int engine_run(const struct spec *s, const char *spec_json, const struct engine_
 	struct engine g = { .s = s, .spec_json = spec_json, .o = o, .h = h, .r = r };
 	memset(r, 0, sizeof *r);
 	r->top1 = r->top5 = r->knn_top1 = -1;
+	r->final_loss = NAN; /* unknown until an epoch ends in this run */
 	int rc = setup(&g, e);
 	if (!rc && !o->eval_only)
 		rc = train(&g, e);

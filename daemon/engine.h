@@ -8,8 +8,11 @@
  *
  * Events go to hooks->event in order, each the object of event.h. A nonzero
  * *hooks->stop makes the engine write a checkpoint at the next step boundary
- * and return with ENGINE_STOPPED; while *hooks->pause is nonzero the engine
- * waits at the next step boundary (a stop still ends the wait).
+ * and return with ENGINE_STOPPED; a stop during the final evaluations ends
+ * them at the next batch or probe epoch (the final checkpoint is written, so a
+ * run resumed from it goes straight to the evaluations). While *hooks->pause
+ * is nonzero the engine waits at the next step boundary (a stop still ends
+ * the wait).
  */
 #ifndef BYOL_ENGINE_H
 #define BYOL_ENGINE_H
@@ -42,7 +45,8 @@ enum engine_state { ENGINE_COMPLETED, ENGINE_STOPPED };
 struct engine_result {
 	enum engine_state state;
 	long step;                  /* completed optimizer steps */
-	double final_loss;          /* mean loss of the last epoch (or of what ran of it) */
+	double final_loss;          /* mean loss of the last epoch (or of what ran of it);
+				       NaN if no epoch ended in this run */
 	double top1, top5;          /* linear probe; negative if it did not run */
 	double knn_top1;            /* last kNN; negative if none ran */
 	size_t skipped_images;

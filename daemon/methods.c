@@ -412,6 +412,11 @@ static int m_delete(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	long id = job_id_of(params);
 	if (scheduler_job_state(d->sched, id) == 1)
 		return rpc_error_set(err, RPC_BAD_STATE, "job %ld is running: cancel it first", id);
+	int evals = scheduler_evals_of(d->sched, id);
+	if (evals > 0)
+		return rpc_error_set(err, RPC_BAD_STATE,
+				     "job %ld has %d evaluation%s queued or running: delete it after",
+				     id, evals, evals > 1 ? "s" : "");
 	cJSON *list = store_checkpoint_list(d->store, id, &e);
 	if (!list)
 		return fail(err, &e);
@@ -484,15 +489,28 @@ static int stored_spec(const cJSON *job, struct spec *s, char **text, struct err
 static int newest_good_checkpoint(struct daemon_ctx *d, long job_id, char *path, size_t cap,
 				  long *step, long *checkpoint_id, struct err *e);
 
+/* The checkpoint an eval reads, verified, and its job: 0, or nonzero with the
+   reason in why. */
+static int eval_input(struct daemon_ctx *d, long checkpoint_id, long *job, char *path,
+		      size_t cap, struct err *why)
+{
+	char sha[65];
+	long long bytes;
+	*job = 0;
+	if (checkpoint_id <= 0)
+		return err_set(why, ERR_NOTFOUND, "its checkpoint was deleted");
+	if (store_checkpoint_get(d->store, checkpoint_id, job, path, cap, sha, &bytes, why) != 0)
+		return why->code;
+	return checkpoint_verify(path, sha, why);
+}
+
 /* The checkpoint to evaluate: the one asked for (it must be the job's), else the newest
    intact one. */
 static int eval_checkpoint(struct daemon_ctx *d, long job_id, long *cid, char *path,
 			   size_t cap, struct rpc_error *err)
 {
 	struct err e = { 0 };
-	long job = 0, step;
-	char sha[65];
-	long long bytes;
+	long job, step;
 	if (*cid == 0) {
 		if (newest_good_checkpoint(d, job_id, path, cap, &step, cid, &e) != 0)
 			return fail(err, &e);
@@ -500,13 +518,11 @@ static int eval_checkpoint(struct daemon_ctx *d, long job_id, long *cid, char *p
 			       : rpc_error_set(err, RPC_BAD_STATE, "job %ld has no checkpoint yet",
 					       job_id);
 	}
-	if (store_checkpoint_get(d->store, *cid, &job, path, cap, sha, &bytes, &e) != 0 ||
-	    job != job_id)
+	int rc = eval_input(d, *cid, &job, path, cap, &e);
+	if (job != job_id)
 		return rpc_error_set(err, RPC_NOT_FOUND, "job %ld has no checkpoint %ld", job_id,
 				     *cid);
-	if (checkpoint_verify(path, sha, &e) != 0)
-		return rpc_error_set(err, RPC_BAD_STATE, "checkpoint %ld: %s", *cid, e.msg);
-	return 0;
+	return rc ? rpc_error_set(err, RPC_BAD_STATE, "checkpoint %ld: %s", *cid, e.msg) : 0;
 }
 
 static int m_eval(struct rpc_conn *c, const cJSON *params, cJSON **result,
@@ -769,6 +785,47 @@ static int requeue(struct daemon_ctx *d, long job_id, int paused, struct err *e)
 	return rc;
 }
 
+/* Queue again an eval the daemon stopped under; one whose checkpoint or spec is no
+   longer usable is marked failed, with the reason in the job's log. */
+static int requeue_eval(struct daemon_ctx *d, const cJSON *ev, struct err *e)
+{
+	long eval_id = (long)num(ev, "eval_id"), job_id = (long)num(ev, "job_id"), owner;
+	double cid = num(ev, "checkpoint_id");
+	char path[4200], msg[600], *text = NULL;
+	struct spec s;
+	struct err why = { 0 };
+	int rc = eval_input(d, isfinite(cid) ? (long)cid : 0, &owner, path, sizeof path, &why);
+	cJSON *job = rc ? NULL : store_job_get(d->store, job_id, &why);
+	if (!rc && !job)
+		rc = why.code;
+	if (!rc)
+		rc = stored_spec(job, &s, &text, &why);
+	cJSON_Delete(job);
+	if (rc) {
+		snprintf(msg, sizeof msg, "eval %ld not resumed: %s", eval_id, why.msg);
+		rc = store_log(d->store, job_id, "warning", msg, e);
+		return rc ? rc : store_eval_failed(d->store, eval_id, e);
+	}
+	rc = scheduler_submit_eval(d->sched, job_id, eval_id, &s, text, path, str(ev, "kind"), e);
+	free(text);
+	snprintf(msg, sizeof msg, "eval %ld interrupted; queued again", eval_id);
+	return rc ? rc : store_log(d->store, job_id, "info", msg, e);
+}
+
+static int requeue_evals(struct daemon_ctx *d, struct err *e)
+{
+	cJSON *list = store_evals_pending(d->store, e), *ev;
+	if (!list)
+		return e->code;
+	int rc = 0;
+	cJSON_ArrayForEach(ev, cJSON_GetObjectItem(list, "evals")) {
+		if ((rc = requeue_eval(d, ev, e)) != 0)
+			break;
+	}
+	cJSON_Delete(list);
+	return rc;
+}
+
 int methods_recover(struct daemon_ctx *d, int *requeued, struct err *e)
 {
 	/* Found running or paused: the daemon died under them. Every list is read
@@ -791,5 +848,5 @@ int methods_recover(struct daemon_ctx *d, int *requeued, struct err *e)
 	}
 	for (int k = 0; k < N_STATES; k++)
 		free(ids[k]);
-	return rc;
+	return rc ? rc : requeue_evals(d, e);
 }

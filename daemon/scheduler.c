@@ -3,6 +3,7 @@
  */
 #include "scheduler.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,8 @@ static cJSON *end_event(const char *state, const struct engine_result *r, const 
 	if (error)
 		cJSON_AddStringToObject(ev, "error", error);
 	if (r) {
-		cJSON_AddNumberToObject(ev, "final_loss", r->final_loss);
+		if (isfinite(r->final_loss))
+			cJSON_AddNumberToObject(ev, "final_loss", r->final_loss);
 		if (r->top1 >= 0) {
 			cJSON_AddNumberToObject(ev, "top1", r->top1);
 			cJSON_AddNumberToObject(ev, "top5", r->top5);
@@ -154,12 +156,13 @@ static void run_eval(struct scheduler *s, struct job *j)
 	struct job_ctx ctx = { s, j->id, j->eval_id };
 	struct engine_options o = { .checkpoint_dir = j->ckpt_dir, .resume = j->resume,
 				    .eval_only = 1, .eval_kind = j->eval_kind };
-	struct engine_hooks h = { .event = on_event, .ctx = &ctx };
+	struct engine_hooks h = { .event = on_event, .ctx = &ctx, .stop = &j->stop };
 	struct engine_result r;
 	struct err e = { 0 };
 	j->spec.threads = j->threads;
 	if (engine_run(&j->spec, j->spec_json, &o, &h, &r, &e) != 0)
 		push(s, j->id, eval_failed_event(j, e.msg));
+	/* Stopped by shutdown: the eval stays pending and the next start runs it again. */
 }
 
 /* Run one job to its end on this worker; returns with the lock held. */
@@ -384,6 +387,16 @@ int scheduler_job_state(struct scheduler *s, long job_id)
 	int state = j ? j->running : -1;
 	pthread_mutex_unlock(&s->mu);
 	return state;
+}
+
+int scheduler_evals_of(struct scheduler *s, long job_id)
+{
+	int n = 0;
+	pthread_mutex_lock(&s->mu);
+	for (struct job *j = s->jobs; j; j = j->next)
+		n += j->id == job_id && j->eval_id;
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 void scheduler_set_wake(struct scheduler *s, void (*wake)(void *ctx), void *ctx)

@@ -65,6 +65,9 @@ int scheduler_drain(struct scheduler *s, struct sched_event **out, int *n, struc
 /* 1 if the job is running, 0 if queued, -1 if the scheduler does not hold it. */
 int scheduler_job_state(struct scheduler *s, long job_id);
 
+/* How many evaluations of the job are queued or running. */
+int scheduler_evals_of(struct scheduler *s, long job_id);
+
 /* Replace the wake-up callback (the server installs uv_async_send once its loop exists). */
 void scheduler_set_wake(struct scheduler *s, void (*wake)(void *ctx), void *ctx);
 

@@ -192,14 +192,52 @@ static void idle_reset(struct client *c)
 		uv_timer_again(&c->idle);
 }
 
+/* "host:port" of a TCP client ("?" if unknown). */
+static void peer_name(struct client *c, char *out, size_t cap)
+{
+	struct sockaddr_storage sa;
+	int len = sizeof sa;
+	snprintf(out, cap, "?");
+	if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&sa, &len) != 0)
+		return;
+	char host[64] = "?";
+	int port = 0;
+	if (sa.ss_family == AF_INET6) {
+		uv_ip6_name((struct sockaddr_in6 *)&sa, host, sizeof host);
+		port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+		snprintf(out, cap, "[%s]:%d", host, port);
+	} else if (sa.ss_family == AF_INET) {
+		uv_ip4_name((struct sockaddr_in *)&sa, host, sizeof host);
+		port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+		snprintf(out, cap, "%s:%d", host, port);
+	}
+}
+
+/* Failed auth calls are logged with the peer, and so is the lock-out. */
+static void log_auth(struct client *c, unsigned failures_before, int closing)
+{
+	if (c->conn.auth_failures <= failures_before && !closing)
+		return;
+	char peer[96];
+	peer_name(c, peer, sizeof peer);
+	if (closing)
+		log_warn("tcp client %s: disconnected after %u failed auth calls", peer,
+			 c->conn.auth_failures);
+	else
+		log_warn("tcp client %s: auth failed (%u)", peer, c->conn.auth_failures);
+}
+
 static void on_line(void *ctx, char *line, size_t len)
 {
 	struct client *c = ctx;
 	size_t n;
 	const struct rpc_method *table = methods_table(&n);
 	char *out = NULL;
+	unsigned failures = c->conn.auth_failures;
 	idle_reset(c);
 	int rc = rpc_handle_line(table, n, &c->conn, line, len, &out);
+	if (!c->conn.authed)
+		log_auth(c, failures, rc == RPC_CLOSE);
 	if (c->conn.authed) /* TCP clients get the full line cap once authenticated */
 		rpc_framer_set_max_line(c->framer, c->srv->cfg->max_line);
 	if (out)

@@ -102,7 +102,9 @@ static const char *const write_sql[ST_COUNT] = {
 	[ST_JOB_FINAL] =
 		"UPDATE jobs SET top1 = coalesce(:top1, top1), top5 = coalesce(:top5, top5),"
 		" knn_top1 = coalesce(:knn_top1, knn_top1),"
-		" final_loss = coalesce(:final_loss, final_loss) WHERE job_id = :job_id",
+		" final_loss = coalesce(:final_loss, final_loss, (SELECT avg(loss) FROM metrics"
+		"   WHERE job_id = :job_id AND epoch = (SELECT max(epoch) FROM metrics"
+		"   WHERE job_id = :job_id))) WHERE job_id = :job_id",
 	[ST_JOB_DELETE] = "DELETE FROM jobs WHERE job_id = :job_id",
 	[ST_JOBS_IN_STATE] = "SELECT job_id FROM jobs WHERE state = :state ORDER BY job_id",
 	[ST_METRIC_UPSERT] =

@@ -94,7 +94,9 @@ int store_job_set_state(struct store *s, long job_id, const char *state, const c
 int store_job_progress(struct store *s, long job_id, long step, struct err *e);
 
 /* Final metrics (percent, and the final mean loss); a NAN argument leaves
- * that column as it is (NULL until known). */
+ * that column as it is (NULL until known). A final loss that is neither given
+ * nor known (a run resumed at its last step) is the mean of the stored step
+ * points of the last epoch. */
 int store_job_final(struct store *s, long job_id, double top1, double top5, double knn_top1,
 		    double final_loss, struct err *e);
 
@@ -182,6 +184,10 @@ int store_eval_done(struct store *s, long eval_id, long step, double top1, doubl
 /* Mark an eval failed. */
 int store_eval_failed(struct store *s, long eval_id, struct err *e);
 
+/* {evals: [{eval_id, job_id, checkpoint_id, kind}]}: every eval still pending, of
+ * any job, oldest first (at start-up: those a stopped daemon left unfinished). */
+cJSON *store_evals_pending(struct store *s, struct err *e);
+
 /* ---- logs ----------------------------------------------------------------- */
 
 /* Append a log line of a job, timed now. */
@@ -230,7 +236,7 @@ enum store_stmt {
 	ST_JOB_LAST_POINT,
 	ST_METRIC_UPSERT, ST_METRIC_TRUNCATE, ST_METRICS,
 	ST_CKPT_INSERT, ST_CKPT_LIST, ST_CKPT_GET, ST_CKPT_DELETE,
-	ST_EVAL_INSERT, ST_EVAL_DONE, ST_EVAL_FAILED, ST_EVAL_LIST,
+	ST_EVAL_INSERT, ST_EVAL_DONE, ST_EVAL_FAILED, ST_EVAL_LIST, ST_EVALS_PENDING,
 	ST_LOG_INSERT, ST_LOG_TAIL,
 	ST_HISTORY,
 	ST_COUNT

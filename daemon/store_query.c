@@ -58,6 +58,9 @@ const char *const store_query_sql[ST_COUNT] = {
 	[ST_EVAL_LIST] =
 		"SELECT eval_id, checkpoint_id, kind, state, step, top1, top5, created FROM evals"
 		" WHERE job_id = :job_id ORDER BY eval_id",
+	[ST_EVALS_PENDING] =
+		"SELECT eval_id, job_id, checkpoint_id, kind FROM evals WHERE state = 'pending'"
+		" ORDER BY eval_id",
 	[ST_LOG_TAIL] =
 		"SELECT time, level, message FROM (SELECT id, time, level, message FROM logs"
 		" WHERE job_id = :job_id ORDER BY id DESC LIMIT :tail) ORDER BY id",
@@ -299,6 +302,14 @@ cJSON *store_checkpoint_list(struct store *s, long job_id, struct err *e)
 	if (r == 0)
 		r = job_rows(s, ST_CKPT_LIST, job_id, res, "checkpoints", e);
 	return result_or_null(res, r);
+}
+
+cJSON *store_evals_pending(struct store *s, struct err *e)
+{
+	cJSON *evals, *res = result_with_array("evals", &evals, e);
+	if (!res)
+		return NULL;
+	return result_or_null(res, rows_into(s, s->st[ST_EVALS_PENDING], 0, evals, "evals", e));
 }
 
 cJSON *store_logs(struct store *s, long job_id, int tail, struct err *e)

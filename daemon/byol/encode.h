@@ -6,6 +6,8 @@
 #ifndef BYOL_BYOL_ENCODE_H
 #define BYOL_BYOL_ENCODE_H
 
+#include <signal.h>
+
 #include "dataset.h"
 #include "models.h"
 
@@ -22,10 +24,11 @@ struct feature_source {
 	int channels, size;                /* input images */
 	const float *mean, *std;
 	int batch;                         /* images per forward */
+	const volatile sig_atomic_t *stop; /* if set and non-zero: give up (may be NULL) */
 };
 
 /* Features of every image of ds. Images that cannot be decoded are left out and
-   counted in *skipped (may be NULL). */
+   counted in *skipped (may be NULL). ERR_STOPPED when src->stop is raised. */
 int features_extract(struct feature_set *out, const struct feature_source *src,
 		     const struct dataset *ds, struct pool *pool, size_t *skipped, struct err *e);
 void features_free(struct feature_set *f);

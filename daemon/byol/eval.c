@@ -281,6 +281,7 @@ out:
 /* The probe's state; the float arrays share one allocation (arena). */
 struct probe {
 	struct pool *pool;
+	const volatile sig_atomic_t *stop; /* raised: every training ends at its epoch */
 	const float *x; /* the set being read: n × dim */
 	const int *y;
 	int dim, classes;
@@ -446,6 +447,11 @@ static void shuffle(size_t *a, size_t n, uint64_t seed, uint64_t stream)
 	}
 }
 
+static int stopped(const struct probe *p)
+{
+	return p->stop && *p->stop;
+}
+
 /* Train from zero on rows[0..n) for `epochs` epochs, cosine lr per step from lr to 0.
    Every setting sees the same shuffles (streams depend on the epoch only). */
 static void probe_train(struct probe *p, const size_t *rows, size_t n, int epochs, double lr,
@@ -457,7 +463,7 @@ static void probe_train(struct probe *p, const size_t *rows, size_t n, int epoch
 	const size_t per_epoch = (n + PROBE_BATCH - 1) / PROBE_BATCH;
 	const double total = (double)per_epoch * epochs;
 	size_t step = 0;
-	for (int ep = 0; ep < epochs; ep++) {
+	for (int ep = 0; ep < epochs && !stopped(p); ep++) {
 		shuffle(p->order, n, seed, STREAM_EPOCH + (uint64_t)ep);
 		for (size_t off = 0; off < n; off += PROBE_BATCH, step++) {
 			int bs = n - off < PROBE_BATCH ? (int)(n - off) : PROBE_BATCH;
@@ -507,7 +513,8 @@ static void probe_sweep(struct probe *p, size_t n, int epochs, uint64_t seed, do
 }
 
 int eval_linear(struct eval_result *r, const struct eval_set *train, const struct eval_set *test,
-		int dim, int classes, int epochs, uint64_t seed, struct pool *pool, struct err *e)
+		int dim, int classes, int epochs, uint64_t seed, struct pool *pool,
+		const volatile sig_atomic_t *stop, struct err *e)
 {
 	int rc = check_args(r, train, test, dim, classes, pool, e);
 	if (rc)
@@ -520,6 +527,7 @@ int eval_linear(struct eval_result *r, const struct eval_set *train, const struc
 	    (rc = probe_standardiser(&p, train, e)))
 		goto out;
 	p.pool = pool;
+	p.stop = stop;
 	p.x = train->x, p.y = train->y;
 	for (size_t i = 0; i < train->n; i++)
 		p.split[i] = i;
@@ -529,6 +537,10 @@ int eval_linear(struct eval_result *r, const struct eval_set *train, const struc
 	for (size_t i = 0; i < train->n; i++)
 		p.split[i] = i;
 	probe_train(&p, p.split, train->n, epochs, lr, wd, seed);
+	if (stopped(&p)) {
+		rc = err_set(e, ERR_STOPPED, "eval: linear probe stopped");
+		goto out;
+	}
 	size_t hit1, hit5;
 	p.x = test->x, p.y = test->y;
 	probe_score(&p, NULL, 0, test->n, &hit1, &hit5);

@@ -27,6 +27,7 @@
 #ifndef BYOL_BYOL_EVAL_H
 #define BYOL_BYOL_EVAL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,8 +67,11 @@ int eval_knn(struct eval_result *r, const struct eval_set *train, const struct e
  * scored on test. With fewer than 10 train rows there is nothing to hold out
  * and lr 0.1, wd 0 is used. Cost: about 9.1 trainings of `epochs` epochs.
  * Deterministic for a given seed and thread count. Needs epochs >= 1.
+ * When *stop (stop may be NULL) becomes non-zero the probe gives up at the end
+ * of an epoch and returns ERR_STOPPED.
  */
 int eval_linear(struct eval_result *r, const struct eval_set *train, const struct eval_set *test,
-		int dim, int classes, int epochs, uint64_t seed, struct pool *pool, struct err *e);
+		int dim, int classes, int epochs, uint64_t seed, struct pool *pool,
+		const volatile sig_atomic_t *stop, struct err *e);
 
 #endif

@@ -33,6 +33,9 @@
 #include <jerror.h>
 
 #define MAX_SCANS 256 /* progressive scans per file: guards against scan bombs */
+/* libjpeg's working memory per decode (a progressive 16384² RGB file would want
+   1.5 GiB of coefficients): a larger need fails the file, not the machine. */
+#define MAX_DECODE_BYTES (512L << 20)
 
 /* One listed file: where its name is and what its header said. */
 struct folder_file {
@@ -85,7 +88,11 @@ static void jump_out(j_common_ptr cinfo)
 static void on_error_exit(j_common_ptr cinfo)
 {
 	struct jpeg_err *je = (struct jpeg_err *)cinfo->err;
-	cinfo->err->format_message(cinfo, je->msg);
+	if (cinfo->err->msg_code == JERR_NO_BACKING_STORE) /* over MAX_DECODE_BYTES */
+		snprintf(je->msg, sizeof je->msg, "needs more than %ld MiB to decode",
+			 MAX_DECODE_BYTES >> 20);
+	else
+		cinfo->err->format_message(cinfo, je->msg);
 	jump_out(cinfo);
 }
 
@@ -195,6 +202,7 @@ static int jpeg_run(j_decompress_ptr cinfo, struct jpeg_err *je,
 	if (setjmp(je->jump))
 		return err_set(job->e, ERR_INVALID, "%s: %s", job->path, je->msg);
 	jpeg_create_decompress(cinfo);
+	cinfo->mem->max_memory_to_use = MAX_DECODE_BYTES;
 	cinfo->progress = progress;
 	jpeg_stdio_src(cinfo, job->f);
 	jpeg_read_header(cinfo, TRUE);

@@ -345,6 +345,9 @@ class CtlTest(unittest.TestCase):
         cmp = self.json_of("compare", str(j), str(self.job2))
         self.assertEqual(cmp["differences"]["model.width"], [0.125, 0.25])
         self.assertEqual(cmp["results"]["state"], ["completed", "completed"])
+        for key in ("final_loss", "top1", "top5", "knn_top1"):
+            self.assertEqual(cmp["results"][key],
+                             [self.json_of("show", str(k))[key] for k in (j, self.job2)])
         # --json is accepted after the verb too.
         r = self.ctl("show", str(j), "--json")
         self.assertEqual(json.loads(r.stdout)["job_id"], j)

@@ -13,6 +13,7 @@ job is still recorded. Exits non-zero on the first failed check.
 import base64
 import hashlib
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -20,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from byold_harness import SMALL, Daemon, run_tests, wait_done  # noqa: E402
+from byold_harness import SMALL, Daemon, run_tests, wait_done, wait_for  # noqa: E402
 
 
 class ByoldTest(unittest.TestCase):
@@ -121,6 +122,50 @@ class ByoldTest(unittest.TestCase):
     def test_sigterm_mid_training(self):
         self.interrupted_run("term")
 
+    def test_sigterm_during_evaluations(self):
+        """SIGTERM while the final linear probe runs, then while a requested eval runs:
+        each time byold stops at once; the next start evaluates the job's final
+        checkpoint (written once) and completes it, and runs the requested eval again."""
+        slow = {**SMALL, "data.limit": 1024, "eval.linear.epochs": 5000}  # probe: seconds
+        c = self.daemon.unix()
+        job_id = c.result("job.submit", {"preset": "fmnist-convnet", "set": slow})["job_id"]
+
+        def evals(kind, state):
+            got = c.result("job.get", {"job_id": job_id})["evals"]
+            return [e for e in got if e["kind"] == kind and e["state"] == state]
+        wait_for(lambda: evals("knn", "done"), 60, what="the final kNN, before the probe")
+        t0 = time.time()
+        self.assertEqual(self.daemon.stop(), 0)
+        stop_s = time.time() - t0
+        self.daemon.close()
+        self.daemon = Daemon(self.state)
+        c = self.daemon.unix()
+        job = wait_done(c, job_id)
+        self.assertEqual(job["state"], "completed", job)
+        self.assertIsNotNone(job["top1"])
+        self.assertGreater(job["final_loss"] or 0, 0)
+        steps = [k["step"] for k in c.result("checkpoint.list", {"job_id": job_id})["checkpoints"]]
+        self.assertEqual(steps, [24, 28, 32])  # keep_last 3; the final one written once
+        logs = [l["message"] for l in c.result("job.logs", {"job_id": job_id})["lines"]]
+        self.assertTrue(any("resuming from" in m and "step-00000032" in m for m in logs), logs)
+        # A requested probe: the job cannot be deleted under it; stopped, it runs again.
+        eval_id = c.result("job.eval", {"job_id": job_id, "kind": "linear"})["eval_id"]
+        time.sleep(0.3)
+        self.assertEqual(c.call("job.delete", {"job_id": job_id})["error"]["code"], -32009)
+        t0 = time.time()
+        self.assertEqual(self.daemon.stop(), 0)
+        stop_s = max(stop_s, time.time() - t0)
+        self.daemon.close()
+        self.daemon = Daemon(self.state)
+        c = self.daemon.unix()
+        done = wait_for(lambda: [e for e in evals("linear", "done") if e["eval_id"] == eval_id],
+                        120, what=f"eval {eval_id} after the restart")
+        self.assertEqual(done[0]["top1"], job["top1"])  # the same weights, the same probe
+        logs = [l["message"] for l in c.result("job.logs", {"job_id": job_id})["lines"]]
+        self.assertIn(f"eval {eval_id} interrupted; queued again", logs)
+        self.assertLess(stop_s, 10)
+        print(f"\n  SIGTERM during evaluations: byold stopped within {stop_s:.2f} s")
+
     def test_systemd_notify(self):
         """READY=1 once listening, STOPPING=1 on SIGTERM, as one datagram each."""
         self.daemon.stop()
@@ -142,9 +187,13 @@ class ByoldTest(unittest.TestCase):
         t = self.daemon.tcp()
         self.assertEqual(t.result("server.hello")["protocol"], "byol/1")
         self.assertEqual(t.call("server.status")["error"]["code"], -32001)
+        # Nothing runs before auth: a submit is refused and leaves no job behind.
+        r = t.call("job.submit", {"preset": "fmnist-convnet", "set": SMALL})
+        self.assertEqual(r["error"]["code"], -32001)
         self.assertEqual(t.call("auth", {"token": "0" * 64})["error"]["code"], -32001)
         self.assertTrue(t.result("auth", {"token": token})["ok"])
         self.assertIn("jobs", t.result("server.status"))
+        self.assertEqual(t.result("job.list")["jobs"], [])
         # Repeated failures disconnect.
         u = self.daemon.tcp()
         for _ in range(3):
@@ -155,6 +204,11 @@ class ByoldTest(unittest.TestCase):
             self.assertEqual(u.file.readline(), "")
         except (ConnectionResetError, BrokenPipeError):
             pass
+        # Each failure is logged with the peer, and so is the disconnection.
+        wait_for(lambda: any("disconnected after 3 failed auth calls" in l
+                             for l in self.daemon.log), 10, what="the lock-out in the log")
+        failed = [l for l in self.daemon.log if re.search(r"tcp client 127\.0\.0\.1:\d+: auth failed", l)]
+        self.assertEqual(len(failed), 3, self.daemon.log)  # the third is the disconnection
 
 
 if __name__ == "__main__":

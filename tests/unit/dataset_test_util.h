@@ -96,7 +96,8 @@ static inline void write_bytes(const char *path, const void *data, size_t n)
 
 /* Encode interleaved pixels (1 grey, 3 RGB or 4 CMYK components) as a JPEG,
  * without chroma subsampling so flat colours survive quality 100. */
-static inline void write_jpeg(const char *path, const uint8_t *px, int w, int h, int comps, int quality)
+static inline void write_jpeg_mode(const char *path, const uint8_t *px, int w, int h, int comps,
+				   int quality, int progressive)
 {
 	struct jpeg_compress_struct c;
 	struct jpeg_error_mgr jerr;
@@ -114,6 +115,8 @@ static inline void write_jpeg(const char *path, const uint8_t *px, int w, int h,
 	jpeg_set_quality(&c, quality, TRUE);
 	for (int i = 0; i < c.num_components; i++)
 		c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
+	if (progressive)
+		jpeg_simple_progression(&c);
 	jpeg_start_compress(&c, TRUE);
 	while (c.next_scanline < c.image_height) {
 		JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * (size_t)(w * comps));
@@ -122,6 +125,11 @@ static inline void write_jpeg(const char *path, const uint8_t *px, int w, int h,
 	jpeg_finish_compress(&c);
 	jpeg_destroy_compress(&c);
 	assert_int_equal(fclose(f), 0);
+}
+
+static inline void write_jpeg(const char *path, const uint8_t *px, int w, int h, int comps, int quality)
+{
+	write_jpeg_mode(path, px, w, h, comps, quality, 0);
 }
 
 /* A deterministic byte for synthetic pixels. */

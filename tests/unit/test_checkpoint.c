@@ -182,6 +182,49 @@ static void test_damage(void **state)
 	byol_model_free(&m);
 }
 
+/* Replace the first `from` in the file by `to` (of the same length). */
+static void patch(const char *path, const char *from, const char *to)
+{
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	char head[4096];
+	size_t n = fread(head, 1, sizeof head - 1, f);
+	head[n] = 0;
+	char *at = memmem(head, n, from, strlen(from));
+	assert_non_null(at);
+	assert_int_equal(fseek(f, at - head, SEEK_SET), 0);
+	assert_int_equal(fwrite(to, 1, strlen(to), f), strlen(to));
+	fclose(f);
+}
+
+/* The step and epoch in the metadata are plain digits: strtol's leniencies
+   (spaces, signs, nothing at all) are refused. */
+static void test_bad_metadata(void **state)
+{
+	(void)state;
+	static const char *const bad[][2] = { { "\"step\":\"12\"", "\"step\":\" 1\"" },
+					      { "\"step\":\"12\"", "\"step\":\"+1\"" },
+					      { "\"step\":\"12\"", "\"step\":\"\"  " },
+					      { "\"epoch\":\"34\"", "\"epoch\":\"-3\"" } };
+	struct byol_model m;
+	struct checkpoint_meta meta;
+	struct err e;
+	char path[128], sha[65];
+	size_t bytes;
+	snprintf(path, sizeof path, "%s/meta.safetensors", dir);
+	init(&m);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(checkpoint_write(&m, path, "{}", 12, 34, sha, &bytes, &e), 0);
+		assert_int_equal(checkpoint_read(&m, path, &meta, &e), 0);
+		assert_int_equal(meta.step, 12);
+		checkpoint_meta_free(&meta);
+		patch(path, bad[i][0], bad[i][1]);
+		assert_int_equal(checkpoint_read(&m, path, &meta, &e), ERR_INVALID);
+		assert_non_null(strstr(e.msg, i < 3 ? "bad step" : "bad epoch"));
+	}
+	byol_model_free(&m);
+}
+
 static void touch(const char *name)
 {
 	char path[256];
@@ -257,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_round_trip_and_resume),
 		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_bad_metadata),
 		cmocka_unit_test(test_clean_temps),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -111,13 +111,28 @@ static void test_separable(void **state)
 	print_message("clusters kNN    top-1 %.2f top-5 %.2f\n", r.top1, r.top5);
 	assert_true(r.top1 >= 99.0);
 	assert_true(r.top5 >= r.top1);
-	assert_int_equal(eval_linear(&r, &a, &b, 32, 10, 5, 42, pool, &e), 0);
+	assert_int_equal(eval_linear(&r, &a, &b, 32, 10, 5, 42, pool, NULL, &e), 0);
 	print_message("clusters probe  top-1 %.2f top-5 %.2f (lr %g, wd %g)\n", r.top1, r.top5,
 		      r.lr, r.wd);
 	assert_true(r.top1 >= 99.0);
 	assert_true(r.top5 >= r.top1);
 	set_free(&tr);
 	set_free(&te);
+}
+
+/* A raised stop flag ends the probe with ERR_STOPPED, not a result. */
+static void test_stop(void **state)
+{
+	(void)state;
+	struct set tr = clusters(400, 8, 4, 4.0, 3, 1, 0);
+	struct eval_set a = view(&tr);
+	struct eval_result r = { .top1 = -1 };
+	struct err e = { 0 };
+	volatile sig_atomic_t stop = 1;
+	assert_int_equal(eval_linear(&r, &a, &a, 8, 4, 50, 1, pool, &stop, &e), ERR_STOPPED);
+	assert_non_null(strstr(e.msg, "stopped"));
+	assert_true(r.top1 == -1);
+	set_free(&tr);
 }
 
 /* Random labels: top-1 within 5σ of chance, σ = sqrt(p(1−p)/n). */
@@ -138,7 +153,7 @@ static void test_chance(void **state)
 		      r.top5, tol);
 	assert_true(fabs(r.top1 - 100.0 * p) <= tol);
 	assert_true(fabs(r.top5 - 100.0 * p5) <= tol5);
-	assert_int_equal(eval_linear(&r, &a, &b, 16, classes, 3, 9, pool, &e), 0);
+	assert_int_equal(eval_linear(&r, &a, &b, 16, classes, 3, 9, pool, NULL, &e), 0);
 	print_message("random labels probe top-1 %.2f top-5 %.2f\n", r.top1, r.top5);
 	assert_true(fabs(r.top1 - 100.0 * p) <= tol);
 	assert_true(r.top5 >= r.top1);
@@ -159,14 +174,14 @@ static void test_small(void **state)
 	assert_true(r.top5 == 100.0);
 	assert_int_equal(eval_knn(&r, &a, &b, 4, 3, 1, 0.1, pool, &e), 0); /* 1-NN */
 	assert_true(r.top1 >= 80.0);
-	assert_int_equal(eval_linear(&r, &a, &b, 4, 3, 20, 1, pool, &e), 0);
+	assert_int_equal(eval_linear(&r, &a, &b, 4, 3, 20, 1, pool, NULL, &e), 0);
 	assert_true(r.top1 >= 80.0);
 	assert_true(r.top5 == 100.0);
 	/* One train row, two test rows: kNN votes for its class; the probe has nothing
 	   to hold out and keeps the default setting. */
 	struct eval_set one = { tr.x, tr.y, 1 };
 	assert_int_equal(eval_knn(&r, &one, &b, 4, 3, 200, 0.1, pool, &e), 0);
-	assert_int_equal(eval_linear(&r, &one, &b, 4, 3, 2, 1, pool, &e), 0);
+	assert_int_equal(eval_linear(&r, &one, &b, 4, 3, 2, 1, pool, NULL, &e), 0);
 	assert_true(r.lr == 0.1 && r.wd == 0.0);
 	set_free(&tr);
 	set_free(&te);
@@ -241,8 +256,8 @@ static void test_deterministic(void **state)
 	struct eval_set a = view(&tr), b = view(&te);
 	struct eval_result r1, r2, r3;
 	struct err e;
-	assert_int_equal(eval_linear(&r1, &a, &b, 12, 5, 4, 77, pool, &e), 0);
-	assert_int_equal(eval_linear(&r2, &a, &b, 12, 5, 4, 77, pool, &e), 0);
+	assert_int_equal(eval_linear(&r1, &a, &b, 12, 5, 4, 77, pool, NULL, &e), 0);
+	assert_int_equal(eval_linear(&r2, &a, &b, 12, 5, 4, 77, pool, NULL, &e), 0);
 	assert_memory_equal(&r1, &r2, sizeof r1);
 	assert_int_equal(eval_knn(&r1, &a, &b, 12, 5, 50, 0.07, pool, &e), 0);
 	assert_int_equal(eval_knn(&r3, &a, &b, 12, 5, 50, 0.07, pool, &e), 0);
@@ -280,19 +295,19 @@ static void test_errors(void **state)
 	expect_invalid(eval_knn(&r, &s, &s, 2, 2, 5, NAN, pool, &e), &e, "t > 0");
 	expect_invalid(eval_knn(NULL, &s, &s, 2, 2, 5, 0.1, pool, &e), &e, "missing");
 	expect_invalid(eval_knn(&r, &s, &s, 2, 2, 5, 0.1, NULL, &e), &e, "missing");
-	expect_invalid(eval_linear(&r, &empty, &s, 2, 2, 1, 0, pool, &e), &e, "empty");
-	expect_invalid(eval_linear(&r, &s, &s, 2, 2, 0, 0, pool, &e), &e, "epochs");
-	expect_invalid(eval_linear(&r, &s, &out, 2, 2, 1, 0, pool, &e), &e, "label 2");
-	expect_invalid(eval_linear(&r, &s, &s, 2, 1, 1, 0, pool, &e), &e, "classes");
+	expect_invalid(eval_linear(&r, &empty, &s, 2, 2, 1, 0, pool, NULL, &e), &e, "empty");
+	expect_invalid(eval_linear(&r, &s, &s, 2, 2, 0, 0, pool, NULL, &e), &e, "epochs");
+	expect_invalid(eval_linear(&r, &s, &out, 2, 2, 1, 0, pool, NULL, &e), &e, "label 2");
+	expect_invalid(eval_linear(&r, &s, &s, 2, 1, 1, 0, pool, NULL, &e), &e, "classes");
 	x[5] = NAN;
-	expect_invalid(eval_linear(&r, &s, &s, 2, 2, 1, 0, pool, &e), &e, "feature 1 of row 2");
+	expect_invalid(eval_linear(&r, &s, &s, 2, 2, 1, 0, pool, NULL, &e), &e, "feature 1 of row 2");
 	x[5] = INFINITY;
 	expect_invalid(eval_knn(&r, &s, &s, 2, 2, 5, 0.1, pool, &e), &e, "not finite");
 	x[5] = 6;
 	/* A zero row is legal: its similarities are 0. */
 	x[0] = x[1] = 0;
 	assert_int_equal(eval_knn(&r, &s, &s, 2, 2, 5, 0.1, pool, &e), 0);
-	assert_int_equal(eval_linear(&r, &s, &s, 2, 2, 1, 0, pool, &e), 0);
+	assert_int_equal(eval_linear(&r, &s, &s, 2, 2, 1, 0, pool, NULL, &e), 0);
 }
 
 /* ---- Fashion-MNIST ------------------------------------------------------ */
@@ -366,7 +381,7 @@ static void test_fashion_mnist(void **state)
 	/* numpy, float32, the same recipe: 78.85 / 99.63; allow a few near-ties to flip. */
 	assert_true(fabs(r.top1 - 78.85) <= 0.1 && fabs(r.top5 - 99.63) <= 0.1);
 	t0 = now();
-	assert_int_equal(eval_linear(&r, &a, &b, 784, 10, FMNIST_EPOCHS, 1, pool, &e), 0);
+	assert_int_equal(eval_linear(&r, &a, &b, 784, 10, FMNIST_EPOCHS, 1, pool, NULL, &e), 0);
 	print_message("Fashion-MNIST raw pixels, probe %d epochs: top-1 %.2f top-5 %.2f "
 		      "(lr %g, wd %g; %.1f s)\n",
 		      FMNIST_EPOCHS, r.top1, r.top5, r.lr, r.wd, now() - t0);
@@ -381,7 +396,7 @@ int main(void)
 		cmocka_unit_test(test_errors),	      cmocka_unit_test(test_separable),
 		cmocka_unit_test(test_chance),	      cmocka_unit_test(test_small),
 		cmocka_unit_test(test_knn_reference), cmocka_unit_test(test_deterministic),
-		cmocka_unit_test(test_fashion_mnist),
+		cmocka_unit_test(test_stop),	      cmocka_unit_test(test_fashion_mnist),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -237,6 +237,43 @@ static void test_imagefolder_bad(void **state)
 	assert_int_equal(log.lines, 5);
 }
 
+/* A small progressive file whose frame header claims 16000x16000: decoding it
+   would need 1.5 GiB of coefficient buffers, so it fails at load with the reason
+   and the data set stays usable. */
+static void test_decode_memory_cap(void **state)
+{
+	(void)state;
+	uint8_t px[16 * 16 * 3];
+	char p[512], root[256];
+	struct dataset *ds;
+	struct image img = { 0 };
+	struct err e;
+	for (size_t k = 0; k < sizeof px; k++)
+		px[k] = pix(3, (unsigned)k);
+	write_pattern(tmp_path(p, sizeof p, "ifbomb/train/a/1_good.jpg"), 9, 9, 3, 90, 1, 0);
+	write_jpeg_mode(tmp_path(p, sizeof p, "ifbomb/train/a/2_bomb.jpg"), px, 16, 16, 3, 90, 1);
+	FILE *f = fopen(p, "r+b");
+	assert_non_null(f);
+	uint8_t head[1024];
+	size_t n = fread(head, 1, sizeof head, f), sof = 0;
+	for (size_t k = 0; k + 8 < n && !sof; k++)
+		if (head[k] == 0xFF && head[k + 1] == 0xC2) /* SOF2: progressive */
+			sof = k;
+	assert_true(sof > 0);
+	const uint8_t dims[4] = { 16000 >> 8, 16000 & 255, 16000 >> 8, 16000 & 255 };
+	assert_int_equal(fseek(f, (long)sof + 5, SEEK_SET), 0); /* marker, length, precision */
+	assert_int_equal(fwrite(dims, 1, 4, f), 4);
+	assert_int_equal(fclose(f), 0);
+	tmp_dir(root, sizeof root, "ifbomb");
+	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 3, 0, &e), 0);
+	assert_int_equal(dataset_size(ds), 2);
+	assert_int_equal(dataset_load(ds, 1, &img, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "2_bomb.jpg: needs more than 512 MiB to decode"));
+	assert_int_equal(dataset_load(ds, 0, &img, &e), 0);
+	image_free(&img);
+	dataset_free(ds);
+}
+
 /* ---- concurrency ------------------------------------------------------- */
 
 #define MT_IMAGES 24
@@ -305,6 +342,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_imagefolder),
 		cmocka_unit_test(test_imagefolder_bad),
+		cmocka_unit_test(test_decode_memory_cap),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
