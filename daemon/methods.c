@@ -4,6 +4,7 @@
 #include "methods.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +306,19 @@ static char *base64(const unsigned char *p, size_t n)
 	return out;
 }
 
+/* path opened for reading if it is a regular file itself, not a symlink to one. */
+static FILE *open_regular(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	FILE *f = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "rb") : NULL;
+	if (!f)
+		close(fd);
+	return f;
+}
+
 static int m_ckpt_read(struct rpc_conn *c, const cJSON *params, cJSON **result,
 		       struct rpc_error *err)
 {
@@ -316,9 +330,10 @@ static int m_ckpt_read(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	struct err e = { 0 };
 	if (store_checkpoint_get(d->store, id, &job, path, sizeof path, sha, &bytes, &e) != 0)
 		return fail(err, &e);
-	FILE *f = fopen(path, "rb");
+	FILE *f = open_regular(path);
 	if (!f)
-		return rpc_error_set(err, RPC_NOT_FOUND, "checkpoint %ld: file is gone", id);
+		return rpc_error_set(err, RPC_NOT_FOUND,
+				     "checkpoint %ld: file is gone or not a regular file", id);
 	if (offset > bytes)
 		offset = bytes;
 	if ((long long)want > bytes - offset)

@@ -55,6 +55,17 @@ class ByoldTest(unittest.TestCase):
             data += chunk
             offset += len(chunk)
         self.assertEqual(hashlib.sha256(data).hexdigest(), ck["sha256"])
+        # An indexed file swapped for a symlink is not followed (RELIABILITY 10).
+        secret = os.path.join(self.tmp.name, "secret")
+        with open(secret, "w") as f:
+            f.write("not for clients\n" * 100)
+        first = os.path.join(self.state, "checkpoints", str(job_id), "step-00000004.safetensors")
+        os.unlink(first)
+        os.symlink(secret, first)
+        r = c.call("checkpoint.read", {"checkpoint_id": ckpts[0]["checkpoint_id"],
+                                       "offset": 0, "length": 100})
+        self.assertEqual(r["error"]["code"], -32004)
+        self.assertNotIn("result", r)
         runs = c.result("history.query", {"spec": {"model.encoder": "convnet"},
                                           "order_by": "-top1"})["runs"]
         self.assertEqual([r["job_id"] for r in runs], [job_id])
