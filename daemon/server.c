@@ -192,25 +192,25 @@ static void idle_reset(struct client *c)
 		uv_timer_again(&c->idle);
 }
 
+/* "host:port" of an IPv4 or IPv6 address. */
+static void addr_name(const struct sockaddr_storage *a, char *out, size_t cap)
+{
+	char host[64] = "?";
+	uv_ip_name((const struct sockaddr *)a, host, sizeof host);
+	snprintf(out, cap, "%s:%d", host,
+		 ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
+						: ((const struct sockaddr_in *)a)->sin_port));
+}
+
 /* "host:port" of a TCP client ("?" if unknown). */
 static void peer_name(struct client *c, char *out, size_t cap)
 {
 	struct sockaddr_storage sa;
 	int len = sizeof sa;
-	snprintf(out, cap, "?");
-	if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&sa, &len) != 0)
-		return;
-	char host[64] = "?";
-	int port = 0;
-	if (sa.ss_family == AF_INET6) {
-		uv_ip6_name((struct sockaddr_in6 *)&sa, host, sizeof host);
-		port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-		snprintf(out, cap, "[%s]:%d", host, port);
-	} else if (sa.ss_family == AF_INET) {
-		uv_ip4_name((struct sockaddr_in *)&sa, host, sizeof host);
-		port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
-		snprintf(out, cap, "%s:%d", host, port);
-	}
+	if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&sa, &len) == 0)
+		addr_name(&sa, out, cap);
+	else
+		snprintf(out, cap, "?");
 }
 
 /* Failed auth calls are logged with the peer, and so is the lock-out. */
@@ -526,14 +526,9 @@ static void listener_names(struct server *s, char *unix_path, size_t n, char *tc
 		snprintf(unix_path, n, "%s", s->cfg->socket_path);
 	struct sockaddr_storage a;
 	int alen = sizeof a;
-	char host[64] = "?";
 	tcp[0] = 0;
-	if (!s->tcp_open || uv_tcp_getsockname(&s->tcp_listener, (struct sockaddr *)&a, &alen))
-		return;
-	uv_ip_name((struct sockaddr *)&a, host, sizeof host);
-	snprintf(tcp, tn, "%s:%d", host,
-		 ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
-					       : ((struct sockaddr_in *)&a)->sin_port));
+	if (s->tcp_open && uv_tcp_getsockname(&s->tcp_listener, (struct sockaddr *)&a, &alen) == 0)
+		addr_name(&a, tcp, tn);
 }
 
 static void announce_ready(struct server *s)

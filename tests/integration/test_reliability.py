@@ -86,31 +86,28 @@ def temp_files(directory):
         return []
 
 
-def indexed_checkpoints(db_path, job_id):
-    """[(step, path, sha256)] of a job from byold.db, read directly (daemon stopped)."""
+def read_db(db_path, sql, args=()):
+    """Every row of one query on byold.db, opened read-only beside (or without) byold."""
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        return db.execute("SELECT step, path, sha256 FROM checkpoints WHERE job_id = ?"
-                          " ORDER BY step", (job_id,)).fetchall()
+        return db.execute(sql, args).fetchall()
     finally:
         db.close()
+
+
+def indexed_checkpoints(db_path, job_id):
+    """[(step, path, sha256)] of a job from byold.db, read directly (daemon stopped)."""
+    return read_db(db_path, "SELECT step, path, sha256 FROM checkpoints WHERE job_id = ?"
+                   " ORDER BY step", (job_id,))
 
 
 def store_state(db_path, job_id):
     """A job's state as byold.db records it, read directly."""
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return db.execute("SELECT state FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0]
-    finally:
-        db.close()
+    return read_db(db_path, "SELECT state FROM jobs WHERE job_id = ?", (job_id,))[0][0]
 
 
 def integrity(db_path):
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return db.execute("PRAGMA integrity_check").fetchall()
-    finally:
-        db.close()
+    return read_db(db_path, "PRAGMA integrity_check")
 
 
 def steps_of(client, job_id):
