@@ -1,5 +1,6 @@
 # byol — GNU Makefile. `make` builds into build/, `make test` runs the suite,
-# `make bench` the benchmarks, `make asan` the suite under ASan + UBSan,
+# `make bench` the benchmarks, `make asan` the suite under ASan + UBSan, `make tsan`
+# byold's unit and integration tests under ThreadSanitizer,
 # `make install` installs under $(DESTDIR)$(PREFIX). Missing Debian packages
 # are installed by apt-get when run as root, or the command is printed.
 
@@ -28,14 +29,17 @@ COMMON_SRC := $(wildcard common/*.c)
 NN_SRC     := $(wildcard daemon/nn/*.c)
 BYOL_SRC   := $(wildcard daemon/byol/*.c)
 DATA_SRC   := $(wildcard daemon/data/*.c)
-DAEMON_SRC := $(filter-out daemon/byold.c daemon/byol_train.c,$(wildcard daemon/*.c))
+DAEMON_SRC := $(filter-out daemon/byold.c daemon/byol_train.c,$(wildcard daemon/*.c)) \
+	      $(wildcard daemon/server/*.c daemon/jobs/*.c daemon/store/*.c)
 CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) $(DAEMON_SRC)
 PRESETS    := $(sort $(wildcard common/presets/*.json))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/presets.o
 BIN        := $(BUILD)/byol-train $(BUILD)/byold $(BUILD)/byolctl
-# byolctl links no training engine: its own files, the spec and presets (for
-# --dry-run), SHA-256, the line framer and the safetensors reader/writer.
-CTL_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(wildcard client/*.c) common/spec.c common/err.c 	      common/sha256.c daemon/rpc_frame.c daemon/safetensors.c) $(BUILD)/gen/presets.o
+# byolctl links no training engine: its own files and common/'s spec and presets
+# (for --dry-run), SHA-256, the line framer, UTF-8 and the safetensors reader/writer.
+CTL_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(wildcard client/*.c) common/spec.c common/err.c \
+	      common/sha256.c common/rpc_frame.c common/safetensors.c common/safetensors_write.c common/atomic_file.c \
+	      common/utf8.c common/hostport.c) $(BUILD)/gen/presets.o
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 REF_SRC    := $(wildcard tests/ref/test_*.c)
@@ -47,7 +51,7 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
 TEST_BIN   += $(FUZZ_REPLAY)
 
-.PHONY: all test bench quality asan install deps test-deps clean
+.PHONY: all test bench quality asan tsan install deps test-deps clean
 all: $(BUILD)/.deps $(BIN) $(TEST_BIN) $(BENCH_BIN)
 
 # ---- dependencies ------------------------------------------------------
@@ -201,11 +205,24 @@ asan:
 		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" NN_OPT= \
 		test
 
+# `make tsan`: byold's unit and integration tests under ThreadSanitizer. A report
+# ends the process with status 66, which fails its test.
+TSAN_UNIT := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+tsan:
+	BYOL_SANITIZED=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
+		$(MAKE) BUILD=build-tsan OPT="-O1 -g -fsanitize=thread" NN_OPT= tsan-run
+
+.PHONY: tsan-run
+tsan-run: all
+	@BUILD=$(BUILD) sh tests/run.sh $(TSAN_UNIT) $(INTEG)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0644 man/byolctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0644 man/byolctl.1 man/byol-train.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/byol-spec.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/byold.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	sed 's|/usr/local/bin|$(PREFIX)/bin|' systemd/byold.service \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/byold.service
@@ -215,4 +232,4 @@ install: all
 		install -m 0644 systemd/byold.conf.json $(DESTDIR)$(SYSCONFDIR)/byold/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "hostport.h"
 
 static const char *const default_sockets[] = { "var/byold.sock", "/run/byold/byold.sock" };
 
@@ -56,8 +58,10 @@ static const struct verb verbs[] = {
 	{ "logs", verb_logs, "JOB [-f] [--tail N]",
 	  "Print a job's log lines (the last N, default 100); -f keeps following new lines\n"
 	  "until the job ends.\n" },
-	{ "pause", verb_control, "JOB", "Pause a queued or running job (it keeps its place).\n" },
-	{ "resume", verb_control, "JOB", "Resume a paused job.\n" },
+	{ "pause", verb_control, "JOB", "Pause a queued or running job: a running one checkpoints at its next\n"
+	  "step and gives its worker back.\n" },
+	{ "resume", verb_control, "JOB", "Resume a paused job: it waits for a worker, then continues where it\n"
+	  "stopped.\n" },
 	{ "cancel", verb_control, "JOB", "Cancel a queued, running or paused job.\n" },
 	{ "rm", verb_control, "JOB",
 	  "Delete a job that is not running, with its checkpoints, metrics and logs.\n" },
@@ -262,7 +266,7 @@ static int parse_globals(struct ctl *c, struct globals *g, int argc, char **argv
 			usage_all(stdout);
 			return 0;
 		} else if (strcmp(a, "--version") == 0) {
-			printf("byolctl %s\n", BYOLCTL_VERSION);
+			printf("byolctl %s\n", BYOL_VERSION);
 			return 0;
 		} else if (strcmp(a, "--json") == 0) {
 			c->json = 1;
@@ -285,20 +289,14 @@ static int parse_globals(struct ctl *c, struct globals *g, int argc, char **argv
 static int set_tcp_target(struct ctl *c, const struct globals *g)
 {
 	struct rpcc_target *t = &c->target;
-	const char *colon = strrchr(g->host, ':'), *host = g->host;
-	size_t hl = colon ? (size_t)(colon - host) : 0;
-	if (!colon || hl == 0 || !colon[1] || hl >= sizeof t->host || strlen(colon + 1) >= sizeof t->port)
+	struct err e;
+	int port;
+	if (hostport_parse(g->host, t->host, sizeof t->host, &port, &e) != 0)
 		return ctl_usage(c, NULL, "--host wants HOST:PORT, not '%s'", g->host);
-	if (host[0] == '[' && host[hl - 1] == ']') { /* [::1]:7070 */
-		host++;
-		hl -= 2;
-	}
 	if (!g->token_file)
 		return ctl_usage(c, NULL, "--host needs --token-file F (F: the daemon's "
 				 "<state-dir>/token)");
-	memcpy(t->host, host, hl);
-	t->host[hl] = 0;
-	snprintf(t->port, sizeof t->port, "%s", colon + 1);
+	snprintf(t->port, sizeof t->port, "%d", port);
 	snprintf(t->token_file, sizeof t->token_file, "%s", g->token_file);
 	snprintf(t->where, sizeof t->where, "tcp:%s", g->host);
 	return 0;
@@ -374,6 +372,7 @@ int main(int argc, char **argv)
 {
 	static struct ctl c;
 	const char *no_color = getenv("NO_COLOR");
+	signal(SIGPIPE, SIG_IGN); /* a daemon gone mid-request is an error to report */
 	c.tty = isatty(STDOUT_FILENO);
 	c.color = c.tty && !(no_color && *no_color);
 	c.width = term_width(STDOUT_FILENO);

@@ -25,7 +25,7 @@
 
 #include "rpcclient.h"
 
-#define BYOLCTL_VERSION "0.1.0"
+#include "version.h"
 
 /* Exit codes (sysexits.h where one fits). */
 enum ctl_exit {

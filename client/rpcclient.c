@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "rpc.h"
+#include "rpc_frame.h"
 
 struct rpcc_note {
 	cJSON *params;
@@ -298,7 +298,7 @@ static int error_reply(struct rpcc *r, const char *method, const cJSON *err, str
 	const char *field = json_str(data, "field"), *reason = json_str(data, "reason");
 	if (code == RPC_METHOD_NOT_FOUND)
 		ctl_errf(e, CTL_UNAVAILABLE, "byold at %s does not know %s — it is older than "
-			 "this byolctl (%s)", r->target->where, method, BYOLCTL_VERSION);
+			 "this byolctl (%s)", r->target->where, method, BYOL_VERSION);
 	else if (field && reason)
 		ctl_errf(e, exit_for(code), "%s: %s", field, reason);
 	else

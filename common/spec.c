@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "utf8.h"
 
 /* ---- defaults and bounds --------------------------------------------------- */
 
@@ -554,35 +555,12 @@ static int read_pair(float out[2], const cJSON *o, const char *prefix, const cha
 	return 0;
 }
 
-/* 1 if s is well-formed UTF-8 without control characters (C0, DEL, C1). */
-static int printable_utf8(const unsigned char *s)
-{
-	static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
-	while (*s) {
-		unsigned c = *s++;
-		int n = c < 0x80 ? 0 : c >= 0xC2 && c < 0xE0 ? 1 : c >= 0xE0 && c < 0xF0 ? 2
-			: c >= 0xF0 && c < 0xF5 ? 3 : -1;
-		if (n < 0)
-			return 0;
-		uint32_t cp = n ? c & (0x3Fu >> n) : c;
-		for (int i = 0; i < n; i++, s++) {
-			if ((*s & 0xC0) != 0x80)
-				return 0;
-			cp = cp << 6 | (*s & 0x3F);
-		}
-		if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp < 0x20 ||
-		    (cp >= 0x7F && cp < 0xA0))
-			return 0;
-	}
-	return 1;
-}
-
 static int read_name(struct spec *s, const cJSON *json, struct spec_error *err)
 {
 	const char *name = at(json, "name")->valuestring;
 	if (strlen(name) > NAME_MAX_BYTES)
 		return fail(err, "name", "must be at most %d bytes", NAME_MAX_BYTES);
-	if (!printable_utf8((const unsigned char *)name))
+	if (!utf8_printable(name))
 		return fail(err, "name", "must be printable UTF-8");
 	strcpy(s->name, name);
 	return 0;

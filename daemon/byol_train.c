@@ -46,7 +46,7 @@ struct args {
 	long steps;
 };
 
-static volatile sig_atomic_t stop_requested;
+static atomic_int stop_requested; /* lock-free, so the signal handler may set it */
 
 static void on_signal(int sig)
 {

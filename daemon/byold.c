@@ -25,13 +25,13 @@
 #include <unistd.h>
 
 #include "blas.h"
-#include "checkpoint.h"
-#include "config.h"
+#include "jobs/recover.h"
 #include "log.h"
 #include "pool.h"
-#include "server.h"
+#include "server/config.h"
+#include "server/server.h"
+#include "version.h"
 
-#define BYOLD_VERSION "0.1.0"
 #define EXIT_USAGE 64  /* EX_USAGE: a bad flag */
 #define EXIT_CONFIG 78 /* EX_CONFIG: a bad config file */
 
@@ -42,6 +42,7 @@ struct byold {
 	char socket[4200];            /* cfg.socket or its default */
 	const char *config_path;      /* --config, else the default if it exists, else NULL */
 	char default_config[4200];    /* $CONFIGURATION_DIRECTORY/byold.conf.json */
+	struct daemon_ctx *d;         /* max_queued follows reloads */
 	int argc;                     /* the flags, applied again over a reloaded file */
 	char **argv;
 };
@@ -74,6 +75,7 @@ static void on_reload(void *ctx)
 	}
 	config_apply_runtime(&b->cfg, &next, restart, sizeof restart);
 	server_limits(&b->server, &b->cfg);
+	b->d->max_queued = b->cfg.max_queued;
 	log_info("reloaded %s", b->config_path);
 	if (restart[0])
 		log_warn("reload: %s changed: kept until byold restarts", restart);
@@ -109,7 +111,7 @@ static int configure(struct byold *b, int argc, char **argv)
 	if (rc == CONFIG_HELP)
 		config_usage(stdout);
 	else if (rc == CONFIG_VERSION)
-		printf("byold %s\n", BYOLD_VERSION);
+		printf("byold %s\n", BYOL_VERSION);
 	if (rc > 0)
 		return 0;
 	if (rc < 0) {
@@ -183,30 +185,30 @@ int main(int argc, char **argv)
 	if (status >= 0)
 		return status;
 	const char *env_state = getenv("STATE_DIRECTORY"), *env_run = getenv("RUNTIME_DIRECTORY");
-	snprintf(d.state_dir, sizeof d.state_dir, "%s",
+	snprintf(d.jobs.state_dir, sizeof d.jobs.state_dir, "%s",
 		 b.cfg.state_dir[0] ? b.cfg.state_dir : env_state ? env_state : "var");
 	if (b.cfg.socket[0])
 		snprintf(b.socket, sizeof b.socket, "%s", b.cfg.socket);
 	else
-		snprintf(b.socket, sizeof b.socket, "%s/byold.sock", env_run ? env_run : d.state_dir);
+		snprintf(b.socket, sizeof b.socket, "%s/byold.sock", env_run ? env_run : d.jobs.state_dir);
 	char db[4200];
-	snprintf(db, sizeof db, "%s/byold.db", d.state_dir);
+	snprintf(db, sizeof db, "%s/byold.db", d.jobs.state_dir);
 	int cores = b.cfg.threads ? b.cfg.threads : pool_cores(), requeued = 0;
 	d.started = time(NULL);
 	d.workers = b.cfg.workers;
-	int rc = prepare_state(d.state_dir, &e), temps = 0;
-	if (!rc && !(rc = checkpoint_clean_temps(d.state_dir, &temps, &e)) && temps)
-		log_info("removed %d temporary checkpoint file(s) of interrupted writes", temps);
+	d.max_queued = b.cfg.max_queued;
+	b.d = &d;
+	int rc = prepare_state(d.jobs.state_dir, &e);
 	if (!rc)
-		rc = load_token(d.state_dir, d.token, &e);
+		rc = load_token(d.jobs.state_dir, d.token, &e);
 	if (!rc)
-		rc = store_open(&d.store, db, &e);
+		rc = store_open(&d.jobs.store, db, &e);
 	if (!rc && !(d.streams = streams_new()))
 		rc = err_set(&e, ERR_NOMEM, "out of memory");
 	if (!rc)
-		rc = scheduler_start(&d.sched, b.cfg.workers, cores, NULL, NULL, &e);
+		rc = scheduler_start(&d.jobs.sched, b.cfg.workers, cores, NULL, NULL, &e);
 	if (!rc)
-		rc = methods_recover(&d, &requeued, &e);
+		rc = jobs_recover(&d.jobs, &requeued, &e);
 	if (!rc && requeued)
 		log_info("%d job(s) requeued", requeued);
 	b.server = (struct server_config){ .socket_path = b.socket,
@@ -217,8 +219,8 @@ int main(int argc, char **argv)
 		rc = server_run(&d, &b.server, &hooks, &e);
 	if (rc)
 		log_error("%s", e.msg);
-	scheduler_stop(d.sched);
+	scheduler_stop(d.jobs.sched);
 	streams_free(d.streams);
-	store_close(d.store);
+	store_close(d.jobs.store);
 	return rc ? 1 : 0;
 }

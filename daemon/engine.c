@@ -40,6 +40,7 @@ struct engine {
 	double last_ckpt_time;
 	char (*kept)[4200]; /* checkpoint paths written, oldest first */
 	int n_kept;
+	size_t eval_bad[2];  /* images of data, eval_data the last evaluation could not decode */
 };
 
 static double now_s(void)
@@ -67,13 +68,39 @@ static void log_line(struct engine *g, const char *level, const char *msg)
 
 /* ---- setup -------------------------------------------------------------- */
 
-static int open_dataset(struct dataset **ds, const struct spec_data *d, struct err *e)
+/* A data set's log line ("skipping PATH: reason"...) as a job log event. */
+static void data_log(void *ctx, const char *msg)
+{
+	log_line(ctx, "warning", msg);
+}
+
+/* Open data or eval_data (field names it); its skipped files summed up in a log line. */
+static int open_dataset(struct engine *g, struct dataset **ds, const struct spec_data *d,
+			const char *field, struct err *e)
 {
 	struct dataset_config c = { .path = d->path, .split = d->split, .limit = (size_t)d->limit,
-				    .channels = d->channels, .skip_bad = d->skip_bad };
+				    .channels = d->channels, .skip_bad = d->skip_bad,
+				    .log = data_log, .log_ctx = g };
 	if (dataset_format_parse(d->format, &c.format) != 0)
 		return err_set(e, ERR_INVALID, "unknown data format \"%s\"", d->format);
-	return dataset_open(ds, &c, e);
+	int rc = dataset_open(ds, &c, e);
+	if (!rc && dataset_skipped(*ds)) {
+		char msg[4400];
+		snprintf(msg, sizeof msg, "%s: %zu files skipped in %s (split %s), %zu images used",
+			 field, dataset_skipped(*ds), d->path, d->split, dataset_size(*ds));
+		log_line(g, "warning", msg);
+	}
+	return rc;
+}
+
+/* The loader's reports of images it could not decode, as log events. */
+static void loader_reports(struct engine *g)
+{
+	char msg[256], line[320];
+	while (g->loader && loader_take_report(g->loader, msg, sizeof msg)) {
+		snprintf(line, sizeof line, "skipping %s (another image takes its place)", msg);
+		log_line(g, "warning", line);
+	}
 }
 
 int engine_model_config(const struct spec *s, struct byol_config *cfg, struct byol_optim *optim,
@@ -181,9 +208,9 @@ static int start_loader(struct engine *g, struct err *e)
 static int setup(struct engine *g, struct err *e)
 {
 	const struct spec *s = g->s;
-	int rc = open_dataset(&g->train, &s->data, e);
+	int rc = open_dataset(g, &g->train, &s->data, "data", e);
 	if (!rc)
-		rc = open_dataset(&g->test, &s->eval_data, e);
+		rc = open_dataset(g, &g->test, &s->eval_data, "eval_data", e);
 	if (!rc)
 		rc = build(g, e);
 	if (rc)
@@ -251,7 +278,7 @@ static int save(struct engine *g, struct err *e)
 }
 
 /* The caller's stop flag, or NULL. */
-static const volatile sig_atomic_t *stop_flag(const struct engine *g)
+static const atomic_int *stop_flag(const struct engine *g)
 {
 	return g->h ? g->h->stop : NULL;
 }
@@ -263,8 +290,16 @@ static int encode(struct engine *g, struct feature_set *f, const struct dataset 
 				      .channels = g->s->data.channels,
 				      .size = g->s->data.image_size, .mean = d->mean,
 				      .std = d->std, .batch = EVAL_BATCH, .stop = stop_flag(g) };
-	size_t skipped;
-	return features_extract(f, &src, ds, g->pool, &skipped, e);
+	size_t skipped = 0, *last = &g->eval_bad[ds == g->test];
+	int rc = features_extract(f, &src, ds, g->pool, &skipped, e);
+	if (!rc && skipped != *last) {
+		char msg[4400];
+		snprintf(msg, sizeof msg, "evaluation: %zu images of %s could not be decoded and "
+			 "were left out", skipped, d->path);
+		log_line(g, "warning", msg);
+		*last = skipped;
+	}
+	return rc;
 }
 
 /* kNN monitor, or the linear probe, on the current online encoder; emits an eval event. */
@@ -333,6 +368,7 @@ static void epoch_summary(struct engine *g, struct window *w, int epoch)
 	cJSON_AddNumberToObject(ev, "seconds", t - w->start);
 	emit(g, ev);
 	*w = (struct window){ .start = t };
+	loader_reports(g);
 }
 
 /* Checkpoint when a step or time period has passed. */
@@ -358,20 +394,8 @@ static int end_of_epoch(struct engine *g, struct window *ep, int epoch, struct e
 
 static int stop_requested(const struct engine *g)
 {
-	const volatile sig_atomic_t *stop = stop_flag(g);
-	return stop && *stop;
-}
-
-/* Wait at a step boundary while paused; the pause does not count toward img/s. */
-static void wait_while_paused(struct engine *g, struct window *pt)
-{
-	if (!g->h || !g->h->pause || !*g->h->pause)
-		return;
-	double t0 = now_s();
-	const struct timespec tick = { 0, 20 * 1000 * 1000 };
-	while (*g->h->pause && !stop_requested(g))
-		nanosleep(&tick, NULL);
-	pt->start += now_s() - t0;
+	const atomic_int *stop = stop_flag(g);
+	return stop && atomic_load(stop);
 }
 
 static int train(struct engine *g, struct err *e)
@@ -380,7 +404,6 @@ static int train(struct engine *g, struct err *e)
 	const long first = g->step;
 	g->last_ckpt_time = pt.start;
 	while (g->step < g->total) {
-		wait_while_paused(g, &pt);
 		if (stop_requested(g)) {
 			g->r->state = ENGINE_STOPPED;
 			return save(g, e);
@@ -453,9 +476,21 @@ int engine_run(const struct spec *s, const char *spec_json, const struct engine_
 	r->step = g.step;
 	if (!rc && r->state == ENGINE_COMPLETED)
 		rc = finish(&g, e);
+	/* Images left out: files skipped at open in both data sets, plus the images
+	   that could not be decoded (by the loader or the last evaluation). */
+	size_t undecoded = g.loader ? loader_skipped(g.loader) : 0;
+	r->skipped_images = (g.train ? dataset_skipped(g.train) : 0) +
+			    (g.test ? dataset_skipped(g.test) : 0) +
+			    (undecoded > g.eval_bad[0] ? undecoded : g.eval_bad[0]) + g.eval_bad[1];
 	if (g.loader) {
-		r->skipped_images = loader_skipped(g.loader) + dataset_skipped(g.train);
 		r->data_wait_ms = loader_wait_ms(g.loader);
+		loader_reports(&g);
+		if (undecoded > LOADER_MAX_REPORTS) {
+			char msg[4400];
+			snprintf(msg, sizeof msg, "data: %zu images of %s could not be decoded (%d "
+				 "named above)", undecoded, s->data.path, LOADER_MAX_REPORTS);
+			log_line(&g, "warning", msg);
+		}
 	}
 	teardown(&g);
 	return rc;

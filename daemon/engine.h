@@ -10,14 +10,13 @@
  * *hooks->stop makes the engine write a checkpoint at the next step boundary
  * and return with ENGINE_STOPPED; a stop during the final evaluations ends
  * them at the next batch or probe epoch (the final checkpoint is written, so a
- * run resumed from it goes straight to the evaluations). While *hooks->pause
- * is nonzero the engine waits at the next step boundary (a stop still ends
- * the wait).
+ * run resumed from it goes straight to the evaluations). Pausing is a stop
+ * whose caller resumes later from the checkpoint (the scheduler's affair).
  */
 #ifndef BYOL_ENGINE_H
 #define BYOL_ENGINE_H
 
-#include <signal.h>
+#include <stdatomic.h>
 
 #include <cjson/cJSON.h>
 
@@ -28,8 +27,7 @@
 struct engine_hooks {
 	void (*event)(void *ctx, const cJSON *ev); /* may be NULL */
 	void *ctx;
-	volatile sig_atomic_t *stop;               /* may be NULL */
-	volatile sig_atomic_t *pause;              /* may be NULL */
+	const atomic_int *stop;                    /* may be NULL */
 };
 
 struct engine_options {

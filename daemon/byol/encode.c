@@ -83,7 +83,7 @@ int features_extract(struct feature_set *out, const struct feature_source *src,
 		if (++fill == src->batch) {
 			flush(out, &net, batch, fill);
 			fill = 0;
-			if (src->stop && *src->stop)
+			if (src->stop && atomic_load(src->stop))
 				rc = err_set(e, ERR_STOPPED, "features: stopped");
 		}
 	}

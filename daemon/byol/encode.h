@@ -6,7 +6,7 @@
 #ifndef BYOL_BYOL_ENCODE_H
 #define BYOL_BYOL_ENCODE_H
 
-#include <signal.h>
+#include <stdatomic.h>
 
 #include "dataset.h"
 #include "models.h"
@@ -24,7 +24,7 @@ struct feature_source {
 	int channels, size;                /* input images */
 	const float *mean, *std;
 	int batch;                         /* images per forward */
-	const volatile sig_atomic_t *stop; /* if set and non-zero: give up (may be NULL) */
+	const atomic_int *stop; /* if set and non-zero: give up (may be NULL) */
 };
 
 /* Features of every image of ds. Images that cannot be decoded are left out and

@@ -281,7 +281,7 @@ out:
 /* The probe's state; the float arrays share one allocation (arena). */
 struct probe {
 	struct pool *pool;
-	const volatile sig_atomic_t *stop; /* raised: every training ends at its epoch */
+	const atomic_int *stop; /* raised: every training ends at its epoch */
 	const float *x; /* the set being read: n × dim */
 	const int *y;
 	int dim, classes;
@@ -449,7 +449,7 @@ static void shuffle(size_t *a, size_t n, uint64_t seed, uint64_t stream)
 
 static int stopped(const struct probe *p)
 {
-	return p->stop && *p->stop;
+	return p->stop && atomic_load(p->stop);
 }
 
 /* Train from zero on rows[0..n) for `epochs` epochs, cosine lr per step from lr to 0.
@@ -514,7 +514,7 @@ static void probe_sweep(struct probe *p, size_t n, int epochs, uint64_t seed, do
 
 int eval_linear(struct eval_result *r, const struct eval_set *train, const struct eval_set *test,
 		int dim, int classes, int epochs, uint64_t seed, struct pool *pool,
-		const volatile sig_atomic_t *stop, struct err *e)
+		const atomic_int *stop, struct err *e)
 {
 	int rc = check_args(r, train, test, dim, classes, pool, e);
 	if (rc)

@@ -27,7 +27,7 @@
 #ifndef BYOL_BYOL_EVAL_H
 #define BYOL_BYOL_EVAL_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +72,6 @@ int eval_knn(struct eval_result *r, const struct eval_set *train, const struct e
  */
 int eval_linear(struct eval_result *r, const struct eval_set *train, const struct eval_set *test,
 		int dim, int classes, int epochs, uint64_t seed, struct pool *pool,
-		const volatile sig_atomic_t *stop, struct err *e);
+		const atomic_int *stop, struct err *e);
 
 #endif

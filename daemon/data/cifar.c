@@ -7,8 +7,9 @@
  * Pixels are the R, G and B planes of a 32×32 image, i.e. already planar
  * CHW. The path is the directory holding the files, or its parent when they
  * sit in the sub-folder the official archive unpacks to. Sizes come from
- * stat and must be whole records; memory is allocated for the records the
- * files hold, never for more.
+ * fstat and must be whole records, at most DATASET_MAX_PIXEL_BYTES of pixels
+ * in all; memory is allocated for the records the files hold, never for
+ * more. The probe (cifar_probe) stops after the sizes.
  */
 #include "dataset_impl.h"
 
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CIFAR_SIDE 32
 #define CIFAR_PIXELS (3 * CIFAR_SIDE * CIFAR_SIDE)
@@ -57,10 +59,11 @@ static int join(char *buf, size_t size, const char *a, const char *b, struct err
 	return 0;
 }
 
-static int is_file(const char *path)
+/* Does path name anything (what it is gets checked when it is opened)? */
+static int exists(const char *path)
 {
 	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	return lstat(path, &st) == 0;
 }
 
 /* The directory that holds the batches: path itself or path/<subdir>. */
@@ -68,14 +71,13 @@ static int find_dir(char *dir, size_t size, const char *path, const struct cifar
 		    struct err *e)
 {
 	char probe[PATH_MAX];
-	struct stat st;
 	int rc;
 
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return err_set(e, ERR_NOTFOUND, "%s: no such directory", path);
+	if ((rc = dataset_check_dir(path, e)) < 0)
+		return rc;
 	if ((rc = join(probe, sizeof probe, path, l->files[0], e)) < 0)
 		return rc;
-	if (is_file(probe)) {
+	if (exists(probe)) {
 		snprintf(dir, size, "%s", path); /* fits: probe held more */
 		return 0;
 	}
@@ -83,13 +85,14 @@ static int find_dir(char *dir, size_t size, const char *path, const struct cifar
 		return rc;
 	if ((rc = join(probe, sizeof probe, dir, l->files[0], e)) < 0)
 		return rc;
-	if (is_file(probe))
+	if (exists(probe))
 		return 0;
 	return err_set(e, ERR_NOTFOUND, "%s: no %s (nor %s/%s)", path, l->files[0], l->subdir,
 		       l->files[0]);
 }
 
-/* Records in every file of the layout; each must exist and be whole records. */
+/* Records in every file of the layout; each must be a regular file of whole
+   records, and all of them together within the pixel bound. */
 static int count_records(const char *dir, const struct cifar_layout *l, size_t *counts,
 			 size_t *total, struct err *e)
 {
@@ -102,15 +105,18 @@ static int count_records(const char *dir, const struct cifar_layout *l, size_t *
 	for (int f = 0; f < CIFAR_MAX_FILES && l->files[f]; f++) {
 		if ((rc = join(path, sizeof path, dir, l->files[f], e)) < 0)
 			return rc;
-		if (stat(path, &st) < 0)
-			return err_set(e, ERR_NOTFOUND, "%s: %s", path, strerror(errno));
-		if (!S_ISREG(st.st_mode))
-			return err_set(e, ERR_INVALID, "%s: not a regular file", path);
+		int fd = dataset_open_file(path, &st, e);
+		if (fd < 0)
+			return fd;
+		close(fd);
 		if (st.st_size == 0 || (uintmax_t)st.st_size % rec != 0)
 			return err_set(e, ERR_INVALID,
 				       "%s: size %jd is not a positive multiple of the %zu-byte record",
 				       path, (intmax_t)st.st_size, rec);
 		counts[f] = (size_t)((uintmax_t)st.st_size / rec);
+		if ((rc = dataset_check_claim(path, *total + counts[f], CIFAR_PIXELS,
+					      "the files hold", e)) < 0)
+			return rc;
 		*total += counts[f];
 	}
 	return 0;
@@ -121,11 +127,16 @@ static int read_file(struct dataset *ds, const char *path, const struct cifar_la
 		     size_t first, size_t n, struct err *e)
 {
 	uint8_t lab[2];
-	int rc = 0;
-	FILE *f = fopen(path, "rb");
+	struct stat st;
+	int rc = 0, fd = dataset_open_file(path, &st, e);
 
-	if (!f)
-		return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+	if (fd < 0)
+		return fd;
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		close(fd);
+		return err_set(e, ERR_NOMEM, "%s: cannot open: %s", path, strerror(errno));
+	}
 	for (size_t r = 0; r < n; r++) {
 		uint8_t *px = ds->pixels + (first + r) * CIFAR_PIXELS;
 		if (fread(lab, 1, (size_t)l->label_bytes, f) != (size_t)l->label_bytes ||
@@ -152,12 +163,31 @@ out_close:
 	return rc;
 }
 
-int cifar_open(struct dataset *ds, const struct dataset_config *cfg, struct err *e)
+static const struct cifar_layout *layout(const struct dataset_config *cfg)
 {
 	int test = dataset_split_is_test(cfg->split);
-	const struct cifar_layout *l = cfg->format == DATASET_CIFAR100
-		? (test ? &cifar100_test : &cifar100_train)
-		: (test ? &cifar10_test : &cifar10_train);
+	return cfg->format == DATASET_CIFAR100 ? (test ? &cifar100_test : &cifar100_train)
+					       : (test ? &cifar10_test : &cifar10_train);
+}
+
+int cifar_probe(const struct dataset_config *cfg, size_t *n, struct err *e)
+{
+	const struct cifar_layout *l = layout(cfg);
+	char dir[PATH_MAX];
+	size_t counts[CIFAR_MAX_FILES] = { 0 }, total;
+	int rc;
+
+	if ((rc = find_dir(dir, sizeof dir, cfg->path, l, e)) < 0)
+		return rc;
+	if ((rc = count_records(dir, l, counts, &total, e)) < 0)
+		return rc;
+	*n = cfg->limit && cfg->limit < total ? cfg->limit : total;
+	return 0;
+}
+
+int cifar_open(struct dataset *ds, const struct dataset_config *cfg, struct err *e)
+{
+	const struct cifar_layout *l = layout(cfg);
 	char dir[PATH_MAX], path[PATH_MAX];
 	size_t counts[CIFAR_MAX_FILES] = { 0 }, total, bytes;
 	int rc;

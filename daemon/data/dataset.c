@@ -1,31 +1,24 @@
 /*
  * dataset.c — the common dataset API: config checks, dispatch to the format
  * readers, labels and shapes, in-memory image access with channel
- * conversion, and the process-wide logger.
+ * conversion, the per-dataset logger, and opening files without blocking.
  */
 #include "dataset_impl.h"
 
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
-/* ---- logger ------------------------------------------------------------ */
+/* ---- logger and safe opening ----------------------------------------- */
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static void (*log_fn)(void *ctx, const char *msg);
-static void *log_ctx;
-
-void dataset_set_logger(void (*log)(void *ctx, const char *msg), void *ctx)
-{
-	pthread_mutex_lock(&log_lock);
-	log_fn = log;
-	log_ctx = ctx;
-	pthread_mutex_unlock(&log_lock);
-}
-
-void dataset_log(const char *fmt, ...)
+void dataset_log(const struct dataset *ds, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -33,16 +26,121 @@ void dataset_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-
-	/* Copy the pair under the lock so a concurrent set never mixes them. */
-	pthread_mutex_lock(&log_lock);
-	void (*fn)(void *, const char *) = log_fn;
-	void *ctx = log_ctx;
-	pthread_mutex_unlock(&log_lock);
-	if (fn)
-		fn(ctx, msg);
+	if (ds->log)
+		ds->log(ds->log_ctx, msg);
 	else
 		fprintf(stderr, "%s\n", msg);
+}
+
+const char *dataset_mode_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a FIFO";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFSOCK: return "a socket";
+	case S_IFLNK: return "a symbolic link";
+	}
+	return "not a regular file";
+}
+
+#ifndef CONFIGFS_MAGIC
+#define CONFIGFS_MAGIC 0x62656570 /* not in every linux/magic.h */
+#endif
+
+/* The kernel's pseudo file systems: their "files" are not data (a read may
+   never end, block, or have side effects). NULL for a real file system. */
+static const char *pseudo_fs(long type)
+{
+	switch (type) {
+	case PROC_SUPER_MAGIC: return "/proc (procfs)";
+	case SYSFS_MAGIC: return "/sys (sysfs)";
+	case DEBUGFS_MAGIC: return "debugfs";
+	case TRACEFS_MAGIC: return "tracefs";
+	case SECURITYFS_MAGIC: return "securityfs";
+	case CGROUP_SUPER_MAGIC: return "cgroupfs";
+	case CGROUP2_SUPER_MAGIC: return "cgroup2fs";
+	case CONFIGFS_MAGIC: return "configfs";
+	case BPF_FS_MAGIC: return "bpffs";
+	case EFIVARFS_MAGIC: return "efivarfs";
+	case PSTOREFS_MAGIC: return "pstore";
+	case DEVPTS_SUPER_MAGIC: return "devpts";
+	}
+	return NULL;
+}
+
+static int not_found(const char *path, int err, struct err *e)
+{
+	return err_set(e, err == ENOENT || err == ENOTDIR ? ERR_NOTFOUND : ERR_IO, "%s: %s", path,
+		       strerror(err));
+}
+
+int dataset_open_file(const char *path, struct stat *st, struct err *e)
+{
+	struct statfs sf;
+	const char *fs;
+
+	if (stat(path, st) < 0)
+		return not_found(path, errno, e);
+	if (!S_ISREG(st->st_mode))
+		return err_set(e, ERR_INVALID, "%s: is %s, not a regular file", path,
+			       dataset_mode_name(st->st_mode));
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOMEM ? err_set(e, ERR_NOMEM, "%s: out of memory", path)
+				       : not_found(path, errno, e);
+	int rc = 0;
+	if (fstat(fd, st) < 0) /* it may have been replaced since the stat */
+		rc = err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+	else if (!S_ISREG(st->st_mode))
+		rc = err_set(e, ERR_INVALID, "%s: is %s, not a regular file", path,
+			     dataset_mode_name(st->st_mode));
+	else if (fstatfs(fd, &sf) == 0 && (fs = pseudo_fs((long)sf.f_type)))
+		rc = err_set(e, ERR_INVALID, "%s: is a file of %s, not a data file", path, fs);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int dataset_check_dir(const char *path, struct err *e)
+{
+	struct stat st;
+	struct statfs sf;
+	const char *fs;
+
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return err_set(e, ERR_NOTFOUND, "%s: no such directory", path);
+		return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, ERR_INVALID, "%s: is %s, not a directory", path,
+			       dataset_mode_name(st.st_mode));
+	if (statfs(path, &sf) == 0 && (fs = pseudo_fs((long)sf.f_type)))
+		return err_set(e, ERR_INVALID, "%s: is a directory of %s, not a data directory",
+			       path, fs);
+	return 0;
+}
+
+int dataset_check_claim(const char *path, uint64_t n, uint64_t px, const char *what,
+			struct err *e)
+{
+	uint64_t bytes;
+
+	if (__builtin_mul_overflow(n, px, &bytes) || bytes > DATASET_MAX_PIXEL_BYTES)
+		return err_set(e, ERR_RANGE,
+			       "%s: %s %" PRIu64 " images of %" PRIu64 " bytes (%.1f GiB), over the "
+			       "%" PRIu64 " GiB limit for data sets held in memory",
+			       path, what, n, px, (double)n * (double)px / (double)(1u << 30),
+			       DATASET_MAX_PIXEL_BYTES >> 30);
+	if (n > DATASET_MAX_IMAGES)
+		return err_set(e, ERR_RANGE, "%s: %s %" PRIu64 " images, over the limit of %zu",
+			       path, what, n, DATASET_MAX_IMAGES);
+	return 0;
 }
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -134,6 +232,8 @@ int dataset_open(struct dataset **out, const struct dataset_config *cfg, struct 
 	ds->format = cfg->format;
 	ds->channels = cfg->channels;
 	ds->skip_bad = cfg->skip_bad;
+	ds->log = cfg->log;
+	ds->log_ctx = cfg->log_ctx;
 
 	switch (cfg->format) {
 	case DATASET_IDX:
@@ -161,6 +261,36 @@ int dataset_open(struct dataset **out, const struct dataset_config *cfg, struct 
 out_free:
 	dataset_free(ds);
 	return rc;
+}
+
+int dataset_probe(const struct dataset_config *cfg, size_t *n_images, struct err *e)
+{
+	size_t n = 0;
+	int rc = check_config(cfg, e);
+
+	*n_images = 0;
+	if (rc < 0)
+		return rc;
+	switch (cfg->format) {
+	case DATASET_IDX:
+		rc = idx_probe(cfg, &n, e);
+		break;
+	case DATASET_CIFAR10:
+	case DATASET_CIFAR100:
+		rc = cifar_probe(cfg, &n, e);
+		break;
+	case DATASET_IMAGEFOLDER:
+		rc = imagefolder_probe(cfg, &n, e);
+		break;
+	default:
+		rc = err_set(e, ERR_INVALID, "unknown data.format %d", (int)cfg->format);
+	}
+	if (rc < 0)
+		return rc;
+	if (n == 0)
+		return err_set(e, ERR_INVALID, "%s: no usable images", cfg->path);
+	*n_images = n;
+	return 0;
 }
 
 void dataset_free(struct dataset *ds)

@@ -40,7 +40,10 @@ struct loader {
 	long next_fill;     /* next step a worker should build */
 	long next_take;     /* next step loader_next hands out */
 	int stopping;
-	size_t skipped;
+	uint8_t *bad;       /* bitmap of the images that could not be decoded */
+	size_t skipped;     /* bits set in bad */
+	size_t taken;       /* reports handed to loader_take_report */
+	char reports[LOADER_MAX_REPORTS][256]; /* the first ones' messages */
 	double wait_ms;
 };
 
@@ -77,7 +80,12 @@ static int load_image(struct worker *w, size_t *idx, struct err *e)
 		if (!l->cfg.skip_bad)
 			return e->code;
 		pthread_mutex_lock(&l->mu);
-		l->skipped++;
+		if (!(l->bad[i / 8] & (1u << (i % 8)))) { /* each image counted once */
+			l->bad[i / 8] |= (uint8_t)(1u << (i % 8));
+			if (l->skipped < LOADER_MAX_REPORTS)
+				snprintf(l->reports[l->skipped], sizeof l->reports[0], "%s", e->msg);
+			l->skipped++;
+		}
 		pthread_mutex_unlock(&l->mu);
 	}
 	return err_set(e, ERR_INVALID, "no image of the data set could be decoded");
@@ -202,7 +210,9 @@ int loader_start(struct loader **out, const struct loader_config *cfg, long firs
 	pthread_cond_init(&l->free_slot, NULL);
 	l->slots = calloc((size_t)cfg->depth, sizeof *l->slots);
 	l->workers = calloc((size_t)cfg->threads, sizeof *l->workers);
-	int rc = l->slots && l->workers ? 0 : err_set(e, ERR_NOMEM, "loader: out of memory");
+	l->bad = calloc(n / 8 + 1, 1);
+	int rc = l->slots && l->workers && l->bad ? 0
+						  : err_set(e, ERR_NOMEM, "loader: out of memory");
 	for (int i = 0; !rc && i < cfg->depth; i++) {
 		l->slots[i].views = malloc(2 * l->view_len * sizeof(float));
 		if (!l->slots[i].views)
@@ -263,6 +273,18 @@ size_t loader_skipped(struct loader *l)
 	return n;
 }
 
+int loader_take_report(struct loader *l, char *buf, size_t size)
+{
+	int got = 0;
+	pthread_mutex_lock(&l->mu);
+	if (l->taken < l->skipped && l->taken < LOADER_MAX_REPORTS) {
+		snprintf(buf, size, "%s", l->reports[l->taken++]);
+		got = 1;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return got;
+}
+
 double loader_wait_ms(struct loader *l)
 {
 	return l->wait_ms;
@@ -286,6 +308,7 @@ void loader_stop(struct loader *l)
 		free(l->slots[i].views);
 	free(l->slots);
 	free(l->workers);
+	free(l->bad);
 	pthread_cond_destroy(&l->ready);
 	pthread_cond_destroy(&l->free_slot);
 	pthread_mutex_destroy(&l->mu);

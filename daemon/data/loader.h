@@ -56,8 +56,14 @@ int loader_start(struct loader **out, const struct loader_config *cfg, long firs
 int loader_next(struct loader *l, struct loader_batch *b, struct err *e);
 /* Give the batch returned by the last loader_next back for reuse. */
 void loader_release(struct loader *l);
-/* Images replaced because they could not be decoded so far. */
+/* Images replaced because they could not be decoded so far (skip_bad), each
+   counted once however often it was drawn. */
 size_t loader_skipped(struct loader *l);
+/* The first LOADER_MAX_REPORTS of those images are reported, one line each
+   ("PATH: reason"): the next report not yet taken into buf and 1, or 0 when
+   none is waiting. Any thread; the loader threads never log themselves. */
+#define LOADER_MAX_REPORTS DATASET_LOG_MAX_NAMED
+int loader_take_report(struct loader *l, char *buf, size_t size);
 /* Milliseconds loader_next has spent waiting for data so far. */
 double loader_wait_ms(struct loader *l);
 void loader_stop(struct loader *l);

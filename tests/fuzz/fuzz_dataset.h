@@ -1,8 +1,10 @@
 /*
  * fuzz_dataset.h — what the dataset fuzz targets (fuzz_idx.c, fuzz_cifar.c,
  * fuzz_jpeg.c) share: the input's first byte read as the dataset config, and
- * a run that opens the temp directory as a dataset through the public API,
- * loads every image and checks what dataset.h promises.
+ * a run that probes and opens the temp directory as a dataset through the
+ * public API, loads every image and checks what dataset.h promises: among
+ * them, that the probe never refuses what open accepts and counts what open
+ * gives (exactly for IDX and CIFAR, at least for imagefolder).
  *
  * The flag byte: bit 0 three channels (else one), bit 1 on_error skip, bit 2
  * split "test" (else "train"), bits 3 and 4 the target's own variants,
@@ -31,6 +33,7 @@ static inline struct dataset_config fuzz_dataset_config(enum dataset_format form
 	struct dataset_config cfg = {
 		.format = format, .path = fuzz_dir, .split = flags & 4 ? "test" : "train",
 		.limit = flags >> 5, .channels = flags & 1 ? 3 : 1, .skip_bad = flags >> 1 & 1,
+		.log = fuzz_log_nothing,
 	};
 	return cfg;
 }
@@ -65,8 +68,11 @@ static inline void fuzz_dataset_run(const struct dataset_config *cfg)
 {
 	struct dataset *ds;
 	struct image img = { 0 };
-	struct err e;
-	dataset_set_logger(fuzz_log_nothing, NULL);
+	struct err e, pe;
+	size_t probed = 1;
+	int prc = dataset_probe(cfg, &probed, &pe);
+	if (prc < 0 ? pe.code != prc || probed != 0 : prc != 0 || probed == 0)
+		abort();
 	if (dataset_open(&ds, cfg, &e) < 0) {
 		if (ds || e.code >= 0)
 			abort();
@@ -75,6 +81,8 @@ static inline void fuzz_dataset_run(const struct dataset_config *cfg)
 	size_t n = dataset_size(ds);
 	if (n == 0 || (cfg->limit && n > cfg->limit) || dataset_classes(ds) < 1)
 		abort();
+	if (prc != 0 || (cfg->format == DATASET_IMAGEFOLDER ? n > probed : n != probed))
+		abort(); /* the probe refused, or miscounted, what open accepts */
 	for (size_t i = 0; i < n; i++)
 		fuzz_dataset_image(ds, cfg, i, &img);
 	if (dataset_load(ds, n, &img, &e) != ERR_RANGE || dataset_label(ds, n) != -1)

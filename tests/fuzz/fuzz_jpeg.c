@@ -3,10 +3,13 @@
  * (daemon/data/imagefolder.c), RELIABILITY.md test 14.
  *
  * Input: a flag byte (fuzz_dataset.h; variant A puts the class folder under
- * the split's sub-folder; variant B names the file "b.JPEG" beside a hidden
- * file and a non-JPEG file, which must be ignored), then one JPEG file in
- * one class folder. The folder is opened through dataset_open (headers) and
- * the image decoded by dataset_load.
+ * the split's sub-folder, else the split is "train" (no train/: the path
+ * itself) or, with the test bit, NULL (the path itself); variant B names the
+ * file "b.JPEG" beside a hidden file, which must be ignored, and a non-JPEG
+ * file, which is skipped or, under on_error fail, fails the data set), then
+ * one JPEG file in one class folder. The folder is probed and opened through
+ * dataset_probe and dataset_open (headers) and the image decoded by
+ * dataset_load.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put(root, "a.jpg", data + 1, size - 1);
 	}
 	struct dataset_config cfg = fuzz_dataset_config(DATASET_IMAGEFOLDER, flags);
+	if (!(flags & FUZZ_VARIANT_A))
+		cfg.split = flags & 4 ? NULL : "train"; /* a missing test/ is only an error */
 	fuzz_dataset_run(&cfg);
 	return 0;
 }

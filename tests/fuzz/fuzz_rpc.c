@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rpc.h"
+#include "server/rpc.h"
 
 #define FUZZ_MAX_LINE 4096
 
@@ -63,11 +63,11 @@ static const struct rpc_param p_submit[] = { { "spec", RPC_OBJECT, 0, 0, 0 },
 					     { "code", RPC_INT, 0, -33000, 33000 }, { 0 } };
 
 static const struct rpc_method methods[] = {
-	{ "server.hello", m_hello, RPC_BEFORE_AUTH, NULL, 0 },
-	{ "auth", m_auth, RPC_BEFORE_AUTH, p_auth, 0 },
-	{ "job.get", m_echo, 0, p_job, 0 },
-	{ "job.submit", m_echo, 0, p_submit, 1 },
-	{ "server.status", m_echo, 0, NULL, 0 },
+	{ "server.hello", m_hello, RPC_BEFORE_AUTH, NULL, 0, NULL, NULL },
+	{ "auth", m_auth, RPC_BEFORE_AUTH, p_auth, 0, NULL, NULL },
+	{ "job.get", m_echo, 0, p_job, 0, NULL, NULL },
+	{ "job.submit", m_echo, 0, p_submit, 1, NULL, NULL },
+	{ "server.status", m_echo, 0, NULL, 0, NULL, NULL },
 };
 
 /* A reply must be one line holding one JSON value. */

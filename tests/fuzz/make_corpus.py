@@ -230,6 +230,14 @@ def idx_seeds():
         "limit-2": idx_input(limit(2) | SKIP, gz(idx_images(4, 3, 5)), idx_labels([1, 2, 3, 4])),
         "label-mismatch": idx_input(0, images, idx_labels([0, 1])),
         "truncated": idx_input(VAR_A, images[:-5], labels),
+        # gzip members one after another, the header split between them
+        "gz-members": idx_input(0, gz(images[:6]) + gz(b"") + gz(images[6:]), gz(labels)),
+        # more data than the header claims: gzip (stopped there) and plain (by size)
+        "gz-trailing": idx_input(0, gz(images + b"\0" * 64), gz(labels)),
+        "plain-trailing": idx_input(VAR_A, images + b"\0", labels),
+        # a bomb's header: 10^9 images of 28x28, refused by the pixel bound
+        "bomb-header": idx_input(SKIP, gz(struct.pack(">IIII", 0x803, 10**9, 28, 28) +
+                                          bytes(4096)), gz(idx_labels([0]))),
     }
 
 
@@ -263,7 +271,17 @@ def jpeg_seeds():
         jpeg("RGB", (5, 3), subsampling=0),
         "cmyk-skip": bytes([SKIP]) + jpeg("CMYK", (4, 4)),
         "truncated": bytes([THREE]) + jpeg("RGB", (16, 16))[:-40],
+        # another image type under a JPEG name, skipped or failing by its magic
+        "png-named-jpeg-skip": bytes([SKIP | VAR_B]) + png((6, 4)),
+        "png-named-jpeg-fail": bytes([VAR_A | TEST]) + png((6, 4)),
     }
+
+
+def png(size):
+    img = Image.frombytes("RGB", size, pattern(size[0] * size[1] * 3, 7, 3))
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
 
 
 SEEDS = {"fuzz_rpc": rpc_seeds, "fuzz_spec": spec_seeds, "fuzz_safetensors": safetensors_seeds,

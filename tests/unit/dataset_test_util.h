@@ -1,8 +1,9 @@
 /*
  * dataset_test_util.h — helpers shared by the tests that need data files
  * (test_dataset.c, test_imagefolder.c, test_engine.c): a temporary directory
- * per test binary, file and JPEG writers, the synthetic pixel pattern and
- * checks on open errors.
+ * per test binary, file and JPEG writers, the synthetic pixel pattern,
+ * checks on open and probe errors, a log capture for the per-dataset logger
+ * and a watchdog for calls that must not block.
  */
 #ifndef BYOL_DATASET_TEST_UTIL_H
 #define BYOL_DATASET_TEST_UTIL_H
@@ -13,6 +14,7 @@
 #include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -46,7 +49,6 @@ static inline int group_setup(void **state)
 static inline int group_teardown(void **state)
 {
 	(void)state;
-	dataset_set_logger(NULL, NULL);
 	return nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -144,6 +146,62 @@ static inline uint8_t luma_ref(int r, int g, int b)
 	return (uint8_t)floor(0.299 * r + 0.587 * g + 0.114 * b + 0.5 + 1e-9);
 }
 
+/* ---- log capture (dataset_config.log) ----------------------------------- */
+
+/* Every line a data set logged, joined with newlines. */
+struct log_buf {
+	int lines, all_skipping;
+	char text[16384];
+};
+
+static inline void log_to_buf(void *ctx, const char *msg)
+{
+	struct log_buf *b = ctx;
+	size_t len = strlen(b->text);
+	b->lines++;
+	if (strncmp(msg, "skipping ", 9) != 0)
+		b->all_skipping = 0;
+	snprintf(b->text + len, sizeof b->text - len, "%s\n", msg);
+}
+
+static inline void expect_log(const struct log_buf *b, const char *want)
+{
+	if (!strstr(b->text, want))
+		fail_msg("log lacks \"%s\":\n%s", want, b->text);
+}
+
+/* ---- calls that must not block ----------------------------------------- */
+
+/* A call under test that blocks (open() on a FIFO) ends the test binary with
+   a message instead of hanging it: arm before, disarm after. */
+static inline void watchdog_fired(int sig)
+{
+	static const char msg[] = "watchdog: a call blocked (FIFO opened for reading?)\n";
+	(void)sig;
+	if (write(2, msg, sizeof msg - 1) < 0) {
+	}
+	_exit(3);
+}
+
+static inline void watchdog_arm(unsigned seconds)
+{
+	signal(SIGALRM, watchdog_fired);
+	alarm(seconds);
+}
+
+static inline void watchdog_disarm(void)
+{
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+}
+
+static inline double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Open a dataset with e cleared first. */
 static inline int open_ds(struct dataset **ds, enum dataset_format fmt, const char *path,
 			  const char *split, size_t limit, int channels, int skip, struct err *e)
@@ -154,6 +212,55 @@ static inline int open_ds(struct dataset **ds, enum dataset_format fmt, const ch
 	return dataset_open(ds, &cfg, e);
 }
 
+/* The same, with the log lines captured in log (appended). */
+static inline int open_logged(struct dataset **ds, enum dataset_format fmt, const char *path,
+			      const char *split, size_t limit, int skip, struct log_buf *log,
+			      struct err *e)
+{
+	struct dataset_config cfg = { .format = fmt, .path = path, .split = split,
+				      .limit = limit, .channels = 3, .skip_bad = skip,
+				      .log = log_to_buf, .log_ctx = log };
+	memset(e, 0, sizeof *e);
+	return dataset_open(ds, &cfg, e);
+}
+
+/* Probe a dataset with e cleared first; *n is set to a marker before. */
+static inline int probe_ds(size_t *n, enum dataset_format fmt, const char *path,
+			   const char *split, size_t limit, int skip, struct err *e)
+{
+	struct dataset_config cfg = { .format = fmt, .path = path, .split = split,
+				      .limit = limit, .channels = 1, .skip_bad = skip };
+	memset(e, 0, sizeof *e);
+	*n = (size_t)-7;
+	return dataset_probe(&cfg, n, e);
+}
+
+/* Probing must succeed with n images. */
+static inline void expect_probe(enum dataset_format fmt, const char *path, const char *split,
+				size_t limit, int skip, size_t want)
+{
+	struct err e;
+	size_t n;
+	int rc = probe_ds(&n, fmt, path, split, limit, skip, &e);
+	if (rc != 0)
+		fail_msg("probe of %s failed: %s", path, e.msg);
+	assert_int_equal(n, want);
+}
+
+/* Probing must fail with code and a message containing want. */
+static inline void expect_probe_error(enum dataset_format fmt, const char *path,
+				      const char *split, int skip, int code, const char *want)
+{
+	struct err e;
+	size_t n;
+	int rc = probe_ds(&n, fmt, path, split, 0, skip, &e);
+	if (rc != code)
+		fail_msg("probe of %s: %d (%s), want %d", path, rc, rc ? e.msg : "ok", code);
+	assert_int_equal(n, 0);
+	if (!strstr(e.msg, want))
+		fail_msg("probe message \"%s\" lacks \"%s\"", e.msg, want);
+}
+
 /* Opening (on_error fail) must fail with code and a message containing want. */
 static inline void expect_open_error(enum dataset_format fmt, const char *path,
 				     const char *split, int code, const char *want)
@@ -161,10 +268,20 @@ static inline void expect_open_error(enum dataset_format fmt, const char *path,
 	struct dataset *ds = (struct dataset *)1;
 	struct err e;
 
-	assert_int_equal(open_ds(&ds, fmt, path, split, 0, 1, 0, &e), code);
+	int rc = open_ds(&ds, fmt, path, split, 0, 1, 0, &e);
+	if (rc != code)
+		fail_msg("open of %s: %d (%s), want %d", path, rc, rc ? e.msg : "ok", code);
 	assert_null(ds);
 	if (!strstr(e.msg, want))
 		fail_msg("message \"%s\" lacks \"%s\"", e.msg, want);
+}
+
+/* Both probe and open (on_error fail) must fail so. */
+static inline void expect_both_error(enum dataset_format fmt, const char *path,
+				     const char *split, int code, const char *want)
+{
+	expect_probe_error(fmt, path, split, 0, code, want);
+	expect_open_error(fmt, path, split, code, want);
 }
 
 #endif

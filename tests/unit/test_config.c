@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "server/config.h"
 
 #define LEN(a) (sizeof(a) / sizeof *(a))
 #define MIB ((size_t)1 << 20)

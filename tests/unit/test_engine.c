@@ -7,7 +7,7 @@
  */
 #include "dataset_test_util.h"
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "checkpoint.h"
@@ -47,9 +47,7 @@ struct seen {
 	int steps, epochs, checkpoints, knn, linear;
 	long last_step;
 	long stop_at;                 /* request a stop once this step is reported */
-	long pause_at;                /* pause once this step is reported */
-	volatile sig_atomic_t stop, pause;
-	long steps_while_paused;
+	atomic_int stop;
 };
 
 static void on_event(void *ctx, const cJSON *ev)
@@ -74,11 +72,7 @@ static void on_event(void *ctx, const cJSON *ev)
 		*(strcmp(kind, "knn") == 0 ? &s->knn : &s->linear) += 1;
 	}
 	if (s->stop_at && step >= s->stop_at)
-		s->stop = 1;
-	if (s->pause && strcmp(type, "step") == 0 && step > s->pause_at)
-		s->steps_while_paused++;
-	if (s->pause_at && step == s->pause_at)
-		s->pause = 1;
+		atomic_store(&s->stop, 1);
 }
 
 /* Run the engine on a spec; returns its status with the error in e. */
@@ -90,8 +84,7 @@ static int run_spec(const struct spec *s, const char *json, const char *sub, con
 	struct engine_options o = { .checkpoint_dir = ckpt, .resume = resume };
 	memset(seen, 0, sizeof *seen);
 	seen->stop_at = stop_at;
-	struct engine_hooks h = { .event = on_event, .ctx = seen, .stop = &seen->stop,
-				  .pause = &seen->pause };
+	struct engine_hooks h = { .event = on_event, .ctx = seen, .stop = &seen->stop };
 	return engine_run(s, json, &o, &h, r, e);
 }
 
@@ -168,47 +161,6 @@ static void test_resume_is_exact(void **state)
 	print_message("stopped at step %ld, resumed, final weights identical\n", first.step);
 }
 
-static void *unpause_later(void *arg)
-{
-	struct seen *s = arg;
-	const struct timespec wait = { 0, 300 * 1000 * 1000 };
-	while (!s->pause)
-		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
-	nanosleep(&wait, NULL);
-	s->pause = 0;
-	return NULL;
-}
-
-/* Paused at step 4, the engine waits at the step boundary until resumed, then finishes. */
-static void test_pause(void **state)
-{
-	(void)state;
-	struct spec s;
-	char *json;
-	struct seen seen;
-	struct engine_result r;
-	struct err e = { 0 };
-	pthread_t t;
-	char ckpt[256];
-	resolve(&s, &json);
-	memset(&seen, 0, sizeof seen);
-	snprintf(ckpt, sizeof ckpt, "%s/paused", dir);
-	struct engine_options o = { .checkpoint_dir = ckpt };
-	seen.pause_at = 4;
-	struct engine_hooks h = { .event = on_event, .ctx = &seen, .stop = &seen.stop,
-				  .pause = &seen.pause };
-	assert_int_equal(pthread_create(&t, NULL, unpause_later, &seen), 0);
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(engine_run(&s, json, &o, &h, &r, &e), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	pthread_join(t, NULL);
-	assert_int_equal(r.step, 16);
-	assert_int_equal(seen.steps_while_paused, 0);
-	assert_true((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec) > 0.3);
-	free(json);
-}
-
 /* Two classes of 40 small colour JPEGs and, in the first, one cut off in its data
    (its header reads fine, so it is found only when decoded). */
 static void make_folder(char *root, size_t cap)
@@ -274,7 +226,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events_and_results),
 		cmocka_unit_test(test_resume_is_exact),
-		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_bad_image),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

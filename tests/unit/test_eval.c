@@ -6,6 +6,7 @@
  * Fashion-MNIST pixels (logistic regression 84.2%, Xiao et al. 2017).
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,7 +129,7 @@ static void test_stop(void **state)
 	struct eval_set a = view(&tr);
 	struct eval_result r = { .top1 = -1 };
 	struct err e = { 0 };
-	volatile sig_atomic_t stop = 1;
+	atomic_int stop = 1;
 	assert_int_equal(eval_linear(&r, &a, &a, 8, 4, 50, 1, pool, &stop, &e), ERR_STOPPED);
 	assert_non_null(strstr(e.msg, "stopped"));
 	assert_true(r.top1 == -1);

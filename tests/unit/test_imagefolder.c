@@ -1,10 +1,13 @@
 /*
  * test_imagefolder.c — folders of JPEG files: listing rules (sorted classes
- * and files, hidden and non-JPEG entries ignored, empty classes counted, the
- * split folder or the path itself), headers, pixel round trips of JPEGs the
- * test encodes itself (colour and grey, odd sizes), channel conversion, bad
- * files (garbage, truncated header or data, CMYK, oversized) under skip and
- * fail, and concurrent decoding from several threads.
+ * and files, hidden entries and sub-folders ignored, every other file named
+ * and counted, empty classes counted, the split folder or — for "train" only
+ * — the path itself), headers, pixel round trips of JPEGs the test encodes
+ * itself (colour and grey, odd sizes), channel conversion, bad files
+ * (garbage, truncated header or data, CMYK, oversized, PNG, GIF, text, a
+ * FIFO, a dangling link) under skip and fail, the per-dataset log and its
+ * cap, dataset_probe (entries only), and concurrent decoding and opening from
+ * several threads.
  */
 #include <pthread.h>
 
@@ -82,10 +85,22 @@ static void test_imagefolder(void **state)
 	write_flat(tmp_path(p, sizeof p, "if/train/loose.jpg"), 4, 4, 1, grey);
 	tmp_dir(root, sizeof root, "if");
 
-	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 3, 0, &e), 0);
+	/* notes.txt is named and skipped; sub/ and loose.jpg are not images of a class. */
+	struct log_buf log = { .all_skipping = 1 };
+	assert_int_equal(open_logged(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 1, &log, &e), 0);
 	assert_int_equal(dataset_classes(ds), 4); /* bird, cat, empty, zebra */
 	assert_int_equal(dataset_size(ds), 5);
-	assert_int_equal(dataset_skipped(ds), 0);
+	assert_int_equal(dataset_skipped(ds), 1);
+	assert_int_equal(log.lines, 2);
+	snprintf(p, sizeof p, "skipping %s/train/bird/notes.txt: not a JPEG file (only .jpg and "
+		 ".jpeg files are read)\n", root);
+	expect_log(&log, p);
+	expect_log(&log, "/train: 1 sub-folder of class folders ignored");
+	expect_probe(DATASET_IMAGEFOLDER, root, "train", 0, 1, 5);
+	expect_probe(DATASET_IMAGEFOLDER, root, "train", 4, 1, 4);
+	/* on_error fail: that file fails the data set, named, at probe and at open. */
+	snprintf(p, sizeof p, "%s/train/bird/notes.txt: not a JPEG file", root);
+	expect_both_error(DATASET_IMAGEFOLDER, root, "train", ERR_INVALID, p);
 	static const int labels[5] = { 0, 0, 1, 1, 3 };
 	for (size_t i = 0; i < 5; i++)
 		assert_int_equal(dataset_label(ds, i), labels[i]);
@@ -119,10 +134,11 @@ static void test_imagefolder(void **state)
 	expect_near(img.px + 64, 64, 255, 2);
 
 	/* channels 1: the luminance of the decoded colour, exactly; grey as is.
-	 * A path without the split's folder is the root itself; limit 3. */
+	 * A path without the split's folder is the root itself (split "train"
+	 * only); limit 3. */
 	struct dataset *ds1;
 	snprintf(p, sizeof p, "%s/train", root);
-	assert_int_equal(open_ds(&ds1, DATASET_IMAGEFOLDER, p, "test", 3, 1, 0, &e), 0);
+	assert_int_equal(open_ds(&ds1, DATASET_IMAGEFOLDER, p, "train", 3, 1, 1, &e), 0);
 	assert_int_equal(dataset_size(ds1), 3);
 	assert_int_equal(dataset_classes(ds1), 4);
 	assert_int_equal(dataset_label(ds1, 2), 1);
@@ -144,26 +160,14 @@ static void test_imagefolder(void **state)
 	assert_int_equal(dataset_size(ds), 1); /* loose.jpg */
 	dataset_free(ds);
 
-	expect_open_error(DATASET_IMAGEFOLDER, "/nonexistent/if", "train", ERR_NOTFOUND,
+	expect_both_error(DATASET_IMAGEFOLDER, "/nonexistent/if", "train", ERR_NOTFOUND,
 			  "/nonexistent/if: no such directory");
 	tmp_dir(p, sizeof p, "if/train/empty");
-	expect_open_error(DATASET_IMAGEFOLDER, p, "train", ERR_INVALID, "no class folders");
-}
-
-/* All log lines, joined. */
-struct log_buf {
-	int lines, all_skipping;
-	char text[4096];
-};
-
-static void log_to_buf(void *ctx, const char *msg)
-{
-	struct log_buf *b = ctx;
-	size_t len = strlen(b->text);
-	b->lines++;
-	if (strncmp(msg, "skipping ", 9) != 0)
-		b->all_skipping = 0;
-	snprintf(b->text + len, sizeof b->text - len, "%s\n", msg);
+	expect_both_error(DATASET_IMAGEFOLDER, p, "train", ERR_INVALID, "no class folders");
+	/* Images beside where the class folders should be: said so. */
+	snprintf(p, sizeof p, "%s/train/cat", root);
+	expect_both_error(DATASET_IMAGEFOLDER, p, "train", ERR_INVALID,
+			  "no class folders (2 image files directly in it");
 }
 
 static void test_imagefolder_bad(void **state)
@@ -194,9 +198,7 @@ static void test_imagefolder_bad(void **state)
 
 	/* skip: four files are logged and counted; the cut one fails at load. */
 	struct log_buf log = { .all_skipping = 1 };
-	dataset_set_logger(log_to_buf, &log);
-	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 3, 1, &e), 0);
-	dataset_set_logger(NULL, NULL);
+	assert_int_equal(open_logged(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 1, &log, &e), 0);
 	assert_int_equal(dataset_skipped(ds), 4);
 	assert_int_equal(dataset_size(ds), 3);
 	assert_int_equal(dataset_label(ds, 2), 1);
@@ -217,9 +219,11 @@ static void test_imagefolder_bad(void **state)
 	image_free(&img);
 	dataset_free(ds);
 
-	/* fail: the first bad file in order is named. */
+	/* fail: the first bad file in order is named, with its reason, not the folder.
+	   The probe reads no JPEG: it counts all seven .jpg files. */
 	snprintf(p, sizeof p, "%s/train/a/2_garbage.jpg: Not a JPEG file", root);
 	expect_open_error(DATASET_IMAGEFOLDER, root, "train", ERR_INVALID, p);
+	expect_probe(DATASET_IMAGEFOLDER, root, "train", 0, 0, 7);
 	/* A limit that stops before the bad files never sees them. */
 	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 1, 3, 0, &e), 0);
 	assert_int_equal(dataset_size(ds), 1);
@@ -229,13 +233,265 @@ static void test_imagefolder_bad(void **state)
 	tmp_path(p, sizeof p, "ifbad2/c/bad.jpg");
 	write_bytes(p, junk, sizeof junk);
 	tmp_dir(p, sizeof p, "ifbad2");
-	dataset_set_logger(log_to_buf, &log);
-	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, p, "train", 0, 3, 1, &e), ERR_INVALID);
-	dataset_set_logger(NULL, NULL);
+	assert_int_equal(open_logged(&ds, DATASET_IMAGEFOLDER, p, "train", 0, 1, &log, &e),
+			 ERR_INVALID);
 	assert_null(ds);
-	assert_non_null(strstr(e.msg, "no usable JPEG files (1 skipped)"));
+	char want[1200];
+	snprintf(want, sizeof want, "%s: no usable images: 1 unreadable JPEG file; first: "
+		 "%s/c/bad.jpg: Not a JPEG file", p, p);
+	if (!strstr(e.msg, want))
+		fail_msg("\"%s\" lacks \"%s\"", e.msg, want);
 	assert_int_equal(log.lines, 5);
 }
+
+/* A minimal file of another image type (its magic), or text. */
+static void write_magic(const char *path, const char *magic, size_t n)
+{
+	char buf[64] = { 0 };
+	memcpy(buf, magic, n);
+	write_bytes(path, buf, sizeof buf);
+}
+
+#define PNG_MAGIC "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16
+
+/* Files that are not JPEGs are never ignored in silence. */
+static void test_non_jpeg(void **state)
+{
+	(void)state;
+	static const uint8_t grey[1] = { 50 };
+	char p[512], root[256], want[700];
+	struct dataset *ds;
+	struct err e;
+
+	write_flat(tmp_path(p, sizeof p, "nj/train/a/0_good.jpg"), 4, 4, 1, grey);
+	write_magic(tmp_path(p, sizeof p, "nj/train/a/a.png"), PNG_MAGIC);
+	write_magic(tmp_path(p, sizeof p, "nj/train/a/b.gif"), "GIF89a", 6);
+	write_magic(tmp_path(p, sizeof p, "nj/train/a/c.webp"), "RIFF\0\0\0\0WEBPVP8 ", 16);
+	write_bytes(tmp_path(p, sizeof p, "nj/train/a/d.txt"), "hello\n", 6);
+	write_flat(tmp_path(p, sizeof p, "nj/train/a/e_noext"), 4, 4, 1, grey);
+	write_magic(tmp_path(p, sizeof p, "nj/train/a/f.jpg"), PNG_MAGIC);
+	assert_int_equal(mkfifo(tmp_path(p, sizeof p, "nj/train/a/g.jpg"), 0600), 0);
+	assert_int_equal(symlink("nowhere.jpg", tmp_path(p, sizeof p, "nj/train/a/h.jpg")), 0);
+	write_flat(tmp_path(p, sizeof p, "nj/train/a/z.JPG"), 4, 4, 1, grey);
+	write_flat(tmp_path(p, sizeof p, "nj/train/b/x.jpg"), 4, 4, 1, grey);
+	tmp_dir(root, sizeof root, "nj");
+
+	watchdog_arm(10); /* g.jpg is a FIFO: nothing may wait on it */
+	struct log_buf log = { .all_skipping = 1 };
+	assert_int_equal(open_logged(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 1, &log, &e), 0);
+	assert_int_equal(dataset_size(ds), 3);
+	assert_int_equal(dataset_skipped(ds), 8);
+	assert_int_equal(log.lines, 8);
+	assert_true(log.all_skipping);
+	static const char *const reasons[] = {
+		"a/a.png: unsupported image type: PNG\n",
+		"a/b.gif: unsupported image type: GIF\n",
+		"a/c.webp: unsupported image type: WebP\n",
+		"a/d.txt: not a JPEG file (only .jpg and .jpeg files are read)\n",
+		"a/e_noext: a JPEG file not named .jpg or .jpeg: rename it to use it\n",
+		"a/f.jpg: unsupported image type: PNG (named .jpg)\n",
+		"a/g.jpg: is a FIFO, not a regular file\n",
+		"a/h.jpg: No such file or directory\n",
+	};
+	for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++) {
+		snprintf(want, sizeof want, "skipping %s/train/%s", root, reasons[k]);
+		expect_log(&log, want);
+	}
+	dataset_free(ds);
+
+	/* The probe counts the .jpg regular files (f.jpg too: it reads no file). */
+	expect_probe(DATASET_IMAGEFOLDER, root, "train", 0, 1, 4);
+	/* fail: the first in name order, named with its reason, by probe and open. */
+	snprintf(want, sizeof want, "%s/train/a/a.png: unsupported image type: PNG", root);
+	expect_both_error(DATASET_IMAGEFOLDER, root, "train", ERR_INVALID, want);
+	/* ... unless a limit stops before it: limit 1 lists 0_good.jpg only. */
+	expect_probe(DATASET_IMAGEFOLDER, root, "train", 1, 0, 1);
+	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 1, 1, 0, &e), 0);
+	dataset_free(ds);
+	size_t n;
+	assert_int_equal(probe_ds(&n, DATASET_IMAGEFOLDER, root, "train", 2, 0, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, want));
+	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 2, 1, 0, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, want));
+	watchdog_disarm();
+}
+
+/* A folder of PNGs only says so. */
+static void test_only_png(void **state)
+{
+	(void)state;
+	char p[512], root[256], want[700];
+
+	for (int i = 0; i < 12; i++)
+		write_magic(tmp_path(p, sizeof p, "png/train/cat/%02d.png", i), PNG_MAGIC);
+	tmp_dir(root, sizeof root, "png");
+	snprintf(want, sizeof want, "%s/train: no usable images: 12 PNG files (PNG is not supported "
+		 "yet)", root);
+	expect_probe_error(DATASET_IMAGEFOLDER, root, "train", 1, ERR_INVALID, want);
+	struct dataset *ds;
+	struct err e;
+	struct log_buf log = { .all_skipping = 1 };
+	assert_int_equal(open_logged(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 1, &log, &e),
+			 ERR_INVALID);
+	assert_string_equal(e.msg, want);
+	assert_int_equal(log.lines, 12);
+	snprintf(want, sizeof want, "%s/train/cat/00.png: unsupported image type: PNG", root);
+	expect_both_error(DATASET_IMAGEFOLDER, root, "train", ERR_INVALID, want);
+
+	/* With a GIF and a text file. */
+	write_magic(tmp_path(p, sizeof p, "png/train/dog/a.gif"), "GIF87a", 6);
+	write_bytes(tmp_path(p, sizeof p, "png/train/dog/notes.txt"), "x", 1);
+	snprintf(want, sizeof want, "%s/train: no usable images: 12 PNG files, 1 GIF file, 1 "
+		 "non-image file (PNG and GIF are not supported yet); first: %s/train/cat/00.png",
+		 root, root);
+	expect_probe_error(DATASET_IMAGEFOLDER, root, "train", 1, ERR_INVALID, want);
+	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 1, 1, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, want));
+	/* Empty class folders. */
+	tmp_dir(p, sizeof p, "png2/x");
+	tmp_dir(p, sizeof p, "png2");
+	expect_probe_error(DATASET_IMAGEFOLDER, p, "train", 1, ERR_INVALID,
+			   "no usable images: its 1 class folder holds no files");
+}
+
+/* Only "train" falls back to the path itself: test/ must exist. */
+static void test_split_rule(void **state)
+{
+	(void)state;
+	static const uint8_t grey[1] = { 50 };
+	char p[512], root[256], want[700];
+	struct dataset *ds;
+	struct err e;
+
+	write_flat(tmp_path(p, sizeof p, "split/train/c/x.jpg"), 4, 4, 1, grey);
+	tmp_dir(root, sizeof root, "split");
+	expect_probe(DATASET_IMAGEFOLDER, root, "train", 0, 0, 1);
+	snprintf(want, sizeof want, "%s has no test/ folder: evaluation would use the training "
+		 "images; set eval_data.path to a labelled folder, or eval_data.split to \"train\" "
+		 "to evaluate on the training images", root);
+	expect_both_error(DATASET_IMAGEFOLDER, root, "test", ERR_NOTFOUND, want);
+	expect_both_error(DATASET_IMAGEFOLDER, root, "val", ERR_NOTFOUND, "has no val/ folder");
+
+	/* Once it exists, it is used. */
+	write_flat(tmp_path(p, sizeof p, "split/test/c/y.jpg"), 4, 4, 1, grey);
+	write_flat(tmp_path(p, sizeof p, "split/test/d/z.jpg"), 4, 4, 1, grey);
+	expect_probe(DATASET_IMAGEFOLDER, root, "test", 0, 0, 2);
+	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "test", 0, 1, 0, &e), 0);
+	assert_int_equal(dataset_classes(ds), 2);
+	dataset_free(ds);
+
+	/* No train/: "train" is the path itself; "test" is still an error. */
+	write_flat(tmp_path(p, sizeof p, "split2/c/x.jpg"), 4, 4, 1, grey);
+	tmp_dir(root, sizeof root, "split2");
+	expect_probe(DATASET_IMAGEFOLDER, root, "train", 0, 0, 1);
+	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 1, 0, &e), 0);
+	dataset_free(ds);
+	expect_both_error(DATASET_IMAGEFOLDER, root, "test", ERR_NOTFOUND, "has no test/ folder");
+
+	/* A test that is not a directory: said what it is; a FIFO is not waited on. */
+	write_bytes(tmp_path(p, sizeof p, "split2/test"), "x", 1);
+	expect_both_error(DATASET_IMAGEFOLDER, root, "test", ERR_INVALID,
+			  "split2/test: is a regular file, not a directory");
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	watchdog_arm(10);
+	expect_both_error(DATASET_IMAGEFOLDER, root, "test", ERR_INVALID, "is a FIFO, not a directory");
+	watchdog_disarm();
+}
+
+/* ---- the log ----------------------------------------------------------- */
+
+/* n bad files (prefix%02d.png) and one good file in <dir>/train/c. */
+static void bad_folder(char *root, size_t size, const char *dir, const char *prefix, int n)
+{
+	static const uint8_t grey[1] = { 50 };
+	char p[512];
+	write_flat(tmp_path(p, sizeof p, "%s/train/c/zz.jpg", dir), 4, 4, 1, grey);
+	for (int i = 0; i < n; i++)
+		write_magic(tmp_path(p, sizeof p, "%s/train/c/%s%02d.png", dir, prefix, i), PNG_MAGIC);
+	tmp_dir(root, size, "%s", dir);
+}
+
+struct open_arg {
+	const char *root;
+	struct log_buf log;
+	size_t size, skipped;
+	int rc;
+};
+
+static void *open_thread(void *p)
+{
+	struct open_arg *a = p;
+	struct dataset *ds;
+	struct err e;
+	for (int round = 0; round < 20 && a->rc == 0; round++) {
+		a->log.text[0] = 0, a->log.lines = 0;
+		a->rc = open_logged(&ds, DATASET_IMAGEFOLDER, a->root, "train", 0, 1, &a->log, &e);
+		if (a->rc == 0) {
+			a->size = dataset_size(ds), a->skipped = dataset_skipped(ds);
+			dataset_free(ds);
+		}
+	}
+	return NULL;
+}
+
+/* The first DATASET_LOG_MAX_NAMED skipped files are named, then one line with
+   the total; each data set logs to its own logger, also on threads at once. */
+static void test_log_cap(void **state)
+{
+	(void)state;
+	char a[256], b[256], want[600];
+	bad_folder(a, sizeof a, "cap1", "b", 50);
+	bad_folder(b, sizeof b, "cap2", "q", 3);
+
+	struct open_arg args[2] = { { .root = a }, { .root = b } };
+	pthread_t th[2];
+	for (int t = 0; t < 2; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, open_thread, &args[t]), 0);
+	for (int t = 0; t < 2; t++) {
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+		assert_int_equal(args[t].rc, 0);
+		assert_int_equal(args[t].size, 1);
+	}
+	assert_int_equal(args[0].skipped, 50);
+	assert_int_equal(args[1].skipped, 3);
+	const struct log_buf *la = &args[0].log, *lb = &args[1].log;
+	assert_int_equal(la->lines, DATASET_LOG_MAX_NAMED + 1);
+	snprintf(want, sizeof want, "skipping %s/train/c/b19.png: unsupported image type: PNG\n", a);
+	expect_log(la, want);
+	assert_null(strstr(la->text, "b20.png"));
+	snprintf(want, sizeof want, "%s/train: 30 more files skipped, not named (50 skipped in all: "
+		 "50 PNG files)\n", a);
+	expect_log(la, want);
+	assert_int_equal(lb->lines, 3);
+	assert_null(strstr(lb->text, "/b0"));
+	assert_null(strstr(la->text, "/q0"));
+}
+
+/* on_error fail with one bad file among good ones: the file and the reason. */
+static void test_fail_names_file(void **state)
+{
+	(void)state;
+	char p[512], root[256];
+	uint8_t junk[64];
+	struct dataset *ds;
+	struct err e;
+
+	for (int i = 0; i < 5; i++)
+		write_pattern(tmp_path(p, sizeof p, "onebad/train/c/%d.jpg", i), 6, 6, 3, 90, i, 0);
+	memset(junk, 0x42, sizeof junk);
+	write_bytes(tmp_path(p, sizeof p, "onebad/train/c/2_bad.jpg"), junk, sizeof junk);
+	tmp_dir(root, sizeof root, "onebad");
+	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 3, 0, &e), ERR_INVALID);
+	snprintf(p, sizeof p, "%s/train/c/2_bad.jpg: Not a JPEG file: starts with 0x42 0x42", root);
+	assert_string_equal(e.msg, p);
+	/* With skip it is one skipped file of six. */
+	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 3, 1, &e), 0);
+	assert_int_equal(dataset_size(ds), 5);
+	assert_int_equal(dataset_skipped(ds), 1);
+	dataset_free(ds);
+}
+
 
 /* A small progressive file whose frame header claims 16000x16000: decoding it
    would need 1.5 GiB of coefficient buffers, so it fails at load with the reason
@@ -342,6 +598,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_imagefolder),
 		cmocka_unit_test(test_imagefolder_bad),
+		cmocka_unit_test(test_non_jpeg),
+		cmocka_unit_test(test_only_png),
+		cmocka_unit_test(test_split_rule),
+		cmocka_unit_test(test_log_cap),
+		cmocka_unit_test(test_fail_names_file),
 		cmocka_unit_test(test_decode_memory_cap),
 		cmocka_unit_test(test_threads),
 	};

@@ -179,6 +179,68 @@ static void sum_copies(void *ctx, double *buf, size_t len)
 		buf[i] *= *(int *)ctx;
 }
 
+/*
+ * Every BN layer's running statistics after the first training forward from
+ * the reset ones (mean 0, variance 1), against batchnorm.c's and replica.h's
+ * definition computed here in double from the layer's input x (n samples, C
+ * channels of HW values, held for backward): with the count M = copies·n·HW
+ * summed over the replicas (each replica's batch is this one),
+ *   running_mean = 0.1·mean(x),
+ *   running_var  = 0.9·1 + 0.1·var(x)·M/(M − 1)   (var(x) the biased variance).
+ * Tolerance: the code sums Σx and Σx² of a row in 8 float lanes, the first
+ * taking L = ⌊HW/8⌋ + HW mod 8 terms (HW = 1 sums in double: L = 1), then
+ * in double, so var(x) is off by ≤ (L + 1)·u·(mean(x²) + 2·|mean(x)|·mean(|x|))
+ * with u = 2⁻²⁴ (the shift is the running mean, 0 here, so x is exact); the
+ * running values add 4·u of themselves (the float constants 0.9 and 0.1, the
+ * float result). That is 2e-7 to 5e-7 here (the error seen stays under a
+ * third of it); the Bessel factor of the local count n·HW instead of M
+ * moves running_var by 0.1·var·|n·HW/(n·HW − 1) − M/(M − 1)|, over 400×
+ * the tolerance in every channel of every layer.
+ */
+static void check_running_stats(const struct nn_net *net, int n, int copies)
+{
+	const double u = 1.0 / (1 << 24);
+	int layers = 0;
+	for (int k = 0; k < net->n_nodes; k++) {
+		const struct nn_node *nd = &net->nodes[k];
+		if (nd->op != NN_OP_BATCHNORM)
+			continue;
+		layers++;
+		const struct nn_act *in = &net->acts[nd->in];
+		const int c = in->c, hw = in->h * in->w;
+		const double count = (double)copies * n * hw;
+		const float *rmean = net->buffer + net->buffers[nd->stats].offset;
+		const float *rvar = net->buffer + net->buffers[nd->stats + 1].offset;
+		assert_string_equal(strrchr(net->buffers[nd->stats + 1].name, '.'), ".running_var");
+		for (int ch = 0; ch < c; ch++) {
+			double s = 0, sa = 0, s2 = 0;
+			for (int i = 0; i < n; i++)
+				for (int j = 0; j < hw; j++) {
+					double v = in->data[((size_t)i * c + ch) * hw + j];
+					s += v;
+					sa += fabs(v);
+					s2 += v * v;
+				}
+			const double local = (double)n * hw, mean = s / local;
+			const double var = s2 / local - mean * mean;
+			const int lanes = hw == 1 ? 1 : hw / 8 + hw % 8;
+			const double var_err = (lanes + 1) * u * (s2 / local + 2 * fabs(mean) * sa / local);
+			const double bessel = count / (count - 1);
+			const double want_var = 0.9 + 0.1 * var * bessel;
+			const double tol_var = 0.1 * bessel * var_err + 4 * u * want_var;
+			if (fabs(rvar[ch] - want_var) > tol_var)
+				fail_msg("%s[%d] = %.9g, want %.9g ± %.2g (count %.0f)",
+					 net->buffers[nd->stats + 1].name, ch, rvar[ch], want_var, tol_var,
+					 count);
+			const double tol_mean = 0.1 * (lanes + 1) * u * sa / local + 4 * u * fabs(0.1 * mean);
+			if (fabs(rmean[ch] - 0.1 * mean) > tol_mean)
+				fail_msg("%s[%d] = %.9g, want %.9g ± %.2g", net->buffers[nd->stats].name,
+					 ch, rmean[ch], 0.1 * mean, tol_mean);
+		}
+	}
+	assert_int_equal(layers, 20); /* ResNet-18: bn1, 2 per block, 3 downsamples */
+}
+
 static void test_replica_seam(void **state)
 {
 	(void)state;
@@ -212,8 +274,8 @@ static void test_replica_seam(void **state)
 	for (size_t i = 0; i < nx; i++)
 		assert_float_equal(a.acts[0].grad[i], b.acts[0].grad[i], 1e-5);
 	/* The unbiased running variance uses the global count: 4× the samples. */
-	const struct nn_tensor *rv = nn_net_buffer(&a, "bn1.running_var");
-	assert_true(a.buffer[rv->offset] != b.buffer[rv->offset]);
+	check_running_stats(&a, 4, 1);
+	check_running_stats(&b, 4, copies);
 	free(x);
 	free(dy);
 	nn_net_free(&a);

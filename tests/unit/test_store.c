@@ -3,9 +3,8 @@
  * results shaped like the JSON-RPC results; metrics replaced, not
  * duplicated, truncated and ranged; the checkpoint index as the only way to a
  * path; evals, logs, job counts, cascading deletes, transactions, a writer
- * killed with SIGKILL; history.query's filters, ordering, limits and the
- * rejection of bad parameters (naming the field); reopening, newer schemas,
- * read-only and missing directories.
+ * killed with SIGKILL; the typed reads; reopening, newer schemas, read-only
+ * and missing directories (history.query: test_store_history.c).
  * Each test gets a fresh database in its own mkdtemp directory.
  */
 #include <math.h>
@@ -23,162 +22,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "store.h"
-
-static char dir[64], db_path[96];
-static struct store *s;
-static struct err e;
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/byol-store-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(db_path, sizeof db_path, "%s/byold.db", dir);
-	return store_open(&s, db_path, &e);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[192];
-	store_close(s);
-	s = NULL;
-	snprintf(cmd, sizeof cmd, "chmod -R u+w %s; rm -rf %s", dir, dir);
-	return system(cmd);
-}
-
-/* ---- helpers ------------------------------------------------------------- */
-
-/* Run sql on a second connection to the database; the first column of the
- * first row as an integer (0 when there is none). */
-static long long raw(const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = 0;
-	assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	int rc = sqlite3_step(st);
-	assert_true(rc == SQLITE_ROW || rc == SQLITE_DONE);
-	if (rc == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
-static long add_job(const char *name, const char *spec)
-{
-	long id = 0;
-	assert_int_equal(store_job_insert(s, name, spec, 100, 0, &id, &e), 0);
-	assert_true(id > 0);
-	return id;
-}
-
-static void add_point(long job, long step, double loss)
-{
-	cJSON *ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "event", "step");
-	cJSON_AddNumberToObject(ev, "step", (double)step);
-	cJSON_AddNumberToObject(ev, "epoch", (double)(step / 10));
-	cJSON_AddNumberToObject(ev, "loss", loss);
-	cJSON_AddNumberToObject(ev, "tau", 0.99);
-	cJSON_AddNumberToObject(ev, "lr", 0.1);
-	cJSON_AddNumberToObject(ev, "img_s", 1234.5);
-	cJSON_AddNumberToObject(ev, "z_std", 0.02);
-	cJSON_AddStringToObject(ev, "time", "2026-01-01T00:00:00.000Z");
-	assert_int_equal(store_metric_insert(s, job, ev, &e), 0);
-	cJSON_Delete(ev);
-}
-
-static const char sha_a[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-static const char sha_b[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-
-static long add_ckpt(long job, long step, const char *path)
-{
-	long id = 0;
-	assert_int_equal(store_checkpoint_insert(s, job, step, 1, path, 4096, sha_a, &id, &e), 0);
-	assert_true(id > 0);
-	return id;
-}
-
-/* o has exactly these keys, in this order. */
-static void assert_keys(const cJSON *o, const char *keys)
-{
-	char got[512] = "";
-	assert_true(cJSON_IsObject(o));
-	for (const cJSON *c = o->child; c; c = c->next) {
-		strcat(got, c->string);
-		strcat(got, c->next ? " " : "");
-	}
-	assert_string_equal(got, keys);
-}
-
-/* The values of field in the objects of array res[key], space separated. */
-static const char *column(const cJSON *res, const char *key, const char *field)
-{
-	static char out[1024];
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(res, key), *it;
-	out[0] = 0;
-	assert_true(cJSON_IsArray(a));
-	cJSON_ArrayForEach(it, a) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, field);
-		char one[96];
-		if (cJSON_IsNumber(v))
-			snprintf(one, sizeof one, "%g", v->valuedouble);
-		else if (cJSON_IsString(v))
-			snprintf(one, sizeof one, "%s", v->valuestring);
-		else
-			snprintf(one, sizeof one, "null");
-		strcat(out, out[0] ? " " : "");
-		strcat(out, one);
-	}
-	return out;
-}
-
-static const cJSON *get(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	assert_non_null(v);
-	return v;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *v = get(o, key);
-	assert_true(cJSON_IsNumber(v));
-	return v->valuedouble;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = get(o, key);
-	assert_true(cJSON_IsString(v));
-	return v->valuestring;
-}
-
-/* "2026-11-28T02:03:04.567Z" */
-static void assert_time(const char *t)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
-	assert_int_equal(strlen(t), strlen(shape));
-	for (int i = 0; shape[i]; i++)
-		if (shape[i] == 'd')
-			assert_true(t[i] >= '0' && t[i] <= '9');
-		else
-			assert_int_equal(t[i], shape[i]);
-}
-
-static void assert_error(int rc, int code, const char *field)
-{
-	assert_int_equal(rc, code);
-	assert_int_equal(e.code, code);
-	if (field)
-		assert_memory_equal(e.msg, field, strlen(field));
-}
+#include "store_test_util.h"
 
 /* ---- connection ------------------------------------------------------------ */
 
@@ -216,15 +60,36 @@ static void test_newer_schema_refused(void **state)
 	(void)state;
 	store_close(s);
 	s = NULL;
-	raw("UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+	raw("UPDATE meta SET value = 3 WHERE key = 'schema_version'");
 	assert_error(store_open(&s, db_path, &e), ERR_INVALID, NULL);
 	assert_null(s);
 	assert_non_null(strstr(e.msg, "newer"));
 	raw("UPDATE meta SET value = 'one' WHERE key = 'schema_version'");
 	assert_error(store_open(&s, db_path, &e), ERR_INVALID, NULL);
 	assert_null(s);
+	raw("UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+	assert_int_equal(store_open(&s, db_path, &e), 0);
+}
+
+/* A version 1 database (before skipped_images) is migrated at open, its jobs kept. */
+static void test_migration_to_v2(void **state)
+{
+	(void)state;
+	long a = add_job("old", "{}");
+	store_close(s);
+	s = NULL;
+	raw("ALTER TABLE jobs DROP COLUMN skipped_images");
 	raw("UPDATE meta SET value = 1 WHERE key = 'schema_version'");
 	assert_int_equal(store_open(&s, db_path, &e), 0);
+	assert_int_equal(raw("SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+	cJSON *j = store_job_get(s, a, &e);
+	assert_int_equal((int)num(j, "skipped_images"), 0);
+	cJSON_Delete(j);
+	assert_int_equal(store_job_skipped(s, a, 12, &e), 0);
+	j = store_job_get(s, a, &e);
+	assert_int_equal((int)num(j, "skipped_images"), 12);
+	cJSON_Delete(j);
+	assert_error(store_job_skipped(s, 999, 1, &e), ERR_NOTFOUND, NULL);
 }
 
 /* store_open on path in a child that cannot write dir (root drops to
@@ -438,7 +303,7 @@ static void test_job_get_shape(void **state)
 	long a = add_job("shape", "{\"model\": {\"encoder\": \"convnet\"}}");
 	cJSON *j = store_job_get(s, a, &e);
 	assert_keys(j, "job_id name state spec created started finished error step total_steps"
-		       " top1 top5 knn_top1 final_loss last checkpoints evals");
+		       " top1 top5 knn_top1 final_loss skipped_images last checkpoints evals");
 	assert_int_equal(num(j, "job_id"), a);
 	assert_string_equal(str(get(get(j, "spec"), "model"), "encoder"), "convnet");
 	assert_true(cJSON_IsNull(get(j, "last")));
@@ -747,6 +612,56 @@ static void test_evals(void **state)
 	assert_error(store_eval_failed(s, 999, &e), ERR_NOTFOUND, NULL);
 }
 
+/* ---- typed reads ---------------------------------------------------------------------- */
+
+static void test_typed_reads(void **state)
+{
+	(void)state;
+	long a = add_job("a", "{\"seed\": 7}"), b = add_job("b", "{}"), ev1, ev2, ev3;
+	long c10 = add_ckpt(a, 10, "/c/1/10"), c30 = add_ckpt(a, 30, "/c/1/30");
+	long c20 = add_ckpt(a, 20, "/c/1/20");
+	struct store_checkpoint *rows;
+	int n;
+	assert_int_equal(store_checkpoints_of(s, a, &rows, &n, &e), 0);
+	assert_int_equal(n, 3); /* newest step first */
+	assert_int_equal(rows[0].checkpoint_id, c30);
+	assert_int_equal(rows[1].checkpoint_id, c20);
+	assert_int_equal(rows[2].checkpoint_id, c10);
+	assert_int_equal(rows[0].step, 30);
+	assert_string_equal(rows[2].path, "/c/1/10");
+	assert_string_equal(rows[0].sha256, sha_a);
+	free(rows);
+	assert_int_equal(store_checkpoints_of(s, b, &rows, &n, &e), 0);
+	assert_int_equal(n, 0);
+	free(rows);
+
+	char state_name[16], *spec;
+	assert_int_equal(store_job_state(s, a, state_name, sizeof state_name, &e), 0);
+	assert_string_equal(state_name, "queued");
+	assert_error(store_job_state(s, 999, state_name, sizeof state_name, &e), ERR_NOTFOUND, NULL);
+	assert_int_equal(store_job_spec(s, a, &spec, &e), 0);
+	assert_string_equal(spec, "{\"seed\": 7}");
+	free(spec);
+	assert_error(store_job_spec(s, 999, &spec, &e), ERR_NOTFOUND, NULL);
+
+	assert_int_equal(store_eval_insert(s, a, c10, "knn", &ev1, &e), 0);
+	assert_int_equal(store_eval_insert(s, b, 0, "linear", &ev2, &e), 0);
+	assert_int_equal(store_eval_insert(s, a, c20, "linear", &ev3, &e), 0);
+	assert_int_equal(store_eval_done(s, ev3, 20, 50, 90, &e), 0);
+	assert_int_equal(store_checkpoint_delete(s, c10, &e), 0);
+	struct store_eval *evs;
+	assert_int_equal(store_evals_pending(s, &evs, &n, &e), 0);
+	assert_int_equal(n, 2); /* oldest first; the done one is not pending */
+	assert_int_equal(evs[0].eval_id, ev1);
+	assert_int_equal(evs[0].job_id, a);
+	assert_int_equal(evs[0].checkpoint_id, 0); /* its checkpoint was deleted */
+	assert_string_equal(evs[0].kind, "knn");
+	assert_int_equal(evs[1].eval_id, ev2);
+	assert_int_equal(evs[1].job_id, b);
+	assert_string_equal(evs[1].kind, "linear");
+	free(evs);
+}
+
 /* ---- logs ----------------------------------------------------------------------------- */
 
 static void test_logs(void **state)
@@ -783,203 +698,13 @@ static void test_logs(void **state)
 	assert_error(store_log(s, a, "", "x", &e), ERR_INVALID, "level");
 }
 
-/* ---- history.query ---------------------------------------------------------------------- */
-
-/* Four runs: 1 alpha convnet 20 epochs completed (top1 80), 2 beta resnet18
- * 30 epochs completed (top1 85), 3 alpha resnet18 20 epochs failed, 4 gamma
- * queued; created on 2026-01-01 .. 04 at noon UTC. */
-static void history_fixture(void)
-{
-	static const char *const specs[] = {
-		"{\"train\": {\"epochs\": 20, \"batch_size\": 256}, \"model\": {\"encoder\":"
-		" \"convnet\", \"width\": 1.0}, \"optim\": {\"name\": \"lars\"}, \"ok\": true}",
-		"{\"train\": {\"epochs\": 30, \"batch_size\": 256}, \"model\": {\"encoder\":"
-		" \"resnet18\", \"width\": 0.5}, \"ok\": false}",
-		"{\"train\": {\"epochs\": 20.0}, \"model\": {\"encoder\": \"resnet18\"}}",
-		"{\"train\": {\"epochs\": 300}, \"model\": {\"encoder\": \"resnet50\"}}",
-	};
-	static const char *const names[] = { "alpha", "beta", "alpha", "gamma" };
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(add_job(names[i], specs[i]), i + 1);
-	assert_int_equal(store_job_set_state(s, 1, "completed", NULL, &e), 0);
-	assert_int_equal(store_job_set_state(s, 2, "completed", NULL, &e), 0);
-	assert_int_equal(store_job_set_state(s, 3, "failed", "boom", &e), 0);
-	assert_int_equal(store_job_final(s, 1, 80, 98, 70, 0.3, &e), 0);
-	assert_int_equal(store_job_final(s, 2, 85, 99, NAN, 0.2, &e), 0);
-	raw("UPDATE jobs SET created = '2026-01-0' || job_id || 'T12:00:00.000Z'");
-}
-
-/* history.query(params) gives exactly these job ids, in order. */
-static void expect_runs(const char *params, const char *ids)
-{
-	cJSON *p = cJSON_Parse(params);
-	assert_non_null(p);
-	cJSON *r = store_history_query(s, p, &e);
-	if (!r)
-		fail_msg("%s: %s", params, e.msg);
-	if (strcmp(column(r, "runs", "job_id"), ids) != 0)
-		fail_msg("%s: runs %s, want %s", params, column(r, "runs", "job_id"), ids);
-	cJSON_Delete(r);
-	cJSON_Delete(p);
-}
-
-static void test_history_filters(void **state)
-{
-	(void)state;
-	history_fixture();
-	cJSON *r = store_history_query(s, NULL, &e);
-	assert_keys(r, "runs");
-	const cJSON *run = cJSON_GetArrayItem(get(r, "runs"), 3);
-	assert_keys(run, "job_id name state spec top1 top5 knn_top1 final_loss created finished");
-	assert_string_equal(str(get(get(run, "spec"), "model"), "encoder"), "convnet");
-	assert_string_equal(str(run, "created"), "2026-01-01T12:00:00.000Z");
-	assert_time(str(run, "finished"));
-	cJSON_Delete(r);
-
-	expect_runs("{}", "4 3 2 1");
-	expect_runs("{\"name\": \"alpha\"}", "3 1");
-	expect_runs("{\"name\": \"alpha' OR '1'='1\"}", "");
-	expect_runs("{\"state\": \"completed\"}", "2 1");
-	expect_runs("{\"name\": \"alpha\", \"state\": \"completed\"}", "1");
-	/* spec: equality on nested fields, operators, types */
-	expect_runs("{\"spec\": {\"train.epochs\": 20}}", "3 1");
-	expect_runs("{\"spec\": {\"model.encoder\": \"convnet\"}}", "1");
-	expect_runs("{\"spec\": {\"train.epochs\": 20, \"model.encoder\": \"resnet18\"}}", "3");
-	expect_runs("{\"spec\": {\"train.epochs\": {\">\": 20, \"<\": 300}}}", "2");
-	expect_runs("{\"spec\": {\"train.epochs\": {\"!=\": 20}}}", "4 2");
-	expect_runs("{\"spec\": {\"train.epochs\": {\">=\": 30}}}", "4 2");
-	expect_runs("{\"spec\": {\"train.epochs\": {\"<=\": 20}}}", "3 1");
-	expect_runs("{\"spec\": {\"train.epochs\": \"20\"}}", ""); /* a string is not a number */
-	expect_runs("{\"spec\": {\"model.width\": 0.5}}", "2");
-	expect_runs("{\"spec\": {\"ok\": true}}", "1");
-	expect_runs("{\"spec\": {\"ok\": false}}", "2");
-	expect_runs("{\"spec\": {\"optim.name\": \"lars\"}}", "1");
-	expect_runs("{\"spec\": {\"no.such.field\": 1}}", "");
-	expect_runs("{\"spec\": {\"model.encoder\": \"x') OR 1=1 --\"}}", "");
-	/* metrics: runs without the value never match */
-	expect_runs("{\"metric\": {\"top1\": {\">=\": 82}}}", "2");
-	expect_runs("{\"metric\": {\"top1\": {\"<\": 90}}}", "2 1");
-	expect_runs("{\"metric\": {\"top1\": 80}}", "1");
-	expect_runs("{\"metric\": {\"knn_top1\": {\">\": 0}}}", "1");
-	expect_runs("{\"metric\": {\"final_loss\": {\"<=\": 0.25}, \"top5\": {\"==\": 99}}}", "2");
-	expect_runs("{\"metric\": {\"top1\": {\">\": 70}}, \"spec\": {\"train.epochs\": 20}}", "1");
-	/* times: since inclusive, until exclusive, offsets converted */
-	expect_runs("{\"since\": \"2026-01-02\"}", "4 3 2");
-	expect_runs("{\"until\": \"2026-01-02T12:00:00Z\"}", "1");
-	expect_runs("{\"since\": \"2026-01-02T12:00:00.000Z\", \"until\": \"2026-01-04\"}", "3 2");
-	expect_runs("{\"since\": \"2026-01-02T13:00:00+01:00\"}", "4 3 2");
-	/* ordering: missing values last either way; ties by job_id */
-	expect_runs("{\"order_by\": \"-top1\"}", "2 1 4 3");
-	expect_runs("{\"order_by\": \"top1\"}", "1 2 3 4");
-	expect_runs("{\"order_by\": \"name\"}", "1 3 2 4");
-	expect_runs("{\"order_by\": \"-name\"}", "4 2 3 1");
-	expect_runs("{\"order_by\": \"created\"}", "1 2 3 4");
-	expect_runs("{\"order_by\": \"-created\"}", "4 3 2 1");
-	expect_runs("{\"order_by\": \"job_id\"}", "1 2 3 4");
-	expect_runs("{\"order_by\": \"final_loss\"}", "2 1 3 4");
-	expect_runs("{\"order_by\": \"-knn_top1\"}", "1 4 3 2");
-	expect_runs("{\"order_by\": \"top5\", \"state\": \"completed\"}", "1 2");
-	expect_runs("{\"order_by\": \"finished\", \"limit\": 3}", "1 2 3");
-	/* limit */
-	expect_runs("{\"limit\": 2}", "4 3");
-	expect_runs("{\"limit\": 10000, \"order_by\": \"-top1\"}", "2 1 4 3");
-}
-
-static void test_history_many(void **state)
-{
-	(void)state;
-	assert_int_equal(store_begin(s, &e), 0);
-	for (int i = 0; i < 150; i++)
-		add_job("bulk", "{\"seed\": 1}");
-	assert_int_equal(store_commit(s, &e), 0);
-	cJSON *r = store_history_query(s, NULL, &e);
-	assert_int_equal(cJSON_GetArraySize(get(r, "runs")), STORE_LIMIT_DEFAULT);
-	cJSON_Delete(r);
-	r = store_job_list(s, NULL, NULL, 1000000, &e);
-	assert_int_equal(cJSON_GetArraySize(get(r, "jobs")), 150);
-	cJSON_Delete(r);
-}
-
-static void test_history_rejects(void **state)
-{
-	(void)state;
-	static const char *const bad[][2] = {
-		{ "{\"order_by\": \"bogus\"}", "order_by" },
-		{ "{\"order_by\": \"-\"}", "order_by" },
-		{ "{\"order_by\": \"--top1\"}", "order_by" },
-		{ "{\"order_by\": \"top1; DROP TABLE jobs\"}", "order_by" },
-		{ "{\"order_by\": 5}", "order_by" },
-		{ "{\"metric\": {\"bogus\": {\">=\": 1}}}", "metric.bogus" },
-		{ "{\"metric\": {\"created\": {\">=\": 1}}}", "metric.created" },
-		{ "{\"metric\": {\"top1\": {\"=~\": 1}}}", "metric.top1" },
-		{ "{\"metric\": {\"top1\": {\"=\": 1}}}", "metric.top1" },
-		{ "{\"metric\": {\"top1\": {\">= 0 OR 1\": 1}}}", "metric.top1" },
-		{ "{\"metric\": {\"top1\": {\">=\": \"80\"}}}", "metric.top1" },
-		{ "{\"metric\": {\"top1\": \"high\"}}", "metric.top1" },
-		{ "{\"metric\": {\"top1\": null}}", "metric.top1" },
-		{ "{\"metric\": [\"top1\"]}", "metric" },
-		{ "{\"spec\": {\"a'b\": 1}}", "spec.a'b" },
-		{ "{\"spec\": {\"a\\\"b\": 1}}", "spec.a\"b" },
-		{ "{\"spec\": {\"a[0]\": 1}}", "spec.a[0]" },
-		{ "{\"spec\": {\"data.mean[0]\": 1}}", "spec.data.mean[0]" },
-		{ "{\"spec\": {\"$.train.epochs\": 1}}", "spec.$.train.epochs" },
-		{ "{\"spec\": {\"$\": 1}}", "spec.$" },
-		{ "{\"spec\": {\"a..b\": 1}}", "spec.a..b" },
-		{ "{\"spec\": {\".a\": 1}}", "spec..a" },
-		{ "{\"spec\": {\"a.\": 1}}", "spec.a." },
-		{ "{\"spec\": {\"\": 1}}", "spec." },
-		{ "{\"spec\": {\"a b\": 1}}", "spec.a b" },
-		{ "{\"spec\": {\"train.epochs\": null}}", "spec.train.epochs" },
-		{ "{\"spec\": {\"train.epochs\": [20]}}", "spec.train.epochs" },
-		{ "{\"spec\": {\"train.epochs\": {\"<>\": 20}}}", "spec.train.epochs" },
-		{ "{\"spec\": {\"train.epochs\": {\">\": {}}}}", "spec.train.epochs" },
-		{ "{\"spec\": \"train.epochs=20\"}", "spec" },
-		{ "{\"name\": 5}", "name" },
-		{ "{\"state\": \"bogus\"}", "state" },
-		{ "{\"state\": 1}", "state" },
-		{ "{\"since\": \"yesterday\"}", "since" },
-		{ "{\"since\": 20260101}", "since" },
-		{ "{\"until\": \"2026-13-45\"}", "until" },
-		{ "{\"until\": \"2026-01-01Tnoon\"}", "until" },
-		{ "{\"limit\": 0}", "limit" },
-		{ "{\"limit\": -5}", "limit" },
-		{ "{\"limit\": 10001}", "limit" },
-		{ "{\"limit\": 1.5}", "limit" },
-		{ "{\"limit\": \"10\"}", "limit" },
-		{ "{\"bogus\": 1}", "bogus" },
-		{ "[]", "params" },
-	};
-	history_fixture();
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		cJSON *p = cJSON_Parse(bad[i][0]);
-		assert_non_null(p);
-		e = (struct err){ 0 };
-		cJSON *r = store_history_query(s, p, &e);
-		cJSON_Delete(p);
-		size_t n = strlen(bad[i][1]);
-		if (r || e.code != ERR_INVALID || strncmp(e.msg, bad[i][1], n) != 0 ||
-		    e.msg[n] != ':')
-			fail_msg("%s: code %d, message \"%s\"; want invalid \"%s: ...\"", bad[i][0],
-				 e.code, e.msg, bad[i][1]);
-	}
-	char many[4096] = "{\"spec\": {\"a\": {";
-	for (int i = 0; i < 70; i++)
-		strcat(many, i ? ", \">\": 1" : "\">\": 1");
-	strcat(many, "}}}");
-	cJSON *p = cJSON_Parse(many);
-	assert_null(store_history_query(s, p, &e));
-	assert_error(e.code, ERR_INVALID, "spec");
-	cJSON_Delete(p);
-	assert_int_equal(raw("SELECT count(*) FROM jobs"), 4);
-	expect_runs("{}", "4 3 2 1"); /* the statement is usable after every rejection */
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_to_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_places, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
@@ -994,10 +719,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metrics_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_typed_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_history_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_history_many, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_history_rejects, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,30 @@
+/*
+ * jobs/checkpoints.h — the checkpoint files of byold's jobs. The engine
+ * writes each file (temp, fsync, rename, fsync the directory) and prunes
+ * beyond keep_last; everything else about them is here: the directory of a
+ * job, the index rows following the engine's pruning, hashing at start-up,
+ * removal with the job, and the temp files of interrupted writes.
+ */
+#ifndef BYOL_JOBS_CHECKPOINTS_H
+#define BYOL_JOBS_CHECKPOINTS_H
+
+#include <stddef.h>
+
+#include "jobs/jobs.h"
+
+/* <state_dir>/checkpoints/<job_id> into out[cap], created if missing. */
+int jobs_checkpoint_dir(struct jobs *j, long job_id, char *out, size_t cap, struct err *e);
+
+/* Drop the index row of a file the engine removed (keep_last). */
+int jobs_checkpoint_forget(struct jobs *j, long job_id, const char *removed, struct err *e);
+
+/* The newest checkpoint of a job whose file still has its indexed sha256 (path empty
+   and *step 0 if none); damaged ones are logged to the job and dropped from the index.
+   It hashes files: for start-up, never on a running loop. */
+int jobs_checkpoint_newest_good(struct jobs *j, long job_id, char *path, size_t cap,
+				long *step, struct err *e);
+
+/* Remove a job's checkpoint files and directory (job.delete; the rows go with the job). */
+int jobs_checkpoints_remove(struct jobs *j, long job_id, struct err *e);
+
+#endif

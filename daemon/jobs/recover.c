@@ -1,0 +1,110 @@
+/*
+ * jobs/recover.c — start-up recovery (see recover.h).
+ */
+#include "jobs/recover.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "checkpoint.h"
+#include "jobs/checkpoints.h"
+#include "jobs/state.h"
+#include "log.h"
+
+/* Give a job back to the scheduler from its newest intact checkpoint. */
+static int requeue(struct jobs *j, long job_id, int held, int resumed, struct err *e)
+{
+	char path[4200], dir[4200], msg[4400], *text = NULL;
+	long step = 0;
+	struct spec s;
+	int rc = jobs_checkpoint_newest_good(j, job_id, path, sizeof path, &step, e);
+	if (!rc)
+		rc = jobs_spec(j, job_id, &s, &text, e);
+	if (!rc)
+		rc = store_metrics_truncate(j->store, job_id, step, e);
+	if (!rc)
+		rc = jobs_checkpoint_dir(j, job_id, dir, sizeof dir, e);
+	if (!rc)
+		rc = scheduler_submit(j->sched, job_id, &s, text, dir, path[0] ? path : NULL, 0,
+				      held, e);
+	snprintf(msg, sizeof msg, "interrupted; resuming from %s", path[0] ? path : "the start");
+	if (!rc && resumed)
+		rc = store_log(j->store, job_id, "info", msg, e);
+	free(text);
+	return rc;
+}
+
+/* Queue again an eval the daemon stopped under (its worker verifies the checkpoint);
+   one whose checkpoint or spec is gone is marked failed, the reason in the job's log. */
+static int requeue_eval(struct jobs *j, const struct store_eval *ev, struct err *e)
+{
+	char path[4200], sha[65], msg[600], *text = NULL;
+	long owner;
+	long long bytes;
+	struct spec s;
+	struct err why = { 0 };
+	int rc = ev->checkpoint_id <= 0
+			 ? err_set(&why, ERR_NOTFOUND, "its checkpoint was deleted")
+			 : store_checkpoint_get(j->store, ev->checkpoint_id, &owner, path, sizeof path,
+						sha, &bytes, &why);
+	if (!rc)
+		rc = jobs_spec(j, ev->job_id, &s, &text, &why);
+	if (rc) {
+		snprintf(msg, sizeof msg, "eval %ld not resumed: %s", ev->eval_id, why.msg);
+		rc = store_log(j->store, ev->job_id, "warning", msg, e);
+		return rc ? rc : store_eval_failed(j->store, ev->eval_id, e);
+	}
+	rc = scheduler_submit_eval(j->sched, ev->job_id, ev->eval_id, &s, text, path, sha,
+				   ev->kind, e);
+	free(text);
+	snprintf(msg, sizeof msg, "eval %ld interrupted; queued again", ev->eval_id);
+	return rc ? rc : store_log(j->store, ev->job_id, "info", msg, e);
+}
+
+static int requeue_evals(struct jobs *j, struct err *e)
+{
+	struct store_eval *evs;
+	int n, rc = store_evals_pending(j->store, &evs, &n, e);
+	for (int i = 0; i < n && !rc; i++)
+		rc = requeue_eval(j, &evs[i], e);
+	free(evs);
+	return rc;
+}
+
+/* One job found at start-up in state k of the list below. */
+static int recover_job(struct jobs *j, long id, enum job_state state, struct err *e)
+{
+	int rc = 0;
+	if (state == JOB_RUNNING)
+		rc = jobs_transition(j->store, id, JOB_INTERRUPT, NULL, NULL, NULL, e);
+	if (!rc && (state == JOB_RUNNING || state == JOB_INTERRUPTED))
+		rc = jobs_transition(j->store, id, JOB_RECOVER, NULL, NULL, NULL, e);
+	if (!rc)
+		rc = requeue(j, id, state == JOB_PAUSED, state != JOB_QUEUED && state != JOB_PAUSED, e);
+	return rc;
+}
+
+int jobs_recover(struct jobs *j, int *requeued, struct err *e)
+{
+	/* Every list is read before any job changes state, so none is requeued twice. */
+	static const enum job_state states[] = { JOB_RUNNING, JOB_PAUSED, JOB_INTERRUPTED,
+						 JOB_QUEUED };
+	enum { N_STATES = sizeof states / sizeof states[0] };
+	long *ids[N_STATES] = { 0 };
+	int n[N_STATES] = { 0 }, rc, temps = 0;
+	*requeued = 0;
+	rc = checkpoint_clean_temps(j->state_dir, &temps, e);
+	if (!rc && temps)
+		log_info("removed %d temporary checkpoint file(s) of interrupted writes", temps);
+	for (int k = 0; k < N_STATES && !rc; k++)
+		rc = store_jobs_in_state(j->store, job_state_name(states[k]), &ids[k], &n[k], e);
+	for (int k = 0; k < N_STATES && !rc; k++) {
+		for (int i = 0; i < n[k] && !rc; i++) {
+			rc = recover_job(j, ids[k][i], states[k], e);
+			*requeued += !rc;
+		}
+	}
+	for (int k = 0; k < N_STATES; k++)
+		free(ids[k]);
+	return rc ? rc : requeue_evals(j, e);
+}
