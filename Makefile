@@ -20,7 +20,7 @@ DATA_DEBS := dataset-fashion-mnist
 OPT       ?= -O2 -g
 NN_OPT    ?= -O3 -fno-tree-loop-distribute-patterns
 CFLAGS    := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP -pthread
-CPPFLAGS  += -Icommon -Idaemon -Idaemon/nn -Idaemon/byol -Idaemon/data -Itests/ref
+CPPFLAGS  += -Icommon -Idaemon
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    += $(PKG_LIBS) -lm -pthread
@@ -30,7 +30,7 @@ NN_SRC     := $(wildcard daemon/nn/*.c)
 BYOL_SRC   := $(wildcard daemon/byol/*.c)
 DATA_SRC   := $(wildcard daemon/data/*.c)
 DAEMON_SRC := $(filter-out daemon/byold.c daemon/byol_train.c,$(wildcard daemon/*.c)) \
-	      $(wildcard daemon/server/*.c daemon/jobs/*.c daemon/store/*.c)
+	      $(wildcard daemon/server/*.c daemon/jobs/*.c daemon/store/*.c daemon/engine/*.c)
 CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) $(DAEMON_SRC)
 PRESETS    := $(sort $(wildcard common/presets/*.json))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/presets.o

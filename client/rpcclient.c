@@ -1,7 +1,7 @@
 /*
  * rpcclient.c — byolctl's connection to byold (see rpcclient.h). Plain
  * blocking sockets with poll() for timeouts; lines are framed by the same
- * framer the daemon uses (daemon/rpc_frame.c).
+ * framer the daemon uses (common/rpc_frame.c).
  */
 #include "rpcclient.h"
 

@@ -658,6 +658,19 @@ static int check_warmup(const struct spec *s, struct spec_error *err)
 	return fail(err, "optim.warmup_epochs", "must be in [0, %d] (train.epochs)", s->train.epochs);
 }
 
+/* The encoder reads eval images as it reads training images: same planes, same size. */
+static int check_eval_shape(const struct spec *s, struct spec_error *err)
+{
+	if (s->eval_data.channels != s->data.channels)
+		return fail(err, "eval_data.channels", "must equal data.channels (%d): the encoder "
+			    "takes %d-channel images", s->data.channels, s->data.channels);
+	if (s->eval_data.image_size != s->data.image_size)
+		return fail(err, "eval_data.image_size", "must equal data.image_size (%d): "
+			    "evaluation sees images at the size the encoder trained on",
+			    s->data.image_size);
+	return 0;
+}
+
 /* Check every bound of the resolved spec and fill s. */
 static int convert(struct spec *s, const cJSON *json, struct spec_error *err)
 {
@@ -668,7 +681,7 @@ static int convert(struct spec *s, const cJSON *json, struct spec_error *err)
 	    read_data(&s->eval_data, at(json, "eval_data"), "eval_data", err) ||
 	    read_view(&s->view[0], at(views, "view1"), "augment.view1", err) ||
 	    read_view(&s->view[1], at(views, "view2"), "augment.view2", err) ||
-	    read_choices(s, json, err) || check_warmup(s, err))
+	    read_choices(s, json, err) || check_warmup(s, err) || check_eval_shape(s, err))
 		return ERR_INVALID;
 	return 0;
 }

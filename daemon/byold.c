@@ -24,11 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blas.h"
+#include "nn/blas.h"
 #include "jobs/recover.h"
 #include "log.h"
-#include "pool.h"
+#include "nn/pool.h"
 #include "server/config.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "version.h"
 
@@ -198,7 +199,11 @@ int main(int argc, char **argv)
 	d.workers = b.cfg.workers;
 	d.max_queued = b.cfg.max_queued;
 	b.d = &d;
+	int unix_fd, tcp_fd;
+	notify_listen_fds(&unix_fd, &tcp_fd);
 	int rc = prepare_state(d.jobs.state_dir, &e);
+	if (!rc && unix_fd < 0) /* before any job starts: a live byold's socket is refused */
+		rc = server_claim_socket(b.socket, &e);
 	if (!rc)
 		rc = load_token(d.jobs.state_dir, d.token, &e);
 	if (!rc)
@@ -211,7 +216,8 @@ int main(int argc, char **argv)
 		rc = jobs_recover(&d.jobs, &requeued, &e);
 	if (!rc && requeued)
 		log_info("%d job(s) requeued", requeued);
-	b.server = (struct server_config){ .socket_path = b.socket,
+	b.server = (struct server_config){ .socket_path = b.socket, .unix_fd = unix_fd,
+					   .tcp_fd = tcp_fd,
 					   .listen = b.cfg.listen[0] ? b.cfg.listen : NULL };
 	server_limits(&b.server, &b.cfg);
 	const struct server_hooks hooks = { on_ready, on_reload, &b };

@@ -1,12 +1,12 @@
 /*
  * encode.c — evaluation features (see encode.h).
  */
-#include "encode.h"
+#include "byol/encode.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "augment.h"
+#include "data/augment.h"
 
 void features_free(struct feature_set *f)
 {

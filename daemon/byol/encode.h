@@ -8,8 +8,8 @@
 
 #include <stdatomic.h>
 
-#include "dataset.h"
-#include "models.h"
+#include "data/dataset.h"
+#include "nn/models.h"
 
 struct feature_set {
 	float *x;  /* n × dim */

@@ -5,14 +5,14 @@
  * scores (votes or logits), ties going to the lower class index, so top-1 and
  * top-5 come from one count and never depend on sort stability.
  */
-#include "eval.h"
+#include "byol/eval.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
+#include "nn/ops.h"
 #include "rng.h"
 
 #define TOPK 5

@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "pool.h"
+#include "nn/pool.h"
 
 /* Features of a labelled set: n rows of dim floats (row-major), labels in [0, classes). */
 struct eval_set {

@@ -1,7 +1,7 @@
 /*
  * loss.c — normalised MSE and the collapse watch, in double per sample.
  */
-#include "loss.h"
+#include "byol/loss.h"
 
 #include <math.h>
 #include <stddef.h>

@@ -1,13 +1,13 @@
 /*
  * model.c — building the BYOL networks and running a training step.
  */
-#include "model.h"
+#include "byol/model.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "loss.h"
-#include "optim.h"
+#include "byol/loss.h"
+#include "byol/optim.h"
 
 static const char *const prefixes[BYOL_PARTS] = {
 	"online.encoder.", "online.projector.", "online.predictor.", "target.encoder.",

@@ -25,7 +25,7 @@
 #ifndef BYOL_BYOL_MODEL_H
 #define BYOL_BYOL_MODEL_H
 
-#include "models.h"
+#include "nn/models.h"
 
 /* Networks: the encoder and the two heads, at a fixed batch size. */
 struct byol_config {

@@ -1,7 +1,7 @@
 /*
  * optim.c — the parameter updates of a BYOL step and its schedules.
  */
-#include "optim.h"
+#include "byol/optim.h"
 
 #include <math.h>
 

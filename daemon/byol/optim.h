@@ -5,7 +5,7 @@
 #ifndef BYOL_BYOL_OPTIM_H
 #define BYOL_BYOL_OPTIM_H
 
-#include "model.h"
+#include "byol/model.h"
 
 /*
  * One update of every parameter of net from net->grad, momentum in mom (same

@@ -4,8 +4,8 @@
  * first stage, crop + bicubic resize (+ flip). The per-pixel ops after the
  * resize live in augment_pixels.c. See augment.h for the semantics.
  */
-#include "augment.h"
-#include "augment_pixels.h"
+#include "data/augment.h"
+#include "data/augment_pixels.h"
 
 #include <assert.h>
 #include <math.h>

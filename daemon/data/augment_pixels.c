@@ -4,7 +4,7 @@
  * Gaussian blur, solarize, normalisation. Each works in place on planar
  * floats; none allocates. Semantics in augment.h.
  */
-#include "augment_pixels.h"
+#include "data/augment_pixels.h"
 
 #include <math.h>
 

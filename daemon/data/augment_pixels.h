@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "augment.h"
+#include "data/augment.h"
 
 /* The colour jitter group: d's four ops in d->order, each clipped to [0, 1]. */
 void augment_jitter(float *x, int c, size_t n, const struct augment_draw *d);

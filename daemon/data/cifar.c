@@ -11,7 +11,7 @@
  * in all; memory is allocated for the records the files hold, never for
  * more. The probe (cifar_probe) stops after the sizes.
  */
-#include "dataset_impl.h"
+#include "data/dataset_impl.h"
 
 #include <errno.h>
 #include <limits.h>

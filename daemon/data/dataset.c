@@ -3,7 +3,7 @@
  * readers, labels and shapes, in-memory image access with channel
  * conversion, the per-dataset logger, and opening files without blocking.
  */
-#include "dataset_impl.h"
+#include "data/dataset_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
 #ifndef BYOL_DATASET_IMPL_H
 #define BYOL_DATASET_IMPL_H
 
-#include "dataset.h"
+#include "data/dataset.h"
 
 #include <sys/stat.h>
 

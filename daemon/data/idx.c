@@ -15,7 +15,7 @@
  * two headers: for a gzip file by inflating the first bytes, from at most
  * PROBE_INPUT bytes of compressed input.
  */
-#include "dataset_impl.h"
+#include "data/dataset_impl.h"
 
 #include <errno.h>
 #include <inttypes.h>

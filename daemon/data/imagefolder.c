@@ -31,7 +31,7 @@
  * are fatal as well, except for stray bytes between markers, which many
  * cameras write and every decoder accepts.
  */
-#include "dataset_impl.h"
+#include "data/dataset_impl.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /*
  * loader.c — batch producer threads over a ring of slots (see loader.h).
  */
-#include "loader.h"
+#include "data/loader.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -23,8 +23,8 @@
 #ifndef BYOL_LOADER_H
 #define BYOL_LOADER_H
 
-#include "augment.h"
-#include "dataset.h"
+#include "data/augment.h"
+#include "data/dataset.h"
 
 struct loader_config {
 	const struct dataset *ds;

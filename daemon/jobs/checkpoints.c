@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "engine/checkpoint.h"
 
 static void dir_of(struct jobs *j, long job_id, char *out, size_t cap)
 {

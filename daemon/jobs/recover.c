@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "checkpoint.h"
+#include "engine/checkpoint.h"
 #include "jobs/checkpoints.h"
 #include "jobs/state.h"
 #include "log.h"

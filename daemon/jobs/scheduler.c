@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
-#include "engine.h"
+#include "engine/checkpoint.h"
+#include "engine/engine.h"
 #include "event.h"
 
 struct job {
@@ -76,15 +76,22 @@ static void push_locked(struct scheduler *s, long job_id, cJSON *ev)
 	s->events[s->n_events++] = (struct sched_event){ job_id, ev };
 }
 
+/* Unlock, then (if rc is 0) wake the loop: outside the lock, as the callback may block. */
+static int unlock_wake(struct scheduler *s, int rc)
+{
+	void (*wake)(void *) = s->wake;
+	void *ctx = s->ctx;
+	pthread_mutex_unlock(&s->mu);
+	if (!rc && wake)
+		wake(ctx);
+	return rc;
+}
+
 static void push(struct scheduler *s, long job_id, cJSON *ev)
 {
 	pthread_mutex_lock(&s->mu);
 	push_locked(s, job_id, ev);
-	void (*wake)(void *) = s->wake;
-	void *ctx = s->ctx;
-	pthread_mutex_unlock(&s->mu);
-	if (wake)
-		wake(ctx);
+	unlock_wake(s, 0);
 }
 
 struct job_ctx {
@@ -381,12 +388,7 @@ int scheduler_cancel(struct scheduler *s, long job_id, struct err *e)
 		push_locked(s, job_id, end_event("cancelled", NULL, NULL));
 		job_free(j);
 	}
-	void (*wake)(void *) = s->wake;
-	void *ctx = s->ctx;
-	pthread_mutex_unlock(&s->mu);
-	if (!rc && wake)
-		wake(ctx);
-	return rc;
+	return unlock_wake(s, rc);
 }
 
 void scheduler_fail(struct scheduler *s, long job_id, const char *reason)
@@ -428,12 +430,7 @@ int scheduler_pause(struct scheduler *s, long job_id, int pause, struct err *e)
 	struct job *j = find_locked(s, job_id);
 	int rc = j ? pause_locked(s, j, pause, e)
 		   : err_set(e, ERR_NOTFOUND, "job %ld is not queued, running or paused", job_id);
-	void (*wake)(void *) = s->wake;
-	void *ctx = s->ctx;
-	pthread_mutex_unlock(&s->mu);
-	if (!rc && wake)
-		wake(ctx);
-	return rc;
+	return unlock_wake(s, rc);
 }
 
 int scheduler_remove(struct scheduler *s, long job_id, struct err *e)
@@ -495,7 +492,8 @@ void scheduler_counts(struct scheduler *s, int *queued, int *running)
 	*queued = *running = 0;
 	pthread_mutex_lock(&s->mu);
 	for (struct job *j = s->jobs; j; j = j->next)
-		*(j->running ? running : queued) += 1;
+		if (!j->eval_id) /* jobs only: evaluations are not bounded by max_queued */
+			*(j->running ? running : queued) += 1;
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -86,7 +86,7 @@ int scheduler_evals_of(struct scheduler *s, long job_id);
 /* Replace the wake-up callback (the server installs uv_async_send once its loop exists). */
 void scheduler_set_wake(struct scheduler *s, void (*wake)(void *ctx), void *ctx);
 
-/* Number of jobs waiting (queued or paused) and running. */
+/* Number of jobs waiting (queued or paused) and running, evaluations not counted. */
 void scheduler_counts(struct scheduler *s, int *queued, int *running);
 
 /* Halt: running jobs checkpoint and end as "stopped", queued jobs stay unstarted;

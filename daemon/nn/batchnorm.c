@@ -10,7 +10,7 @@
  * 1-D BN (HW = 1) walks rows of channels instead, so its loops stay
  * contiguous. Workspace: 2·C + 1 doubles.
  */
-#include "ops.h"
+#include "nn/ops.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /*
  * blas.c — OpenBLAS kernel choice (see blas.h).
  */
-#include "blas.h"
+#include "nn/blas.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -13,7 +13,7 @@
  * Workspace per thread: col (C·K·K × G·OH·OW), tmp (OC × G·OH·OW),
  * dweight partial (OC·C·K·K), dbias partial (OC).
  */
-#include "ops.h"
+#include "nn/ops.h"
 
 #include <cblas.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * eltwise.c — ReLU and the residual add, split into contiguous ranges.
  * The loops are branch-free so the compiler vectorises them.
  */
-#include "ops.h"
+#include "nn/ops.h"
 
 struct eltwise_task {
 	float *out;

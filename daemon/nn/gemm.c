@@ -3,7 +3,7 @@
  * own band of C's rows (or columns, when C is short and wide) with a
  * single-threaded OpenBLAS call.
  */
-#include "ops.h"
+#include "nn/ops.h"
 
 #include <cblas.h>
 

@@ -2,7 +2,7 @@
  * linear.c — fully connected layer, PyTorch layout: weight (OUT,IN).
  * The three products run on the pool-split gemm.
  */
-#include "ops.h"
+#include "nn/ops.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /*
  * models.c — ResNet, convnet and MLP head builders (see models.h).
  */
-#include "models.h"
+#include "nn/models.h"
 
 #include <math.h>
 #include <stdio.h>

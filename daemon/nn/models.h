@@ -16,7 +16,7 @@
 #ifndef BYOL_NN_MODELS_H
 #define BYOL_NN_MODELS_H
 
-#include "net.h"
+#include "nn/net.h"
 
 enum encoder_arch {
 	ENCODER_CONVNET,

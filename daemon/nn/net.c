@@ -1,7 +1,7 @@
 /*
  * net.c — building, allocating and running a network graph (see net.h).
  */
-#include "net.h"
+#include "nn/net.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -541,12 +541,17 @@ static void forward_node(struct nn_net *net, struct nn_node *nd)
 	}
 }
 
-const float *nn_net_forward(struct nn_net *net, const float *x, int train)
+void nn_net_forward_node(struct nn_net *net, int i, int train)
 {
 	net->train = train;
+	forward_node(net, &net->nodes[i]);
+}
+
+const float *nn_net_forward(struct nn_net *net, const float *x, int train)
+{
 	memcpy(net->acts[0].data, x, (size_t)net->batch * act_floats(&net->acts[0]) * sizeof(float));
 	for (int i = 0; i < net->n_nodes; i++)
-		forward_node(net, &net->nodes[i]);
+		nn_net_forward_node(net, i, train);
 	return net->acts[net->n_acts - 1].data;
 }
 
@@ -604,12 +609,17 @@ static void backward_node(struct nn_net *net, struct nn_node *nd)
 	}
 }
 
+void nn_net_backward_node(struct nn_net *net, int i)
+{
+	backward_node(net, &net->nodes[i]);
+}
+
 void nn_net_backward(struct nn_net *net, const float *dout)
 {
 	const struct nn_act *last = &net->acts[net->n_acts - 1];
 	memcpy(last->grad, dout, (size_t)net->batch * act_floats(last) * sizeof(float));
 	for (int i = net->n_nodes - 1; i >= 0; i--)
-		backward_node(net, &net->nodes[i]);
+		nn_net_backward_node(net, i);
 }
 
 /* ---- queries ---------------------------------------------------------- */

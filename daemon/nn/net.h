@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "ops.h"
+#include "nn/ops.h"
 
 #define NN_NAME_MAX 128
 
@@ -149,6 +149,11 @@ void nn_net_zero_grad(struct nn_net *net);
    into net->grad, the input's gradient lands in net->acts[0].grad (the only activation
    gradient still valid afterwards: the others share memory). */
 void nn_net_backward(struct nn_net *net, const float *dout);
+
+/* Node i alone (0 <= i < n_nodes), as nn_net_forward and nn_net_backward run it, on the
+   activations and gradients as they are: for tests that feed each node its own input. */
+void nn_net_forward_node(struct nn_net *net, int i, int train);
+void nn_net_backward_node(struct nn_net *net, int i);
 
 /* Lookups by PyTorch name; NULL if absent. */
 const struct nn_tensor *nn_net_param(const struct nn_net *net, const char *name);

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pool.h"
-#include "replica.h"
+#include "nn/pool.h"
+#include "nn/replica.h"
 
 /* ---- GEMM ------------------------------------------------------------- */
 

@@ -3,7 +3,7 @@
  * workers; they spin briefly before sleeping because kernels come in quick
  * succession during a training step.
  */
-#include "pool.h"
+#include "nn/pool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -2,7 +2,7 @@
  * pooling.c — max-pool (with saved argmax for backward) and global average
  * pool, split over the (N·C) planes so no two threads touch one plane.
  */
-#include "ops.h"
+#include "nn/ops.h"
 
 #include <math.h>
 

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dataset.h"
+#include "data/dataset.h"
 #include "jobs/checkpoints.h"
-#include "loader.h"
+#include "data/loader.h"
 #include "version.h"
 
 #define READ_MAX 524288

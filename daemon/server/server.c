@@ -166,10 +166,7 @@ static void start_loop_handles(struct server *s)
 
 /* ---- listeners ------------------------------------------------------------------- */
 
-/* A path to bind the Unix socket at: free, or a stale socket of a killed byold
-   (nothing answers it), which is removed. A live byold's socket (another state
-   dir) and anything that is not a socket are left alone. */
-static int claim_socket_path(const char *path, struct err *e)
+int server_claim_socket(const char *path, struct err *e)
 {
 	struct stat st;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -204,7 +201,7 @@ static int listen_unix(struct server *s, int fd, struct err *e)
 	if (fd >= 0) {
 		rc = uv_pipe_open(&s->unix_listener, fd);
 	} else {
-		if (claim_socket_path(path, e) != 0)
+		if (server_claim_socket(path, e) != 0)
 			return e->code;
 		rc = uv_pipe_bind(&s->unix_listener, path);
 		s->unix_bound = rc == 0;
@@ -291,11 +288,9 @@ int server_run(struct daemon_ctx *d, const struct server_config *cfg,
 	s->hooks = hooks;
 	uv_loop_init(&s->loop);
 	s->conns = (struct conn_server){ .loop = &s->loop, .d = d, .cfg = cfg };
-	int unix_fd, tcp_fd;
-	notify_listen_fds(&unix_fd, &tcp_fd);
-	int rc = listen_unix(s, unix_fd, e);
-	if (!rc && (cfg->listen || tcp_fd >= 0))
-		rc = listen_tcp(s, tcp_fd, e);
+	int rc = listen_unix(s, cfg->unix_fd, e);
+	if (!rc && (cfg->listen || cfg->tcp_fd >= 0))
+		rc = listen_tcp(s, cfg->tcp_fd, e);
 	if (!rc) {
 		start_loop_handles(s);
 		scheduler_set_wake(d->jobs.sched, wake_loop, &s->wake);

@@ -16,6 +16,7 @@
 
 struct server_config {
 	const char *socket_path;
+	int unix_fd, tcp_fd;     /* sockets systemd passed (notify_listen_fds), else -1 */
 	const char *listen;      /* "HOST:PORT" or NULL: no TCP */
 	size_t max_line;         /* bytes per request line */
 	size_t max_output;       /* bytes queued to one client before it is cut off */
@@ -34,6 +35,12 @@ struct server_hooks {
 	void (*reload)(void *ctx);
 	void *ctx;
 };
+
+/* Makes path free to bind byold's Unix socket at: it is free already, or a stale
+   socket of a killed byold (nothing answers it), which is removed. A running byold's
+   socket (another state dir) and anything that is not a socket are left alone:
+   ERR_STATE naming the path. byold calls it before it starts any job. */
+int server_claim_socket(const char *path, struct err *e);
 
 /* Run until SIGTERM or SIGINT (SIGPIPE is ignored: a client gone mid-reply is an
    error of that client alone): then running jobs checkpoint, their end events are

@@ -283,30 +283,29 @@ int store_job_spec(struct store *s, long job_id, char **json, struct err *e)
 	return store_reset(st, 0);
 }
 
-int store_evals_pending(struct store *s, struct store_eval **rows, int *n, struct err *e)
+/* Every row of st (its parameters bound; rc the binds' result) through fill into a
+   growing array of elsize-byte rows: *rows (malloc'd) holds *n; on failure none. */
+static int read_rows(struct store *s, sqlite3_stmt *st, int rc, size_t elsize, void **rows,
+		     int *n, int (*fill)(sqlite3_stmt *st, void *row, struct err *e),
+		     const char *what, struct err *e)
 {
-	sqlite3_stmt *st = s->st[ST_EVALS_PENDING];
-	int rc, r = 0, cap = 0;
+	int r = 0, cap = 0;
 	*rows = NULL;
 	*n = 0;
-	for (rc = sqlite3_step(st); rc == SQLITE_ROW && r == 0; rc = sqlite3_step(st)) {
+	for (rc = rc ? rc : sqlite3_step(st); rc == SQLITE_ROW && r == 0; rc = sqlite3_step(st)) {
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 8;
-			struct store_eval *p = realloc(*rows, (size_t)cap * sizeof *p);
+			void *p = realloc(*rows, (size_t)cap * elsize);
 			if (!p) {
 				r = err_set(e, ERR_NOMEM, "store: out of memory");
 				break;
 			}
 			*rows = p;
 		}
-		struct store_eval *v = &(*rows)[(*n)++];
-		v->eval_id = (long)sqlite3_column_int64(st, 0);
-		v->job_id = (long)sqlite3_column_int64(st, 1);
-		v->checkpoint_id = (long)sqlite3_column_int64(st, 2); /* NULL reads as 0 */
-		r = store_copy_column(st, 3, v->kind, sizeof v->kind, e);
+		r = fill(st, (char *)*rows + (size_t)(*n)++ * elsize, e);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail(s, rc, e, "pending evals");
+		r = store_fail(s, rc, e, "%s", what);
 	if (r) {
 		free(*rows);
 		*rows = NULL;
@@ -315,39 +314,37 @@ int store_evals_pending(struct store *s, struct store_eval **rows, int *n, struc
 	return store_reset(st, r);
 }
 
+static int fill_eval(sqlite3_stmt *st, void *row, struct err *e)
+{
+	struct store_eval *v = row;
+	v->eval_id = (long)sqlite3_column_int64(st, 0);
+	v->job_id = (long)sqlite3_column_int64(st, 1);
+	v->checkpoint_id = (long)sqlite3_column_int64(st, 2); /* NULL reads as 0 */
+	return store_copy_column(st, 3, v->kind, sizeof v->kind, e);
+}
+
+int store_evals_pending(struct store *s, struct store_eval **rows, int *n, struct err *e)
+{
+	return read_rows(s, s->st[ST_EVALS_PENDING], 0, sizeof **rows, (void **)rows, n, fill_eval,
+			 "pending evals", e);
+}
+
+static int fill_checkpoint(sqlite3_stmt *st, void *row, struct err *e)
+{
+	struct store_checkpoint *c = row;
+	c->checkpoint_id = (long)sqlite3_column_int64(st, 0);
+	c->step = (long)sqlite3_column_int64(st, 1);
+	c->bytes = (long long)sqlite3_column_int64(st, 4);
+	int r = store_copy_column(st, 2, c->path, sizeof c->path, e);
+	return r ? r : store_copy_column(st, 3, c->sha256, sizeof c->sha256, e);
+}
+
 int store_checkpoints_of(struct store *s, long job_id, struct store_checkpoint **rows, int *n,
 			 struct err *e)
 {
 	sqlite3_stmt *st = s->st[ST_CKPT_ROWS];
-	int rc = store_bind_int(st, ":job_id", job_id), r = 0, cap = 0;
-	*rows = NULL;
-	*n = 0;
-	for (rc = rc ? rc : sqlite3_step(st); rc == SQLITE_ROW && r == 0; rc = sqlite3_step(st)) {
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 8;
-			struct store_checkpoint *p = realloc(*rows, (size_t)cap * sizeof *p);
-			if (!p) {
-				r = err_set(e, ERR_NOMEM, "store: out of memory");
-				break;
-			}
-			*rows = p;
-		}
-		struct store_checkpoint *c = &(*rows)[(*n)++];
-		c->checkpoint_id = (long)sqlite3_column_int64(st, 0);
-		c->step = (long)sqlite3_column_int64(st, 1);
-		c->bytes = (long long)sqlite3_column_int64(st, 4);
-		r = store_copy_column(st, 2, c->path, sizeof c->path, e);
-		if (r == 0)
-			r = store_copy_column(st, 3, c->sha256, sizeof c->sha256, e);
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail(s, rc, e, "checkpoints of job %ld", job_id);
-	if (r) {
-		free(*rows);
-		*rows = NULL;
-		*n = 0;
-	}
-	return store_reset(st, r);
+	return read_rows(s, st, store_bind_int(st, ":job_id", job_id), sizeof **rows,
+			 (void **)rows, n, fill_checkpoint, "checkpoints of a job", e);
 }
 
 /* ---- evals ------------------------------------------------------------------- */

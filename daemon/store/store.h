@@ -248,14 +248,14 @@ cJSON *store_logs(struct store *s, long job_id, int tail, struct err *e);
  * final_loss, created, finished}]}. */
 cJSON *store_history_query(struct store *s, const cJSON *params, struct err *e);
 
-/* ---- internal: shared by store.c and store_query.c only -------------------
+/* ---- internal: shared by the store's own files only ------------------------
  * Compiled in only where STORE_INTERNAL is defined, so struct store stays
  * opaque to callers. */
 #ifdef STORE_INTERNAL
 #include <sqlite3.h>
 
 /* The prepared statements, one per query: the writes' SQL is in store.c,
- * the reads' in store_query.c. */
+ * the reads' in reads.c and history.c. */
 enum store_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_INTEGRITY, ST_TIME_NORM,
 	ST_JOB_INSERT, ST_JOB_STATE, ST_JOB_PROGRESS, ST_JOB_SKIPPED, ST_JOB_FINAL, ST_JOB_DELETE,

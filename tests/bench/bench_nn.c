@@ -20,8 +20,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "blas.h"
-#include "models.h"
+#include "nn/blas.h"
+#include "nn/models.h"
 #include "rng.h"
 
 #define MAX_REPS 10000

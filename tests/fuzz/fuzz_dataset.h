@@ -13,7 +13,7 @@
 #ifndef BYOL_FUZZ_DATASET_H
 #define BYOL_FUZZ_DATASET_H
 
-#include "dataset.h"
+#include "data/dataset.h"
 #include "fuzz_util.h"
 
 #define FUZZ_VARIANT_A 0x08u

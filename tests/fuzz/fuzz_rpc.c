@@ -9,7 +9,7 @@
  * without a NUL, where ASan sees any read past its end.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -Idaemon \
- *		daemon/rpc*.c common/err.c tests/fuzz/fuzz_rpc.c -lcjson -o /tmp/fuzz_rpc
+ *		daemon/server/rpc*.c common/rpc_frame.c common/utf8.c common/err.c tests/fuzz/fuzz_rpc.c -lcjson -o /tmp/fuzz_rpc
  *	/tmp/fuzz_rpc -max_total_time=60 [corpus dir]
  */
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
  * fuzz_safetensors.c — libFuzzer target for the safetensors reader and the
- * checkpoint loader (daemon/safetensors.c, daemon/checkpoint.c),
+ * checkpoint loader (common/safetensors.c, daemon/engine/checkpoint.c),
  * RELIABILITY.md test 14.
  *
  * The input is written to a file in the temp directory and read the ways
@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
+#include "engine/checkpoint.h"
 #include "fuzz_util.h"
-#include "pool.h"
+#include "nn/pool.h"
 #include "safetensors.h"
 #include "sha256.h"
 

@@ -15,7 +15,7 @@
  * (decay on BN parameters, a trust ratio without the decay term, τ off by
  * 0.1%) fails it.
  */
-#include "model.h"
+#include "byol/model.h"
 #include "ref_util.h"
 
 #define LOSS_TOL 1e-5

@@ -7,11 +7,15 @@
  * op's forward kernel on the reference inputs and compares the output (and
  * for BatchNorm the running statistics: updated in train mode, unchanged in
  * eval mode), then runs the backward kernel with the reference upstream
- * gradient into zeroed gradients and compares every gradient. ReLU is also
- * checked in place (forward with out == inp, backward with dinp == dout).
- * The error of a tensor is max|a−b| / max|b| (train-mode BatchNorm dx:
- * max|a−b| / max(max|b|, max|γ·rstd·dy|), see bn_dx_scale); it must be within
- * its op's tolerance (table below). Every op must have at least one case file.
+ * gradient. Backward kernels accumulate (dinp += ..., dweight += ...), so
+ * every gradient starts from random values of the reference's size and must
+ * end as that start plus the reference gradient. ReLU is also checked in
+ * place (forward with out == inp, backward with dinp == dout, which
+ * overwrites). The error of a tensor is max|a−b| / max|b|, b the reference
+ * (forward output or gradient, without the start), a ours (minus the start);
+ * for train-mode BatchNorm dx max|a−b| / max(max|b|, max|γ·rstd·dy|), see
+ * bn_dx_scale. It must be within its op's tolerance (table below). Every op
+ * must have at least one case file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,10 +24,12 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "ops.h"
+#include "nn/ops.h"
 #include "ref_util.h"
+#include "rng.h"
 
-#define MAX_BUFS 16
+#define MAX_BUFS 40
+#define MAX_STARTS 4
 
 struct ref_case;
 
@@ -60,11 +66,14 @@ struct ref_case {
 	struct st_file f;
 	cJSON *dims;
 	struct pool *pool;
+	struct rng rng;
 	double tol, worst;
 	const char *worst_name;
 	int failed;
 	void *bufs[MAX_BUFS];
 	int n_bufs;
+	struct { const float *grad, *start; } starts[MAX_STARTS]; /* see start_grad */
+	int n_starts;
 };
 
 /* A zeroed array of n elements of size bytes, freed with the case. */
@@ -104,14 +113,51 @@ static size_t image_len(const struct ref_case *rc)
 	return (size_t)dim(rc, "n") * dim(rc, "c") * dim(rc, "h") * dim(rc, "w");
 }
 
-/* Compare ours with reference tensor `name`, reported as `label`; floor as in ref_error_floor. */
+/*
+ * A gradient buffer for reference gradient `name`, holding random values up to
+ * max|reference| in size: the backward kernels add to it, and check_as then
+ * compares it with those values plus the reference.
+ */
+static float *start_grad(struct ref_case *rc, const char *name, size_t n)
+{
+	const float *want = ref(rc, name, n);
+	float *g = zeros(rc, n), *start = zeros(rc, n);
+	double scale = 0;
+	for (size_t i = 0; i < n; i++)
+		scale = fmax(scale, fabs(want[i]));
+	for (size_t i = 0; i < n; i++)
+		g[i] = start[i] = (float)((scale > 0 ? scale : 1.0) * (2 * rng_uniform_f64(&rc->rng) - 1));
+	assert_true(rc->n_starts < MAX_STARTS);
+	rc->starts[rc->n_starts].grad = g;
+	rc->starts[rc->n_starts++].start = start;
+	return g;
+}
+
+/* The start values of gradient buffer g (start_grad), or NULL. */
+static const float *start_of(const struct ref_case *rc, const float *g)
+{
+	for (int i = 0; i < rc->n_starts; i++)
+		if (rc->starts[i].grad == g)
+			return rc->starts[i].start;
+	return NULL;
+}
+
+/* Compare ours (minus its start, if a gradient) with reference tensor `name`, reported
+   as `label`; floor as in ref_error_floor. */
 static void check_as(struct ref_case *rc, const char *label, const char *name,
 		     const float *ours, size_t n, double floor)
 {
 	float *want = malloc((n ? n : 1) * sizeof *want);
 	assert_non_null(want);
 	assert_int_equal(ref_copy(want, &rc->f, name, n), 0);
-	double err = ref_error_floor(ours, want, n, floor);
+	const float *start = start_of(rc, ours);
+	double num = 0, den = floor > 1e-30 ? floor : 1e-30;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)ours[i] - (start ? start[i] : 0.0) - want[i]);
+		num = d > num || isnan(d) ? d : num;
+		den = fmax(den, fabs(want[i]));
+	}
+	double err = num / den;
 	free(want);
 	if (!(err <= rc->tol)) {
 		fprintf(stderr, "%s: error %.3e over tolerance %.0e\n", label, err, rc->tol);
@@ -143,7 +189,8 @@ static void run_conv2d(struct ref_case *rc)
 	conv2d_forward(rc->pool, y, work, x, w, b, &d);
 	check(rc, "y", y, ny);
 
-	float *dx = zeros(rc, nx), *dw = zeros(rc, nw), *db = bias ? zeros(rc, nb) : NULL;
+	float *dx = start_grad(rc, "dx", nx), *dw = start_grad(rc, "dw", nw);
+	float *db = bias ? start_grad(rc, "db", nb) : NULL;
 	conv2d_backward(rc->pool, dx, dw, db, work, ref(rc, "dy", ny), x, w, &d);
 	check(rc, "dx", dx, nx);
 	check(rc, "dw", dw, nw);
@@ -161,7 +208,8 @@ static void run_linear(struct ref_case *rc)
 	linear_forward(rc->pool, y, x, w, b, n, in, out);
 	check(rc, "y", y, ny);
 
-	float *dx = zeros(rc, nx), *dw = zeros(rc, nw), *db = bias ? zeros(rc, out) : NULL;
+	float *dx = start_grad(rc, "dx", nx), *dw = start_grad(rc, "dw", nw);
+	float *db = bias ? start_grad(rc, "db", out) : NULL;
 	linear_backward(rc->pool, dx, dw, db, ref(rc, "dy", ny), x, w, n, in, out);
 	check(rc, "dx", dx, nx);
 	check(rc, "dw", dw, nw);
@@ -203,7 +251,8 @@ static void run_batchnorm(struct ref_case *rc)
 	check(rc, "running_mean_out", rmean, c);
 	check(rc, "running_var_out", rvar, c);
 
-	float *dx = zeros(rc, nx), *dw = zeros(rc, c), *db = zeros(rc, c), *dy = ref(rc, "dy", nx);
+	float *dx = start_grad(rc, "dx", nx), *dw = start_grad(rc, "dw", c);
+	float *db = start_grad(rc, "db", c), *dy = ref(rc, "dy", nx);
 	batchnorm_backward(rc->pool, dx, dw, db, work, dy, x, w, mean, rstd, n, c, hw, train,
 			   NULL);
 	check_as(rc, "dx", "dx", dx, nx, train ? bn_dx_scale(w, rstd, dy, n, c, hw) : 0);
@@ -214,7 +263,7 @@ static void run_batchnorm(struct ref_case *rc)
 static void run_relu(struct ref_case *rc)
 {
 	const size_t n = image_len(rc);
-	float *x = ref(rc, "x", n), *y = zeros(rc, n), *dx = zeros(rc, n);
+	float *x = ref(rc, "x", n), *y = zeros(rc, n), *dx = start_grad(rc, "dx", n);
 	relu_forward(rc->pool, y, x, n);
 	check(rc, "y", y, n);
 	relu_backward(rc->pool, dx, ref(rc, "dy", n), y, n);
@@ -233,7 +282,7 @@ static void run_maxpool(struct ref_case *rc)
 	const int k = dim(rc, "k"), stride = dim(rc, "stride"), pad = dim(rc, "pad");
 	const int oh = pool2d_out(h, k, stride, pad), ow = pool2d_out(w, k, stride, pad);
 	const size_t nx = (size_t)n * c * h * w, ny = (size_t)n * c * oh * ow;
-	float *x = ref(rc, "x", nx), *y = zeros(rc, ny), *dx = zeros(rc, nx);
+	float *x = ref(rc, "x", nx), *y = zeros(rc, ny), *dx = start_grad(rc, "dx", nx);
 	int32_t *argmax = alloc(rc, ny, sizeof *argmax);
 	maxpool2d_forward(rc->pool, y, argmax, x, n, c, h, w, k, stride, pad);
 	check(rc, "y", y, ny);
@@ -245,7 +294,7 @@ static void run_avgpool(struct ref_case *rc)
 {
 	const int n = dim(rc, "n"), c = dim(rc, "c"), hw = dim(rc, "h") * dim(rc, "w");
 	const size_t nx = (size_t)n * c * hw, ny = (size_t)n * c;
-	float *x = ref(rc, "x", nx), *y = zeros(rc, ny), *dx = zeros(rc, nx);
+	float *x = ref(rc, "x", nx), *y = zeros(rc, ny), *dx = start_grad(rc, "dx", nx);
 	avgpool_forward(rc->pool, y, x, n, c, hw);
 	check(rc, "y", y, ny);
 	avgpool_backward(rc->pool, dx, ref(rc, "dy", ny), n, c, hw);
@@ -255,7 +304,8 @@ static void run_avgpool(struct ref_case *rc)
 static void run_add(struct ref_case *rc)
 {
 	const size_t n = image_len(rc);
-	float *y = zeros(rc, n), *dy = ref(rc, "dy", n), *dx = zeros(rc, n), *dx2 = zeros(rc, n);
+	float *y = zeros(rc, n), *dy = ref(rc, "dy", n);
+	float *dx = start_grad(rc, "dx", n), *dx2 = start_grad(rc, "dx2", n);
 	add_forward(rc->pool, y, ref(rc, "x", n), ref(rc, "x2", n), n);
 	check(rc, "y", y, n);
 	add_backward(rc->pool, dx, dy, n);
@@ -310,6 +360,7 @@ static void check_file(void **state)
 	rc.dims = cJSON_Parse(dims);
 	assert_true(cJSON_IsObject(rc.dims));
 	rc.tol = spec->tol;
+	rng_init(&rc.rng, 20240611, 0);
 	assert_int_equal(pool_init(&rc.pool, 2, &e), 0);
 	spec->run(&rc);
 

@@ -28,7 +28,7 @@
 #include <cmocka.h>
 #include <jpeglib.h> /* after stdio.h, which it needs */
 
-#include "dataset.h"
+#include "data/dataset.h"
 
 static char tmp_root[] = "/tmp/byol-dataset-XXXXXX";
 

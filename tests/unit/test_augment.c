@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "augment.h"
-#include "augment_pixels.h"
+#include "data/augment.h"
+#include "data/augment_pixels.h"
 #include "rng.h"
 
 static const float zero3[3] = { 0, 0, 0 }, one3[3] = { 1, 1, 1 };

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "checkpoint.h"
+#include "engine/checkpoint.h"
 #include "rng.h"
 #include "sha256.h"
 

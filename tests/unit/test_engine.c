@@ -10,8 +10,8 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "checkpoint.h"
-#include "engine.h"
+#include "engine/checkpoint.h"
+#include "engine/engine.h"
 #include "safetensors.h"
 
 #define dir tmp_root

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "eval.h"
+#include "byol/eval.h"
 #include "rng.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "checkpoint.h"
+#include "engine/checkpoint.h"
 #include "rng.h"
 #include "safetensors.h"
 

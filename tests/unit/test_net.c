@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "models.h"
+#include "nn/models.h"
 #include "rng.h"
 
 static struct pool *pool;

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "optim.h"
+#include "byol/optim.h"
 
 /* A net with one linear layer (weight decays, bias does not). */
 static void build(struct nn_net *net, struct pool *pool)

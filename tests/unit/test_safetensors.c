@@ -1,5 +1,5 @@
 /*
- * test_safetensors.c — unit tests for daemon/safetensors: writer/reader round
+ * test_safetensors.c — unit tests for common/safetensors: writer/reader round
  * trips, header padding, atomic replace, rejection of malformed images, and a
  * random-mutation smoke fuzz of st_parse (run under ASan to catch overreads).
  */

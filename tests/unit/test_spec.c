@@ -247,13 +247,12 @@ static void test_eval_data_inherits(void **state)
 	assert_int_equal(s.eval_data.limit, 7);
 	assert_int_equal(s.data.limit, 50);
 
-	const char *own[] = {"eval_data.split=val", "eval_data.path=/e", "eval_data.channels=3",
-			     "eval_data.mean=[0, 0, 0]", "eval_data.std=[1, 1, 1]"};
+	const char *own[] = {"eval_data.split=val", "eval_data.path=/e", "eval_data.mean=[0.5]",
+			     "eval_data.std=[0.25]"};
 	accept(&s, NULL, NULL, own, LEN(own));
 	assert_string_equal(s.eval_data.split, "val");
 	assert_string_equal(s.eval_data.path, "/e");
-	assert_int_equal(s.eval_data.channels, 3);
-	assert_int_equal(s.data.channels, 1);
+	assert_true(s.eval_data.mean[0] == 0.5f && s.data.mean[0] != 0.5f);
 	assert_string_equal(s.data.split, "train");
 
 	accept(&s, NULL, "fmnist-quick", NULL, 0);
@@ -334,6 +333,13 @@ static const struct reject rejects[] = {
 	{NULL, "train.epochs=2", "optim.warmup_epochs", "must be in [0, 2] (train.epochs)"},
 	{NULL, "optim.warmup_epochs=-1", "optim.warmup_epochs", RANGE("[0", "100000]")},
 	{NULL, "train.tau_base=1.5", "train.tau_base", RANGE("[0", "1]")},
+	/* the encoder reads eval images as training images (a mismatch overflowed) */
+	{"{\"eval_data\": {\"channels\": 3, \"mean\": [0, 0, 0], \"std\": [1, 1, 1]}}", NULL,
+	 "eval_data.channels",
+	 "must equal data.channels (1): the encoder takes 1-channel images"},
+	{NULL, "eval_data.image_size=32", "eval_data.image_size",
+	 "must equal data.image_size (28): evaluation sees images at the size the encoder "
+	 "trained on"},
 	{NULL, "train.log_every=0", "train.log_every", RANGE("[1", "1000000]")},
 	{NULL, "threads=1025", "threads", RANGE("[0", "1024]")},
 	{NULL, "threads=-1", "threads", RANGE("[0", "1024]")},
@@ -532,7 +538,8 @@ static void test_round_trip(void **state)
 	check_round_trip(NULL, NULL, NULL, 0);
 	check_round_trip(NULL, "fmnist-convnet", NULL, 0);
 	check_round_trip(NULL, "fmnist-quick", sets, LEN(sets));
-	check_round_trip("{\"eval_data\": {\"split\": \"val\", \"channels\": 3,"
+	check_round_trip("{\"data\": {\"channels\": 3, \"mean\": [0.5, 0.5, 0.5], \"std\": [1, 1, 1]},"
+			 " \"eval_data\": {\"split\": \"val\","
 			 " \"mean\": [0.1, 0.2, 0.3], \"std\": [0.3, 0.2, 0.1]}}",
 			 NULL, NULL, 0);
 

@@ -13,7 +13,7 @@
 #ifndef BYOL_CHECKPOINT_H
 #define BYOL_CHECKPOINT_H
 
-#include "model.h"
+#include "byol/model.h"
 
 /* What a checkpoint records besides the tensors. */
 struct checkpoint_meta {

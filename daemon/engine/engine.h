@@ -21,7 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
-#include "model.h"
+#include "byol/model.h"
 #include "spec.h"
 
 struct engine_hooks {

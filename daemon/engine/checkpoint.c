@@ -1,7 +1,7 @@
 /*
  * checkpoint.c — writing and reading BYOL checkpoints (see checkpoint.h).
  */
-#include "checkpoint.h"
+#include "engine/checkpoint.h"
 
 #include <ctype.h>
 #include <dirent.h>

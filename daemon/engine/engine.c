@@ -1,7 +1,7 @@
 /*
  * engine.c — the training loop of one job (see engine.h).
  */
-#include "engine.h"
+#include "engine/engine.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,13 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "dataset.h"
-#include "encode.h"
-#include "eval.h"
+#include "engine/checkpoint.h"
+#include "data/dataset.h"
+#include "byol/encode.h"
+#include "byol/eval.h"
 #include "event.h"
-#include "loader.h"
-#include "model.h"
+#include "data/loader.h"
+#include "byol/model.h"
 
 #define EVAL_BATCH 256
 #define LOADER_DEPTH 3
