@@ -14,9 +14,10 @@ port 0). Each test failed before its fix.
      as IDX data (refused by its header, and one whose header lies fails the
      job on its worker), a FIFO and /dev/zero as data files: hello worst case
      under 100 ms, RSS growth under 64 MiB.
- 17  a batch of 1000 checkpoint.read of 512 KiB, 1000 submits in one batch and
-     200 racing submits: replies counted as they are built (cut off at the
-     limit), RSS growth under 64 MiB, hello worst case under 100 ms.
+ 17  at once: gzip bombs submitted again and again, a batch of 1000
+     checkpoint.read of 512 KiB, 1000 submits in one batch and 200 racing
+     submits: replies counted as they are built (cut off at the limit), RSS
+     growth under 64 MiB, hello worst case under 100 ms.
  18  submits past max_queued: -32005 naming the limit; queued jobs untouched.
  19  a paused job, started or never started, with one worker: the worker is
      freed, the next job runs, and the resumed job ends with the same final
@@ -267,8 +268,22 @@ class TrustTest(unittest.TestCase):
         ck = self.completed_checkpoint(c, **{"model.width": 1.0, "train.epochs": 1,
                                              "eval.linear.epochs": 0})
         self.assertGreater(ck["bytes"], 524288)
+        big = bomb_idx(os.path.join(self.tmp.name, "bomb"), 10**9, 4 * MIB)
         rss0 = d.rss_kib()
         probe = HelloProbe(d)
+        # All at once: gzip bombs submitted again and again, the batch of reads, one
+        # batch of 1000 submits and 200 racing ones.
+        stop_bombs = threading.Event()
+
+        def bombs():
+            bc = d.unix()
+            while not stop_bombs.is_set():
+                r = bc.call("job.submit", {"preset": "fmnist-convnet",
+                                           "set": {**SMALL, "data.path": big, "data.limit": 0}})
+                assert r["error"]["code"] == -32602, r
+            bc.close()
+        bomber = threading.Thread(target=bombs)
+        bomber.start()
         reads = [request("checkpoint.read", {"checkpoint_id": ck["checkpoint_id"], "offset": 0,
                                              "length": 524288}, id=i) for i in range(1000)]
         reader = RawConn(d.raw_unix(), timeout=30)
@@ -292,6 +307,8 @@ class TrustTest(unittest.TestCase):
         replies = many.line()
         for t in racers:
             t.join(120)
+        stop_bombs.set()
+        bomber.join(60)
         worst = probe.finish()
         growth = (d.rss_kib() - rss0) / 1024
         self.assertEqual(len(replies), 1000)
