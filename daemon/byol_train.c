@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nn/blas.h"
-#include "engine/engine.h"
 #include "byol/model.h"
+#include "engine/engine.h"
+#include "nn/blas.h"
 #include "rng.h"
 #include "spec.h"
 

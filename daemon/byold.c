@@ -24,9 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nn/blas.h"
 #include "jobs/recover.h"
 #include "log.h"
+#include "nn/blas.h"
 #include "nn/pool.h"
 #include "server/config.h"
 #include "server/notify.h"

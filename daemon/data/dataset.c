@@ -145,6 +145,14 @@ int dataset_check_claim(const char *path, uint64_t n, uint64_t px, const char *w
 
 /* ---- small helpers ----------------------------------------------------- */
 
+int dataset_config_of(struct dataset_config *c, const struct spec_data *d)
+{
+	*c = (struct dataset_config){ .path = d->path, .split = d->split,
+				      .limit = (size_t)d->limit, .channels = d->channels,
+				      .skip_bad = d->skip_bad };
+	return dataset_format_parse(d->format, &c->format);
+}
+
 int dataset_format_parse(const char *name, enum dataset_format *out)
 {
 	static const struct {

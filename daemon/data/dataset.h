@@ -88,6 +88,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "spec.h"
 
 #define DATASET_MAX_SIDE 16384 /* largest JPEG width or height accepted */
 #define DATASET_MAX_IDX_SIDE 4096 /* largest IDX row or column count */
@@ -221,6 +222,10 @@ void image_free(struct image *img);
 /* Number of files skipped at open (on_error skip): every skipped file of the
    class folders, named in the log or not. 0 for IDX and CIFAR. */
 size_t dataset_skipped(const struct dataset *ds);
+
+/* A job spec's data (or eval_data) object as a dataset config; the strings stay the
+ * spec's. 0, or -1 if its format is unknown (the spec module checks it). */
+int dataset_config_of(struct dataset_config *c, const struct spec_data *d);
 
 /* "idx", "cifar10", "cifar100", "imagefolder" -> *out and 0; -1 if unknown. */
 int dataset_format_parse(const char *name, enum dataset_format *out);

@@ -1,6 +1,6 @@
 /*
- * imagefolder.c — folders of JPEG files, one sub-folder per class, decoded
- * with libjpeg(-turbo).
+ * imagefolder.c — folders of JPEG files, one sub-folder per class: the listing
+ * and the images (file kinds: file_kind.c; decoding: jpeg.c).
  *
  * The root is <path>/<split>/ (for split "train" only: <path> itself when
  * there is no train/; any other split must exist, so a missing test/ never
@@ -23,21 +23,16 @@
  *                      decoded only by imagefolder_load, on the loader threads.
  * Directories are opened O_DIRECTORY|O_NONBLOCK and files through
  * dataset_open_file: a FIFO never blocks either.
- *
- * libjpeg reports fatal errors through error_exit, which must not return:
- * ours longjmps back to the one function that called setjmp (jpeg_run), so
- * a corrupt file becomes an ERR_INVALID, never an exit. Warnings mean
- * corrupt data too (a truncated file decodes to grey otherwise), so they
- * are fatal as well, except for stray bytes between markers, which many
- * cameras write and every decoder accepts.
+
  */
 #include "data/dataset_impl.h"
+#include "data/file_kind.h"
+#include "data/jpeg.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,36 +40,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jpeglib.h>
-#include <jerror.h>
-
-#define MAX_SCANS 256 /* progressive scans per file: guards against scan bombs */
-/* libjpeg's working memory per decode (a progressive 16384² RGB file would want
-   1.5 GiB of coefficients): a larger need fails the file, not the machine. */
-#define MAX_DECODE_BYTES (512L << 20)
-#define SNIFF_BYTES 16 /* bytes read to tell an image type by its magic */
-
-/* What an entry of a class folder is. The image types are told by extension
-   (the probe reads no file) and, at open, by their magic too. */
-enum file_kind {
-	KIND_JPEG,        /* a .jpg / .jpeg regular file: an image */
-	KIND_PNG, KIND_GIF, KIND_WEBP, KIND_BMP, KIND_TIFF, KIND_HEIF, KIND_AVIF, KIND_JXL,
-	KIND_JP2, KIND_PNM,
-	KIND_BAD_JPEG,    /* a .jpg whose header cannot be read (open only) */
-	KIND_NOT_REGULAR, /* a FIFO, device, socket or dangling link */
-	KIND_OTHER,       /* any other file */
-	KIND_N
-};
-#define KIND_FIRST_TYPE KIND_PNG
-#define KIND_LAST_TYPE KIND_PNM
-
-static const char *const kind_names[KIND_N] = {
-	[KIND_JPEG] = "JPEG", [KIND_PNG] = "PNG", [KIND_GIF] = "GIF", [KIND_WEBP] = "WebP",
-	[KIND_BMP] = "BMP", [KIND_TIFF] = "TIFF", [KIND_HEIF] = "HEIF", [KIND_AVIF] = "AVIF",
-	[KIND_JXL] = "JPEG XL", [KIND_JP2] = "JPEG 2000", [KIND_PNM] = "PNM",
-	[KIND_BAD_JPEG] = "unreadable JPEG", [KIND_NOT_REGULAR] = "non-regular",
-	[KIND_OTHER] = "non-image",
-};
 
 /* Skipped files of one listing, by kind; the first one's message. */
 struct skip_tally {
@@ -116,281 +81,6 @@ struct name_list {
 	struct entry *v;
 	size_t n, cap;
 };
-
-/* ======================================================================== */
-/* Kinds of files                                                           */
-/* ======================================================================== */
-
-static int has_jpeg_suffix(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-	return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
-}
-
-/* The kind a regular file's name says: KIND_JPEG, an image type, or KIND_OTHER. */
-static enum file_kind kind_by_name(const char *name)
-{
-	static const struct {
-		const char *ext;
-		enum file_kind kind;
-	} exts[] = {
-		{ ".png", KIND_PNG },   { ".apng", KIND_PNG },  { ".gif", KIND_GIF },
-		{ ".webp", KIND_WEBP }, { ".bmp", KIND_BMP },   { ".dib", KIND_BMP },
-		{ ".tif", KIND_TIFF },  { ".tiff", KIND_TIFF }, { ".heic", KIND_HEIF },
-		{ ".heif", KIND_HEIF }, { ".avif", KIND_AVIF }, { ".jxl", KIND_JXL },
-		{ ".jp2", KIND_JP2 },   { ".j2k", KIND_JP2 },   { ".jpx", KIND_JP2 },
-		{ ".ppm", KIND_PNM },   { ".pgm", KIND_PNM },   { ".pbm", KIND_PNM },
-		{ ".pnm", KIND_PNM },
-	};
-	const char *dot = strrchr(name, '.');
-
-	if (has_jpeg_suffix(name))
-		return KIND_JPEG;
-	for (size_t i = 0; dot && i < sizeof exts / sizeof exts[0]; i++)
-		if (strcasecmp(dot, exts[i].ext) == 0)
-			return exts[i].kind;
-	return KIND_OTHER;
-}
-
-/* The kind a file's first bytes say: KIND_JPEG, an image type, or KIND_OTHER. */
-static enum file_kind kind_by_magic(const uint8_t *p, size_t n)
-{
-	if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
-		return KIND_JPEG;
-	if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
-		return KIND_PNG;
-	if (n >= 6 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0))
-		return KIND_GIF;
-	if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
-		return KIND_WEBP;
-	if (n >= 4 && (memcmp(p, "II*\0", 4) == 0 || memcmp(p, "MM\0*", 4) == 0))
-		return KIND_TIFF;
-	if (n >= 12 && memcmp(p + 4, "ftyp", 4) == 0) {
-		if (memcmp(p + 8, "avif", 4) == 0 || memcmp(p + 8, "avis", 4) == 0)
-			return KIND_AVIF;
-		if (memcmp(p + 8, "heic", 4) == 0 || memcmp(p + 8, "heix", 4) == 0 ||
-		    memcmp(p + 8, "mif1", 4) == 0 || memcmp(p + 8, "msf1", 4) == 0)
-			return KIND_HEIF;
-	}
-	if ((n >= 2 && p[0] == 0xFF && p[1] == 0x0A) ||
-	    (n >= 12 && memcmp(p, "\0\0\0\x0cJXL \r\n\x87\n", 12) == 0))
-		return KIND_JXL;
-	if (n >= 12 && memcmp(p, "\0\0\0\x0cjP  \r\n\x87\n", 12) == 0)
-		return KIND_JP2;
-	if (n >= 2 && p[0] == 'B' && p[1] == 'M')
-		return KIND_BMP;
-	return KIND_OTHER;
-}
-
-/* The reason a skipped file of kind k (told by name) gives; name is its name. */
-static int kind_error(struct err *e, const char *path, enum file_kind k)
-{
-	if (k >= KIND_FIRST_TYPE && k <= KIND_LAST_TYPE)
-		return err_set(e, ERR_INVALID, "%s: unsupported image type: %s", path,
-			       kind_names[k]);
-	return err_set(e, ERR_INVALID, "%s: not a JPEG file (only .jpg and .jpeg files are read)",
-		       path);
-}
-
-/* The first bytes of an open file: how many (0 if unreadable) into p. */
-static size_t sniff(int fd, uint8_t *p, size_t n)
-{
-	ssize_t got = pread(fd, p, n, 0);
-	return got > 0 ? (size_t)got : 0;
-}
-
-/* ======================================================================== */
-/* JPEG decoding                                                            */
-/* ======================================================================== */
-
-struct jpeg_err {
-	struct jpeg_error_mgr pub; /* first: libjpeg hands us &pub */
-	jmp_buf jump;
-	char msg[JMSG_LENGTH_MAX];
-};
-
-/* What to do with one file, and what its header said. */
-struct jpeg_job {
-	const char *path;
-	FILE *f;
-	struct image *img; /* NULL: read the header only */
-	int channels;      /* wanted in img */
-	int c, h, w;       /* native, from the header */
-	enum file_kind kind; /* on failure: another image type, if its magic says so */
-	struct err *e;
-};
-
-static void jump_out(j_common_ptr cinfo)
-{
-	struct jpeg_err *je = (struct jpeg_err *)cinfo->err;
-	longjmp(je->jump, 1);
-}
-
-static void on_error_exit(j_common_ptr cinfo)
-{
-	struct jpeg_err *je = (struct jpeg_err *)cinfo->err;
-	if (cinfo->err->msg_code == JERR_NO_BACKING_STORE) /* over MAX_DECODE_BYTES */
-		snprintf(je->msg, sizeof je->msg, "needs more than %ld MiB to decode",
-			 MAX_DECODE_BYTES >> 20);
-	else
-		cinfo->err->format_message(cinfo, je->msg);
-	jump_out(cinfo);
-}
-
-/* Level -1 is a warning (corrupt data): fatal, see the file comment.
- * Levels >= 0 are trace messages: dropped. */
-static void on_emit_message(j_common_ptr cinfo, int level)
-{
-	if (level < 0 && cinfo->err->msg_code != JWRN_EXTRANEOUS_DATA)
-		on_error_exit(cinfo);
-}
-
-static void on_output_message(j_common_ptr cinfo)
-{
-	(void)cinfo; /* messages reach the caller through struct err instead */
-}
-
-/* A progressive file may hold any number of scans, each a full pass over
- * the coefficients; a few bytes per scan can cost minutes. Stop early. */
-static void on_progress(j_common_ptr cinfo)
-{
-	j_decompress_ptr d = (j_decompress_ptr)cinfo;
-	if (d->input_scan_number > MAX_SCANS) {
-		struct jpeg_err *je = (struct jpeg_err *)cinfo->err;
-		snprintf(je->msg, sizeof je->msg, "more than %d progressive scans", MAX_SCANS);
-		jump_out(cinfo);
-	}
-}
-
-/* Reject what we cannot or will not decode, before any pixel work. */
-static int check_header(j_decompress_ptr cinfo, struct jpeg_job *job)
-{
-	if (cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK)
-		return err_set(job->e, ERR_INVALID, "%s: CMYK JPEGs are not supported",
-			       job->path);
-	if (cinfo->num_components != 1 && cinfo->num_components != 3)
-		return err_set(job->e, ERR_INVALID, "%s: %d colour components not supported",
-			       job->path, cinfo->num_components);
-	if (cinfo->image_width > DATASET_MAX_SIDE || cinfo->image_height > DATASET_MAX_SIDE)
-		return err_set(job->e, ERR_INVALID, "%s: %ux%u pixels exceeds %dx%d", job->path,
-			       (unsigned)cinfo->image_width, (unsigned)cinfo->image_height,
-			       DATASET_MAX_SIDE, DATASET_MAX_SIDE);
-	job->c = cinfo->num_components;
-	job->h = (int)cinfo->image_height;
-	job->w = (int)cinfo->image_width;
-	return 0;
-}
-
-/* Interleaved scanline y of c components -> planar img of img->c channels. */
-static void scatter_row(struct image *img, const uint8_t *row, int c, size_t y)
-{
-	size_t w = (size_t)img->w, plane = w * (size_t)img->h;
-	uint8_t *dst = img->px + y * w;
-
-	if (c == 3 && img->c == 3) {
-		for (size_t x = 0; x < w; x++) {
-			dst[x] = row[3 * x];
-			dst[plane + x] = row[3 * x + 1];
-			dst[2 * plane + x] = row[3 * x + 2];
-		}
-	} else if (c == 3) {
-		for (size_t x = 0; x < w; x++)
-			dst[x] = dataset_luma(row[3 * x], row[3 * x + 1], row[3 * x + 2]);
-	} else {
-		for (int ch = 0; ch < img->c; ch++)
-			memcpy(dst + (size_t)ch * plane, row, w);
-	}
-}
-
-/* After the header: decode every scanline into job->img. */
-static int decode_pixels(j_decompress_ptr cinfo, struct jpeg_job *job)
-{
-	struct image *img = job->img;
-	size_t bytes = (size_t)job->h * (size_t)job->w * (size_t)job->channels;
-	int rc = dataset_image_reserve(img, bytes, job->e);
-
-	if (rc < 0)
-		return rc;
-	img->c = job->channels;
-	img->h = job->h;
-	img->w = job->w;
-	cinfo->out_color_space = job->c == 1 ? JCS_GRAYSCALE : JCS_RGB;
-	jpeg_start_decompress(cinfo);
-	if (cinfo->output_components != job->c || (int)cinfo->output_width != job->w ||
-	    (int)cinfo->output_height != job->h)
-		return err_set(job->e, ERR_INVALID, "%s: unexpected decoder output", job->path);
-	JSAMPARRAY row = cinfo->mem->alloc_sarray((j_common_ptr)cinfo, JPOOL_IMAGE,
-						  (JDIMENSION)job->w * (JDIMENSION)job->c, 1);
-	while (cinfo->output_scanline < cinfo->output_height) {
-		size_t y = cinfo->output_scanline;
-		if (jpeg_read_scanlines(cinfo, row, 1) != 1)
-			return err_set(job->e, ERR_INVALID, "%s: decoder stalled at row %zu",
-				       job->path, y);
-		scatter_row(img, row[0], job->c, y);
-	}
-	jpeg_finish_decompress(cinfo);
-	return 0;
-}
-
-/*
- * The only function that calls setjmp: everything that may reach
- * error_exit runs below it, and it changes no local after setjmp, so the
- * longjmp back here is well defined. The caller destroys cinfo.
- */
-static int jpeg_run(j_decompress_ptr cinfo, struct jpeg_err *je,
-		    struct jpeg_progress_mgr *progress, struct jpeg_job *job)
-{
-	if (setjmp(je->jump))
-		return err_set(job->e, ERR_INVALID, "%s: %s", job->path, je->msg);
-	jpeg_create_decompress(cinfo);
-	cinfo->mem->max_memory_to_use = MAX_DECODE_BYTES;
-	cinfo->progress = progress;
-	jpeg_stdio_src(cinfo, job->f);
-	jpeg_read_header(cinfo, TRUE);
-	int rc = check_header(cinfo, job);
-	if (rc < 0 || !job->img)
-		return rc;
-	return decode_pixels(cinfo, job);
-}
-
-/* Read the header of (and, with job->img, decode) the file job->path, opened
-   without blocking (dataset_open_file). A file whose first bytes are another
-   image type's says so, rather than libjpeg's "Not a JPEG file". */
-static int jpeg_file(struct jpeg_job *job)
-{
-	struct jpeg_decompress_struct cinfo;
-	struct jpeg_progress_mgr progress = { .progress_monitor = on_progress };
-	struct jpeg_err je;
-	struct stat st;
-	uint8_t head[SNIFF_BYTES];
-	int fd = dataset_open_file(job->path, &st, job->e);
-
-	if (fd < 0)
-		return fd;
-	enum file_kind k = kind_by_magic(head, sniff(fd, head, sizeof head));
-	if (k != KIND_JPEG && k != KIND_OTHER) {
-		close(fd);
-		job->kind = k;
-		return err_set(job->e, ERR_INVALID, "%s: unsupported image type: %s (named %s)",
-			       job->path, kind_names[k], strrchr(job->path, '.'));
-	}
-	job->f = fdopen(fd, "rb");
-	if (!job->f) {
-		close(fd);
-		return err_set(job->e, ERR_NOMEM, "%s: %s", job->path, strerror(errno));
-	}
-	memset(&cinfo, 0, sizeof cinfo); /* so destroy is safe whatever failed */
-	cinfo.err = jpeg_std_error(&je.pub);
-	je.pub.error_exit = on_error_exit;
-	je.pub.emit_message = on_emit_message;
-	je.pub.output_message = on_output_message;
-	je.msg[0] = '\0';
-
-	int rc = jpeg_run(&cinfo, &je, &progress, job);
-	jpeg_destroy_decompress(&cinfo);
-	fclose(job->f);
-	return rc;
-}
 
 /* ======================================================================== */
 /* Listing                                                                  */
@@ -520,7 +210,7 @@ static int visit_root(void *ctx, const char *name, enum entry_type type, mode_t 
 	struct root_list *r = ctx;
 
 	(void)mode, (void)stat_err;
-	if (type == ENTRY_FILE && kind_by_name(name) <= KIND_LAST_TYPE)
+	if (type == ENTRY_FILE && file_kind_by_name(name) <= KIND_LAST_TYPE)
 		r->loose++;
 	if (type != ENTRY_DIR)
 		return 0;
@@ -598,7 +288,7 @@ static void tally_text(char *buf, size_t size, const struct skip_tally *t)
 		if (!t->n[k])
 			continue;
 		int w = snprintf(buf + len, size - len, "%s%zu %s file%s", len ? ", " : "", t->n[k],
-				 kind_names[k], t->n[k] == 1 ? "" : "s");
+				 file_kind_names[k], t->n[k] == 1 ? "" : "s");
 		len += w > 0 ? (size_t)w : 0;
 	}
 }
@@ -625,7 +315,7 @@ static int no_usable(const char *root, const struct skip_tally *t, size_t classe
 			continue;
 		seen++;
 		int w = snprintf(types + len, sizeof types - len, "%s%s",
-				 seen == 1 ? "" : seen == (int)n_types ? " and " : ", ", kind_names[k]);
+				 seen == 1 ? "" : seen == (int)n_types ? " and " : ", ", file_kind_names[k]);
 		len += w > 0 ? (size_t)w : 0;
 	}
 	size_t others = t->total;
@@ -663,7 +353,7 @@ static int visit_probe(void *ctx, const char *name, enum entry_type type, mode_t
 		       int stat_err, struct err *e)
 {
 	struct probe_class *p = ctx;
-	enum file_kind k = type == ENTRY_FILE ? kind_by_name(name) : KIND_NOT_REGULAR;
+	enum file_kind k = type == ENTRY_FILE ? file_kind_by_name(name) : KIND_NOT_REGULAR;
 
 	(void)e;
 	if (type == ENTRY_DIR) {
@@ -690,7 +380,7 @@ static int visit_below(void *ctx, const char *name, enum entry_type type, mode_t
 	struct probe_class *p = ctx;
 
 	(void)mode, (void)stat_err, (void)e;
-	if (type == ENTRY_FILE && kind_by_name(name) == KIND_JPEG && strcmp(name, p->below) < 0)
+	if (type == ENTRY_FILE && file_kind_by_name(name) == KIND_JPEG && strcmp(name, p->below) < 0)
 		p->n_below++;
 	return 0;
 }
@@ -703,7 +393,7 @@ static int probe_reason(struct err *e, const char *root, const char *cls,
 
 	snprintf(path, sizeof path, "%s/%s/%s", root, cls, p->min);
 	if (p->min_type == ENTRY_FILE)
-		return kind_error(e, path, p->min_kind);
+		return file_kind_error(e, path, p->min_kind);
 	if (p->min_mode == 0)
 		return err_set(e, ERR_INVALID, "%s: %s", path, strerror(p->min_err));
 	return err_set(e, ERR_INVALID, "%s: is %s, not a regular file", path,
@@ -832,10 +522,10 @@ static int other_file(const char *path, const struct entry *en, enum file_kind *
 	uint8_t head[SNIFF_BYTES];
 	int fd = dataset_open_file(path, &st, e); /* refuses a FIFO without opening it */
 
-	*k = en->type == ENTRY_FILE ? kind_by_name(en->name) : KIND_NOT_REGULAR;
+	*k = en->type == ENTRY_FILE ? file_kind_by_name(en->name) : KIND_NOT_REGULAR;
 	if (fd < 0) /* the reason is dataset_open_file's; a bad entry, as the probe says */
 		return fd == ERR_NOMEM ? fd : (e->code = ERR_INVALID);
-	enum file_kind magic = kind_by_magic(head, sniff(fd, head, sizeof head));
+	enum file_kind magic = file_kind_by_magic(head, file_kind_sniff(fd, head, sizeof head));
 	close(fd);
 	if (magic == KIND_JPEG) {
 		*k = KIND_OTHER;
@@ -846,7 +536,7 @@ static int other_file(const char *path, const struct entry *en, enum file_kind *
 		*k = magic;
 	if (*k == KIND_NOT_REGULAR)
 		*k = KIND_OTHER; /* listed as not regular, but it is by now */
-	return kind_error(e, path, *k);
+	return file_kind_error(e, path, *k);
 }
 
 /* Read one file's header and list it, or skip it / fail as configured. */
@@ -860,7 +550,7 @@ static int add_file(struct dataset *ds, const char *cls, const struct entry *en,
 
 	if (len < 0 || (size_t)len >= sizeof path)
 		return err_set(e, ERR_RANGE, "%s/%s: path too long", f->root, cls);
-	if (en->type == ENTRY_FILE && kind_by_name(en->name) == KIND_JPEG) {
+	if (en->type == ENTRY_FILE && file_kind_by_name(en->name) == KIND_JPEG) {
 		struct jpeg_job job = { .path = path, .e = e, .kind = KIND_BAD_JPEG };
 		rc = jpeg_file(&job);
 		if (rc == 0 && folder_add(f, cls, en->name, label, &job) < 0)

@@ -13,13 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/checkpoint.h"
-#include "data/dataset.h"
 #include "byol/encode.h"
 #include "byol/eval.h"
-#include "event.h"
-#include "data/loader.h"
 #include "byol/model.h"
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "engine/checkpoint.h"
+#include "event.h"
 
 #define EVAL_BATCH 256
 #define LOADER_DEPTH 3
@@ -78,11 +78,11 @@ static void data_log(void *ctx, const char *msg)
 static int open_dataset(struct engine *g, struct dataset **ds, const struct spec_data *d,
 			const char *field, struct err *e)
 {
-	struct dataset_config c = { .path = d->path, .split = d->split, .limit = (size_t)d->limit,
-				    .channels = d->channels, .skip_bad = d->skip_bad,
-				    .log = data_log, .log_ctx = g };
-	if (dataset_format_parse(d->format, &c.format) != 0)
+	struct dataset_config c;
+	if (dataset_config_of(&c, d) != 0)
 		return err_set(e, ERR_INVALID, "unknown data format \"%s\"", d->format);
+	c.log = data_log;
+	c.log_ctx = g;
 	int rc = dataset_open(ds, &c, e);
 	if (!rc && dataset_skipped(*ds)) {
 		char msg[4400];

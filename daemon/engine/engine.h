@@ -20,8 +20,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "err.h"
 #include "byol/model.h"
+#include "err.h"
 #include "spec.h"
 
 struct engine_hooks {

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "data/dataset.h"
-#include "jobs/checkpoints.h"
 #include "data/loader.h"
+#include "jobs/checkpoints.h"
 #include "version.h"
 
 #define READ_MAX 524288
@@ -105,10 +105,9 @@ static int m_presets(struct rpc_conn *c, const cJSON *params, cJSON **result,
 static int probe_data(const struct spec_data *d, const char *field, size_t *n,
 		      struct rpc_error *err)
 {
-	struct dataset_config c = { .path = d->path, .split = d->split, .limit = (size_t)d->limit,
-				    .channels = d->channels, .skip_bad = d->skip_bad };
+	struct dataset_config c;
 	struct err e = { 0 };
-	if (dataset_format_parse(d->format, &c.format) != 0)
+	if (dataset_config_of(&c, d) != 0)
 		return rpc_error_param(err, field, "unknown format");
 	if (dataset_probe(&c, n, &e) == 0)
 		return 0;

@@ -255,32 +255,38 @@ int store_checkpoint_delete(struct store *s, long checkpoint_id, struct err *e)
 	return store_run_update(s, st, rc, e, "checkpoint", checkpoint_id);
 }
 
-int store_job_state(struct store *s, long job_id, char *state, size_t cap, struct err *e)
+/* Steps statement id (its one parameter :job_id) to the job's row: 0 with the row
+   current (the caller resets the statement), or an error with it reset. */
+static int job_row(struct store *s, enum store_stmt id, long job_id, struct err *e)
 {
-	sqlite3_stmt *st = s->st[ST_JOB_STATE_GET];
+	sqlite3_stmt *st = s->st[id];
 	int rc = store_bind_int(st, ":job_id", job_id);
 	rc = rc ? rc : sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 0;
 	if (rc == SQLITE_DONE)
 		return store_reset(st, err_set(e, ERR_NOTFOUND, "job %ld not found", job_id));
-	if (rc != SQLITE_ROW)
-		return store_reset(st, store_fail(s, rc, e, "job %ld", job_id));
-	return store_reset(st, store_copy_column(st, 0, state, cap, e));
+	return store_reset(st, store_fail(s, rc, e, "job %ld", job_id));
+}
+
+int store_job_state(struct store *s, long job_id, char *state, size_t cap, struct err *e)
+{
+	int rc = job_row(s, ST_JOB_STATE_GET, job_id, e);
+	return rc ? rc : store_reset(s->st[ST_JOB_STATE_GET],
+				     store_copy_column(s->st[ST_JOB_STATE_GET], 0, state, cap, e));
 }
 
 int store_job_spec(struct store *s, long job_id, char **json, struct err *e)
 {
 	sqlite3_stmt *st = s->st[ST_JOB_SPEC];
-	int rc = store_bind_int(st, ":job_id", job_id);
+	int rc = job_row(s, ST_JOB_SPEC, job_id, e);
 	*json = NULL;
-	rc = rc ? rc : sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return store_reset(st, err_set(e, ERR_NOTFOUND, "job %ld not found", job_id));
-	if (rc != SQLITE_ROW)
-		return store_reset(st, store_fail(s, rc, e, "job %ld", job_id));
+	if (rc)
+		return rc;
 	const char *text = (const char *)sqlite3_column_text(st, 0);
 	if (!(*json = strdup(text ? text : "{}")))
-		return store_reset(st, err_set(e, ERR_NOMEM, "store: out of memory"));
-	return store_reset(st, 0);
+		rc = err_set(e, ERR_NOMEM, "store: out of memory");
+	return store_reset(st, rc);
 }
 
 /* Every row of st (its parameters bound; rc the binds' result) through fill into a

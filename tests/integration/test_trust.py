@@ -12,8 +12,9 @@ port 0). Each test failed before its fix.
      not end byold (a SIGPIPE used to).
  16  hostile submits while another client loops server.hello: a gzip bomb given
      as IDX data (refused by its header, and one whose header lies fails the
-     job on its worker), a FIFO and /dev/zero as data files: hello worst case
-     under 100 ms, RSS growth under 64 MiB.
+     job on its worker), a FIFO and /dev/zero as data files, an image folder of
+     25000 files that are no JPEGs: hello worst case under 100 ms, RSS growth
+     under 64 MiB.
  17  at once: gzip bombs submitted again and again, a batch of 1000
      checkpoint.read of 512 KiB, 1000 submits in one batch and 200 racing
      submits: replies counted as they are built (cut off at the limit), RSS
@@ -251,6 +252,22 @@ class TrustTest(unittest.TestCase):
                                       "set": {**SMALL, "data.path": path}})
             self.assertEqual(r["error"]["code"], -32602, r)
             self.assertLess(time.perf_counter() - t0, 5)
+        # A huge image folder (50000 files, none a JPEG inside): listed off the loop at
+        # submit, opened on the job's worker, which fails it with a clear error.
+        huge = os.path.join(self.tmp.name, "huge")
+        for split in ("train", "test"):
+            d_cls = os.path.join(huge, split, "a")
+            os.makedirs(d_cls)
+            for i in range(25000 if split == "train" else 10):
+                open(os.path.join(d_cls, f"{i:05d}.jpg"), "wb").close()
+        r = c.call("job.submit", {"preset": "fmnist-convnet",
+                                  "set": {**SMALL, "data.format": "imagefolder",
+                                          "data.path": huge, "data.limit": 0,
+                                          "eval_data.limit": 0}})
+        if "result" in r:
+            got = wait_done(c, r["result"]["job_id"], timeout=120)
+            self.assertEqual(got["state"], "failed", got)
+            self.assertIn("no usable images", got["error"])
         worst = probe.finish()
         growth = (d.rss_kib() - rss0) / 1024
         figure("16", f"hello worst {worst:.1f} ms over {probe.count} calls; "

@@ -89,37 +89,6 @@ static int m_noresult(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	return 0;
 }
 
-/* "prep": its prepare step doubles params.n (fails for a negative n, with a field);
-   the handler returns what was prepared; releases are counted. */
-static int releases;
-
-static int prep_prepare(const cJSON *params, void **prepared, struct rpc_error *err)
-{
-	long n = (long)rpc_param_int(params, "n", 0);
-	if (n < 0)
-		return rpc_error_param(err, "n", "negative");
-	long *p = malloc(sizeof *p);
-	assert_non_null(p);
-	*p = 2 * n;
-	*prepared = p;
-	return 0;
-}
-
-static void prep_release(void *prepared)
-{
-	releases++;
-	free(prepared);
-}
-
-static int m_prep(struct rpc_conn *c, const cJSON *params, cJSON **result, struct rpc_error *err)
-{
-	(void)params, (void)err;
-	assert_non_null(c->prepared);
-	calls++;
-	*result = cJSON_CreateNumber((double)*(long *)c->prepared);
-	return 0;
-}
-
 static const struct rpc_param p_auth[] = { { "token", RPC_STRING, 1, 1, 64 }, { 0 } };
 static const struct rpc_param p_job[] = { { "job_id", RPC_INT, 1, 1, RPC_ID_MAX }, { 0 } };
 static const struct rpc_param p_list[] = {
@@ -130,7 +99,6 @@ static const struct rpc_param p_list[] = {
 	{ 0 } };
 static const struct rpc_param p_submit[] = { { "spec", RPC_OBJECT, 0, 0, 0 },
 					     { "paused", RPC_BOOL, 0, 0, 0 }, { 0 } };
-static const struct rpc_param p_prep[] = { { "n", RPC_INT, 1, -100, 100 }, { 0 } };
 static const struct rpc_param p_fail[] = { { "code", RPC_INT, 1, -40000, 40000 },
 					   { "field", RPC_STRING, 0, 0, 0 }, { 0 } };
 
@@ -142,7 +110,6 @@ static const struct rpc_method methods[] = {
 	{ "job.submit", m_echo, 0, p_submit, 1, NULL, NULL },
 	{ "fail", m_fail, 0, p_fail, 0, NULL, NULL },
 	{ "noresult", m_noresult, 0, NULL, 0, NULL, NULL },
-	{ "prep", m_prep, 0, p_prep, 0, prep_prepare, prep_release },
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -716,92 +683,6 @@ static void test_token_equal(void **state)
 	assert_false(rpc_token_equal("", ""));
 }
 
-/* ---- calls: stepped, prepared off the loop, counted as built ------------------- */
-
-#define PREP(n, id) "{\"jsonrpc\":\"2.0\",\"method\":\"prep\",\"params\":{\"n\":" #n "},\"id\":" #id "}"
-
-static void test_call_steps(void **state)
-{
-	(void)state;
-	struct rpc_conn c = { .authed = 1 };
-	struct rpc_call *k;
-	const char *line = "[" HELLO "," PREP(21, 7) "," PREP(-1, 8) "," HELLO "]";
-	char *out;
-	releases = calls = 0;
-	assert_int_equal(rpc_call_begin(&k, methods, N_METHODS, &c, line, strlen(line)), 0);
-	assert_int_equal(rpc_call_bytes(k), 0);
-	assert_int_equal(rpc_call_step(k), RPC_STEP_MORE); /* hello */
-	size_t after_hello = rpc_call_bytes(k);
-	assert_true(after_hello > 0);
-	assert_int_equal(rpc_call_step(k), RPC_STEP_PREPARE);
-	assert_int_equal(rpc_call_step(k), RPC_STEP_PREPARE); /* not prepared yet: again */
-	assert_int_equal(calls, 1);
-	rpc_call_prepare(k);
-	assert_int_equal(rpc_call_step(k), RPC_STEP_MORE);
-	assert_int_equal(releases, 1);
-	assert_true(rpc_call_bytes(k) > after_hello);
-	assert_int_equal(rpc_call_step(k), RPC_STEP_PREPARE);
-	rpc_call_prepare(k); /* fails: the request's error, no handler run */
-	assert_int_equal(rpc_call_step(k), RPC_STEP_MORE);
-	assert_int_equal(calls, 2);
-	assert_int_equal(rpc_call_step(k), RPC_STEP_DONE);
-	assert_int_equal(rpc_call_finish(k, &out), 0);
-	cJSON *r = cJSON_Parse(out);
-	assert_int_equal(cJSON_GetArraySize(r), 4);
-	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(r, 1), "result")->valueint, 42);
-	const cJSON *err = cJSON_GetObjectItem(cJSON_GetArrayItem(r, 2), "error");
-	assert_int_equal(cJSON_GetObjectItem(err, "code")->valueint, RPC_INVALID_PARAMS);
-	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(err, "data"), "field")
-				    ->valuestring, "n");
-	cJSON_Delete(r);
-	free(out);
-	assert_int_equal(releases, 1);
-}
-
-/* A call abandoned midway (its client closed) frees what it holds, a prepared
-   request's data too. */
-static void test_call_abandoned(void **state)
-{
-	(void)state;
-	struct rpc_conn c = { .authed = 1 };
-	struct rpc_call *k;
-	const char *line = "[" PREP(1, 1) "," HELLO "]";
-	releases = 0;
-	assert_int_equal(rpc_call_begin(&k, methods, N_METHODS, &c, line, strlen(line)), 0);
-	assert_int_equal(rpc_call_step(k), RPC_STEP_PREPARE);
-	rpc_call_prepare(k);
-	rpc_call_free(k); /* prepared, never run */
-	assert_int_equal(releases, 1);
-	rpc_call_free(NULL);
-}
-
-/* Output counted as it is built: a batch of n echoes has, after each step, as many
-   bytes as the responses so far (commas included). */
-static void test_call_bytes_grow(void **state)
-{
-	(void)state;
-	struct rpc_conn c = { .authed = 1 };
-	struct rpc_call *k;
-	char line[4096] = "[";
-	for (int i = 0; i < 20; i++)
-		snprintf(line + strlen(line), sizeof line - strlen(line), "%s" JOB_LIST("{\"name\":"
-			 "\"0123456789\"}"), i ? "," : "");
-	strcat(line, "]");
-	assert_int_equal(rpc_call_begin(&k, methods, N_METHODS, &c, line, strlen(line)), 0);
-	size_t last = 0;
-	int steps = 0;
-	for (int st = RPC_STEP_MORE; st != RPC_STEP_DONE; steps++) {
-		st = rpc_call_step(k);
-		assert_true(rpc_call_bytes(k) > last);
-		last = rpc_call_bytes(k);
-	}
-	assert_int_equal(steps, 20);
-	char *out;
-	assert_int_equal(rpc_call_finish(k, &out), 0);
-	assert_int_equal(strlen(out), last + 2); /* the batch's brackets */
-	free(out);
-}
-
 /* ---- helpers and out of memory ------------------------------------------ */
 
 static void test_helpers(void **state)
@@ -901,9 +782,6 @@ int main(void)
 		cmocka_unit_test(test_auth_gate),
 		cmocka_unit_test(test_auth_ok),
 		cmocka_unit_test(test_token_equal),
-		cmocka_unit_test(test_call_steps),
-		cmocka_unit_test(test_call_abandoned),
-		cmocka_unit_test(test_call_bytes_grow),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_out_of_memory),
 	};

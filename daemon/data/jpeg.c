@@ -1,0 +1,208 @@
+/*
+ * jpeg.c — JPEG files through libjpeg(-turbo) (see jpeg.h).
+ *
+ * libjpeg reports fatal errors through error_exit, which must not return:
+ * ours longjmps back to the one function that called setjmp (jpeg_run), so
+ * a corrupt file becomes an ERR_INVALID, never an exit. Warnings mean
+ * corrupt data too (a truncated file decodes to grey otherwise), so they
+ * are fatal as well, except for stray bytes between markers, which many
+ * cameras write and every decoder accepts.
+ */
+#include "data/jpeg.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+#include "data/dataset_impl.h"
+
+#define MAX_SCANS 256 /* progressive scans per file: guards against scan bombs */
+/* libjpeg's working memory per decode (a progressive 16384² RGB file would want
+   1.5 GiB of coefficients): a larger need fails the file, not the machine. */
+#define MAX_DECODE_BYTES (512L << 20)
+
+
+struct jpeg_err {
+	struct jpeg_error_mgr pub; /* first: libjpeg hands us &pub */
+	jmp_buf jump;
+	char msg[JMSG_LENGTH_MAX];
+};
+
+static void jump_out(j_common_ptr cinfo)
+{
+	struct jpeg_err *je = (struct jpeg_err *)cinfo->err;
+	longjmp(je->jump, 1);
+}
+
+static void on_error_exit(j_common_ptr cinfo)
+{
+	struct jpeg_err *je = (struct jpeg_err *)cinfo->err;
+	if (cinfo->err->msg_code == JERR_NO_BACKING_STORE) /* over MAX_DECODE_BYTES */
+		snprintf(je->msg, sizeof je->msg, "needs more than %ld MiB to decode",
+			 MAX_DECODE_BYTES >> 20);
+	else
+		cinfo->err->format_message(cinfo, je->msg);
+	jump_out(cinfo);
+}
+
+/* Level -1 is a warning (corrupt data): fatal, see the file comment.
+ * Levels >= 0 are trace messages: dropped. */
+static void on_emit_message(j_common_ptr cinfo, int level)
+{
+	if (level < 0 && cinfo->err->msg_code != JWRN_EXTRANEOUS_DATA)
+		on_error_exit(cinfo);
+}
+
+static void on_output_message(j_common_ptr cinfo)
+{
+	(void)cinfo; /* messages reach the caller through struct err instead */
+}
+
+/* A progressive file may hold any number of scans, each a full pass over
+ * the coefficients; a few bytes per scan can cost minutes. Stop early. */
+static void on_progress(j_common_ptr cinfo)
+{
+	j_decompress_ptr d = (j_decompress_ptr)cinfo;
+	if (d->input_scan_number > MAX_SCANS) {
+		struct jpeg_err *je = (struct jpeg_err *)cinfo->err;
+		snprintf(je->msg, sizeof je->msg, "more than %d progressive scans", MAX_SCANS);
+		jump_out(cinfo);
+	}
+}
+
+/* Reject what we cannot or will not decode, before any pixel work. */
+static int check_header(j_decompress_ptr cinfo, struct jpeg_job *job)
+{
+	if (cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK)
+		return err_set(job->e, ERR_INVALID, "%s: CMYK JPEGs are not supported",
+			       job->path);
+	if (cinfo->num_components != 1 && cinfo->num_components != 3)
+		return err_set(job->e, ERR_INVALID, "%s: %d colour components not supported",
+			       job->path, cinfo->num_components);
+	if (cinfo->image_width > DATASET_MAX_SIDE || cinfo->image_height > DATASET_MAX_SIDE)
+		return err_set(job->e, ERR_INVALID, "%s: %ux%u pixels exceeds %dx%d", job->path,
+			       (unsigned)cinfo->image_width, (unsigned)cinfo->image_height,
+			       DATASET_MAX_SIDE, DATASET_MAX_SIDE);
+	job->c = cinfo->num_components;
+	job->h = (int)cinfo->image_height;
+	job->w = (int)cinfo->image_width;
+	return 0;
+}
+
+/* Interleaved scanline y of c components -> planar img of img->c channels. */
+static void scatter_row(struct image *img, const uint8_t *row, int c, size_t y)
+{
+	size_t w = (size_t)img->w, plane = w * (size_t)img->h;
+	uint8_t *dst = img->px + y * w;
+
+	if (c == 3 && img->c == 3) {
+		for (size_t x = 0; x < w; x++) {
+			dst[x] = row[3 * x];
+			dst[plane + x] = row[3 * x + 1];
+			dst[2 * plane + x] = row[3 * x + 2];
+		}
+	} else if (c == 3) {
+		for (size_t x = 0; x < w; x++)
+			dst[x] = dataset_luma(row[3 * x], row[3 * x + 1], row[3 * x + 2]);
+	} else {
+		for (int ch = 0; ch < img->c; ch++)
+			memcpy(dst + (size_t)ch * plane, row, w);
+	}
+}
+
+/* After the header: decode every scanline into job->img. */
+static int decode_pixels(j_decompress_ptr cinfo, struct jpeg_job *job)
+{
+	struct image *img = job->img;
+	size_t bytes = (size_t)job->h * (size_t)job->w * (size_t)job->channels;
+	int rc = dataset_image_reserve(img, bytes, job->e);
+
+	if (rc < 0)
+		return rc;
+	img->c = job->channels;
+	img->h = job->h;
+	img->w = job->w;
+	cinfo->out_color_space = job->c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+	jpeg_start_decompress(cinfo);
+	if (cinfo->output_components != job->c || (int)cinfo->output_width != job->w ||
+	    (int)cinfo->output_height != job->h)
+		return err_set(job->e, ERR_INVALID, "%s: unexpected decoder output", job->path);
+	JSAMPARRAY row = cinfo->mem->alloc_sarray((j_common_ptr)cinfo, JPOOL_IMAGE,
+						  (JDIMENSION)job->w * (JDIMENSION)job->c, 1);
+	while (cinfo->output_scanline < cinfo->output_height) {
+		size_t y = cinfo->output_scanline;
+		if (jpeg_read_scanlines(cinfo, row, 1) != 1)
+			return err_set(job->e, ERR_INVALID, "%s: decoder stalled at row %zu",
+				       job->path, y);
+		scatter_row(img, row[0], job->c, y);
+	}
+	jpeg_finish_decompress(cinfo);
+	return 0;
+}
+
+/*
+ * The only function that calls setjmp: everything that may reach
+ * error_exit runs below it, and it changes no local after setjmp, so the
+ * longjmp back here is well defined. The caller destroys cinfo.
+ */
+static int jpeg_run(j_decompress_ptr cinfo, struct jpeg_err *je,
+		    struct jpeg_progress_mgr *progress, struct jpeg_job *job)
+{
+	if (setjmp(je->jump))
+		return err_set(job->e, ERR_INVALID, "%s: %s", job->path, je->msg);
+	jpeg_create_decompress(cinfo);
+	cinfo->mem->max_memory_to_use = MAX_DECODE_BYTES;
+	cinfo->progress = progress;
+	jpeg_stdio_src(cinfo, job->f);
+	jpeg_read_header(cinfo, TRUE);
+	int rc = check_header(cinfo, job);
+	if (rc < 0 || !job->img)
+		return rc;
+	return decode_pixels(cinfo, job);
+}
+
+/* Read the header of (and, with job->img, decode) the file job->path, opened
+   without blocking (dataset_open_file). A file whose first bytes are another
+   image type's says so, rather than libjpeg's "Not a JPEG file". */
+int jpeg_file(struct jpeg_job *job)
+{
+	struct jpeg_decompress_struct cinfo;
+	struct jpeg_progress_mgr progress = { .progress_monitor = on_progress };
+	struct jpeg_err je;
+	struct stat st;
+	uint8_t head[SNIFF_BYTES];
+	int fd = dataset_open_file(job->path, &st, job->e);
+
+	if (fd < 0)
+		return fd;
+	enum file_kind k = file_kind_by_magic(head, file_kind_sniff(fd, head, sizeof head));
+	if (k != KIND_JPEG && k != KIND_OTHER) {
+		close(fd);
+		job->kind = k;
+		return err_set(job->e, ERR_INVALID, "%s: unsupported image type: %s (named %s)",
+			       job->path, file_kind_names[k], strrchr(job->path, '.'));
+	}
+	job->f = fdopen(fd, "rb");
+	if (!job->f) {
+		close(fd);
+		return err_set(job->e, ERR_NOMEM, "%s: %s", job->path, strerror(errno));
+	}
+	memset(&cinfo, 0, sizeof cinfo); /* so destroy is safe whatever failed */
+	cinfo.err = jpeg_std_error(&je.pub);
+	je.pub.error_exit = on_error_exit;
+	je.pub.emit_message = on_emit_message;
+	je.pub.output_message = on_output_message;
+	je.msg[0] = '\0';
+
+	int rc = jpeg_run(&cinfo, &je, &progress, job);
+	jpeg_destroy_decompress(&cinfo);
+	fclose(job->f);
+	return rc;
+}
+
