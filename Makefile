@@ -182,7 +182,7 @@ $(BUILD)/ref/.stamp: tests/ref/gen_ops.py tests/ref/gen_nets.py tests/ref/gen_by
 	@touch $@
 
 test: all $(BUILD)/ref/.stamp
-	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN) $(INTEG)
+	@BUILD=$(BUILD) sh tests/run.sh tests/check_layout.sh $(TEST_BIN) $(INTEG)
 
 bench: all | $(BUILD)/.test-deps
 	@BUILD=$(BUILD) THREADS=$(THREADS) PYTHON=$(PYTHON) sh tests/bench/run.sh

@@ -358,6 +358,20 @@ static int read_header(gzFile gz, const char *path, uint32_t magic, uint8_t *hdr
 	return check_magic(path, hdr, got, len, magic, e);
 }
 
+/* Open path and read its header (len bytes, which must start with magic); on failure
+   the file is closed. */
+static int open_header(gzFile *gz, const char *path, uint32_t magic, uint8_t *hdr, size_t len,
+		       off_t *size, struct err *e)
+{
+	int rc = open_gz(gz, path, size, e);
+	if (rc < 0)
+		return rc;
+	rc = read_header(*gz, path, magic, hdr, len, e);
+	if (rc < 0)
+		gzclose(*gz);
+	return rc;
+}
+
 /* After the claimed data: the stream must end here (a lying header is caught
    before anything more is read, let alone kept). */
 static int expect_end(gzFile gz, const char *path, const char *claim, struct err *e)
@@ -380,13 +394,11 @@ static int read_images(struct dataset *ds, const char *path, size_t limit, size_
 	struct idx_dims d;
 	off_t size;
 	gzFile gz;
-	int rc = open_gz(&gz, path, &size, e);
+	int rc = open_header(&gz, path, IDX_IMAGES_MAGIC, hdr, sizeof hdr, &size, e);
 
 	if (rc < 0)
 		return rc;
-	rc = read_header(gz, path, IDX_IMAGES_MAGIC, hdr, sizeof hdr, e);
-	if (rc == 0)
-		rc = check_images(path, hdr, gzdirect(gz), size, &d, e);
+	rc = check_images(path, hdr, gzdirect(gz), size, &d, e);
 	if (rc < 0)
 		goto out_close;
 	/* Bounded by check_images: at most DATASET_MAX_PIXEL_BYTES. */
@@ -418,13 +430,11 @@ static int read_labels(struct dataset *ds, const char *path, size_t count, struc
 	uint8_t hdr[LABELS_HEADER], *lab = NULL;
 	off_t size;
 	gzFile gz;
-	int rc = open_gz(&gz, path, &size, e);
+	int rc = open_header(&gz, path, IDX_LABELS_MAGIC, hdr, sizeof hdr, &size, e);
 
 	if (rc < 0)
 		return rc;
-	rc = read_header(gz, path, IDX_LABELS_MAGIC, hdr, sizeof hdr, e);
-	if (rc == 0)
-		rc = check_labels(path, hdr, gzdirect(gz), size, count, e);
+	rc = check_labels(path, hdr, gzdirect(gz), size, count, e);
 	if (rc < 0)
 		goto out_close;
 	/* Read every label (count bytes, cheap) so classes do not depend on limit. */

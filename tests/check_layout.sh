@@ -1,0 +1,43 @@
+#!/bin/sh
+# The layout's rules, checked: includes point one way (server -> jobs -> engine ->
+# byol -> nn, data; only jobs and server reach the store; everything may use
+# common/), include paths are qualified by folder, and no source file passes
+# 800 lines. Run from the source tree (make test does).
+status=0
+
+# forbid DIR PREFIX...: no file of daemon/DIR includes "PREFIX/...".
+forbid() {
+	dir=$1
+	shift
+	for p in "$@"; do
+		for f in $(grep -l "#include \"$p/" daemon/"$dir"/*.[ch] 2>/dev/null); do
+			echo "$f: daemon/$dir must not include $p/ (dependencies point one way)"
+			status=1
+		done
+	done
+}
+forbid nn byol data engine jobs store server
+forbid data nn byol engine jobs store server
+forbid byol engine jobs store server
+forbid engine jobs store server
+forbid store jobs server engine byol nn data
+forbid jobs server
+
+# Headers of daemon/ are named by their folder: "nn/net.h", never "net.h".
+for h in daemon/*/*.h; do
+	name=$(basename "$h")
+	for f in $(grep -rl "#include \"$name\"" common daemon client tests --include='*.[ch]'); do
+		echo "$f: include \"$(basename "$(dirname "$h")")/$name\", not \"$name\""
+		status=1
+	done
+done
+
+for f in $(find common daemon client tests -name '*.[ch]' -o -name '*.py' -o -name '*.sh'); do
+	n=$(wc -l < "$f")
+	if [ "$n" -gt 800 ]; then
+		echo "$f: $n lines, over 800: split it"
+		status=1
+	fi
+done
+[ $status -eq 0 ] && echo "layout: dependencies one way, includes qualified, files under 800 lines"
+exit $status
