@@ -365,6 +365,9 @@ static void print_job(struct ctl *c, const cJSON *job)
 	show_last(c, job);
 	if (error && *error)
 		kv(c, "error", "%s", error);
+	if (json_long(job, "skipped_images") > 0)
+		kv(c, "skipped", "%ld image files (on_error skip; `byolctl logs %ld` names them)",
+		   json_long(job, "skipped_images"), json_long(job, "job_id"));
 	show_spec(c, job);
 	if (cJSON_GetArraySize(ckpts) > 0) {
 		printf("\ncheckpoints:\n");

@@ -432,6 +432,10 @@ class TrustTest(unittest.TestCase):
         self.assertTrue(any("zz.png" in m and "PNG" in m for m in lines), lines)
         self.assertTrue(any("zz_cut.jpg" in m for m in lines), lines)
         self.assertFalse([ln for ln in d.log if "skipping" in ln], "data problems on stderr only")
+        shown = subprocess.run([os.path.join(os.path.dirname(BYOLD), "byolctl"), "--socket",
+                                d.socket_path, "show", str(job)], capture_output=True,
+                               text=True, timeout=30)
+        self.assertIn("2 image files", shown.stdout, shown)
         # on_error fail: the job fails naming the file, not the folder.
         r = c.call("job.submit", self.folder_job(root, **{"data.on_error": "fail"}))
         if "error" in r:  # found at submit by the listing alone: on_error is to blame
