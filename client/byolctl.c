@@ -1,6 +1,6 @@
 /*
  * byolctl.c — the command-line client of byold: global options, where the
- * daemon is, the verb table and its dispatch (DESIGN.md "byolctl — contract").
+ * daemon is, the verb table and its dispatch (byolctl(1)).
  *
  *   byolctl [--socket PATH | --host HOST:PORT --token-file F] [--json] VERB ...
  *

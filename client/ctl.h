@@ -1,6 +1,6 @@
 /*
  * ctl.h — what byolctl's modules share: the invocation (options, output mode,
- * the lazily opened connection to byold), the exit codes of DESIGN.md
+ * the lazily opened connection to byold), the exit codes of byolctl(1)
  * ("byolctl — contract") and the verbs.
  *
  * Every function that can fail returns an exit code (CTL_OK on success) and,

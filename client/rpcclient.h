@@ -2,8 +2,8 @@
  * rpcclient.h — byolctl's JSON-RPC 2.0 connection to byold over its Unix
  * socket, or over TCP after `auth` with the state directory's token.
  *
- * One compact JSON value per line each way (DESIGN.md "JSON-RPC 2.0 —
- * contract"). Calls are made one at a time; job.event notifications may
+ * One compact JSON value per line each way (byold(8), "JSON-RPC
+ * PROTOCOL"). Calls are made one at a time; job.event notifications may
  * arrive between a request and its reply, so the reader routes every line by
  * the presence of "id": replies complete the call, notifications wait in a
  * queue for rpcc_next_note.

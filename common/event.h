@@ -1,5 +1,5 @@
 /*
- * event.h — the one event shape of DESIGN.md ("Events — one shape everywhere"):
+ * event.h — the one event shape (byold(8), "Events"):
  * {"event": T, "step": ..., "epoch": ..., "time": "RFC 3339 UTC", ...}.
  * byol-train --jsonl prints them one per line; byold's job.event
  * notifications carry the same objects.

@@ -1,6 +1,6 @@
 /*
- * rpc_frame.h — what byold and its clients share of JSON-RPC 2.0 (DESIGN.md,
- * "JSON-RPC 2.0 — contract"): the error codes, the limits, and the framing of
+ * rpc_frame.h — what byold and its clients share of JSON-RPC 2.0 (byold(8),
+ * "JSON-RPC PROTOCOL"): the error codes, the limits, and the framing of
  * a byte stream into lines (one compact JSON value per "\n"-terminated line).
  * byold's dispatch (daemon/server/rpc.h) and byolctl both build on it.
  */

@@ -1,7 +1,7 @@
 /*
  * spec.h — the job spec: defaults, presets, resolution, validation.
  *
- * A job spec is a JSON object (DESIGN.md, "The job spec (JSON) — contract").
+ * A job spec is a JSON object (byol-spec(5)).
  * spec_resolve() layers its sources, later wins:
  *
  *   built-in defaults → preset → spec object (deep merge, arrays replace)

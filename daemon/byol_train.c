@@ -1,6 +1,5 @@
 /*
- * byol_train.c — byol-train: one BYOL job in the foreground (DESIGN.md
- * "byol-train — contract").
+ * byol_train.c — byol-train: one BYOL job in the foreground (byol-train(1)).
  *
  *   byol-train SPEC.json|PRESET [--set k=v]... [--out DIR] [--jsonl] [--resume CKPT]
  *              [--print-spec]

@@ -1,5 +1,5 @@
 /*
- * byold.c — the training daemon's main (DESIGN.md "byold — contract").
+ * byold.c — the training daemon's main (byold(8)).
  *
  *   byold [--config FILE] [--state-dir DIR] [--socket PATH] [--listen HOST:PORT]
  *         [--workers N] [--threads N] [--version] [--help]

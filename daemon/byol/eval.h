@@ -1,5 +1,5 @@
 /*
- * eval.h — evaluation of frozen features (BYOL.md "Evaluation", DESIGN.md `eval`).
+ * eval.h — evaluation of frozen features (the paper's linear evaluation and a kNN monitor; byol-spec(5) `eval`).
  *
  * Two measures on features that are already computed (encode.h), one row per
  * image:

@@ -56,7 +56,7 @@
 
 #define AUGMENT_MAX_SIZE 1024 /* largest output side (the job spec's image_size bound) */
 
-/* One VIEW of the job spec's "augment" object (DESIGN.md). */
+/* One VIEW of the job spec's "augment" object (byol-spec(5)). */
 struct augment_view {
 	float scale[2], ratio[2];  /* crop area fraction and aspect ratio (w/h) ranges */
 	float flip;                /* probability */

@@ -1,5 +1,5 @@
 /*
- * checkpoint.h — BYOL checkpoints as safetensors files (DESIGN.md "Storage").
+ * checkpoint.h — BYOL checkpoints as safetensors files (byold(8) FILES; safetensors.h).
  *
  * Tensor names are PyTorch's: online.encoder.*, online.projector.*,
  * online.predictor.*, target.encoder.*, target.projector.* (BN running_mean,

@@ -1,5 +1,5 @@
 /*
- * methods.h — byold's JSON-RPC methods (DESIGN.md's table) over the store and
+ * methods.h — byold's JSON-RPC methods (byold(8), "JSON-RPC PROTOCOL") over the store and
  * the scheduler, and the persistence of job events.
  *
  * The table is data (rpc.h): each entry names its handler and its parameter

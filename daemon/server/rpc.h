@@ -1,7 +1,7 @@
 /*
  * server/rpc.h — byold's JSON-RPC 2.0 dispatch, without any I/O.
  *
- * DESIGN.md, "JSON-RPC 2.0 — contract". The server owns the sockets; this
+ * byold(8), "JSON-RPC PROTOCOL". The server owns the sockets; this
  * layer turns bytes into lines and lines into responses:
  *
  *   rpc_framer      bytes of one connection → complete lines ("\n"; a trailing

@@ -13,7 +13,7 @@
  * While replaying, live step, checkpoint, eval and end events are skipped (the
  * store will yield them); state, epoch and log events pass through. Live step
  * points are sent as "droppable": the server drops them for a client whose
- * backlog is over its soft limit (the coalescing of DESIGN.md); other events
+ * backlog is over its soft limit (the coalescing byold(8) describes); other events
  * are never dropped, and a client whose backlog passes the hard limit is cut
  * off. Training never waits for a client.
  */

@@ -1,6 +1,6 @@
 /*
  * store.h — byold's SQLite store: jobs, metrics, checkpoint index, evals, logs
- * and the history query (DESIGN.md, "Storage" and "JSON-RPC 2.0 — contract").
+ * and the history query (byold(8): FILES and "JSON-RPC PROTOCOL").
  *
  * One connection, used only from the daemon's loop thread. The database runs
  * in WAL mode with synchronous=FULL, foreign keys on (deleting a job deletes
@@ -26,7 +26,7 @@
  *	cJSON *r = store_job_get(s, job, &e);          (the job.get result, as is)
  *	store_close(s);
  *
- * Results (cJSON *) are shaped exactly like the JSON-RPC results of DESIGN.md
+ * Results (cJSON *) are shaped exactly like the JSON-RPC results of byold(8)
  * and belong to the caller (cJSON_Delete). Unknown values are JSON null; times
  * are RFC 3339 UTC with milliseconds ("2026-11-28T02:03:04.567Z"), taken from
  * SQLite's clock. Functions return 0 or a negative ERR_* (NULL for results)

@@ -2,7 +2,7 @@
 """byolctl end to end: every verb against a real byold (tests/integration/
 byold_harness.py) on a temporary state directory, in table and --json output.
 
-Covers the exit codes of DESIGN.md ("byolctl — contract"): no daemon (69), a
+Covers the exit codes of byolctl(1): no daemon (69), a
 bad spec naming the field (65), an unknown job or checkpoint (66), a wrong
 token over TCP (77), usage errors (64), busy or bad state (75), a failed
 transfer's sha256 mismatch (74: a checkpoint damaged on the daemon's disk),
