@@ -13,9 +13,11 @@
 
 #include "err.h"
 
-/* fill(fd, ctx) writes the contents (0, or -1 with errno set). On any failure the
-   temp file is removed, path is untouched, and e names path and the step that
-   failed. The temp file is created with O_NOFOLLOW and mode. */
+/* fill(fd, ctx) writes the contents (0, or -1 with errno set). When writing, fsync
+   or the rename fails, the temp file is removed and path is untouched; when only the
+   directory's fsync fails, path already holds the new contents but the rename may
+   not survive a crash. Either way e names path and the step that failed. The temp
+   file is created with O_NOFOLLOW and mode. */
 int atomic_file_write(const char *path, mode_t mode, int (*fill)(int fd, void *ctx), void *ctx,
 		      struct err *e);
 

@@ -58,15 +58,18 @@ int jobs_checkpoint_newest_good(struct jobs *j, long job_id, char *path, size_t 
 	return rc;
 }
 
-int jobs_checkpoints_remove(struct jobs *j, long job_id, struct err *e)
+int jobs_job_delete(struct jobs *j, long job_id, struct err *e)
 {
 	struct store_checkpoint *rows;
 	char dir[4200];
 	int n, rc = store_checkpoints_of(j->store, job_id, &rows, &n, e);
-	for (int i = 0; i < n; i++)
+	if (!rc)
+		rc = store_job_delete(j->store, job_id, e);
+	for (int i = 0; i < n && !rc; i++)
 		unlink(rows[i].path);
 	free(rows);
 	dir_of(j, job_id, dir, sizeof dir);
-	rmdir(dir); /* only if empty: files byold did not index stay */
+	if (!rc)
+		rmdir(dir); /* only if empty: files byold did not index stay */
 	return rc;
 }

@@ -24,7 +24,8 @@ int jobs_checkpoint_forget(struct jobs *j, long job_id, const char *removed, str
 int jobs_checkpoint_newest_good(struct jobs *j, long job_id, char *path, size_t cap,
 				long *step, struct err *e);
 
-/* Remove a job's checkpoint files and directory (job.delete; the rows go with the job). */
-int jobs_checkpoints_remove(struct jobs *j, long job_id, struct err *e);
+/* job.delete of a job the scheduler no longer holds: its row (metrics, index, evals and
+   logs go with it), then the checkpoint files the index named and their directory. */
+int jobs_job_delete(struct jobs *j, long job_id, struct err *e);
 
 #endif

@@ -86,16 +86,20 @@ static int store_end(struct jobs *j, long job_id, cJSON *ev, struct err *e)
 	if (end_event(ev, &what) != 0)
 		return err_set(e, ERR_INVALID, "job %ld: an end event without a known state", job_id);
 	int rc = jobs_transition(j->store, job_id, what, str(ev, "error"), NULL, &to, e);
-	if (!rc)
-		set_str(ev, "state", job_state_name(to));
-	if (!rc && num(ev, "step") > 0)
+	if (rc)
+		return rc;
+	/* The job has ended in the history: its subscribers get the end whatever follows. */
+	set_str(ev, "state", job_state_name(to));
+	if (num(ev, "step") > 0)
 		rc = store_job_progress(j->store, job_id, (long)num(ev, "step"), e);
 	if (!rc && num(ev, "skipped_images") > 0)
 		rc = store_job_skipped(j->store, job_id, (long long)num(ev, "skipped_images"), e);
 	if (!rc && to == JOB_COMPLETED)
 		rc = store_job_final(j->store, job_id, num(ev, "top1"), num(ev, "top5"),
 				     num(ev, "knn_top1"), num(ev, "final_loss"), e);
-	return rc;
+	if (rc)
+		log_error("job %ld: storing its summary: %s", job_id, e->msg);
+	return 0;
 }
 
 /* A requested evaluation's result (ev carries its eval_id), or a monitor's new row. */

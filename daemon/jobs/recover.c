@@ -72,7 +72,8 @@ static int requeue_evals(struct jobs *j, struct err *e)
 }
 
 /* One job found at start-up in state k of the list below. */
-static int recover_job(struct jobs *j, long id, enum job_state state, struct err *e)
+static int recover_job(struct jobs *j, long id, enum job_state state, int *requeued,
+		       struct err *e)
 {
 	int rc = 0;
 	if (state == JOB_RUNNING)
@@ -81,6 +82,13 @@ static int recover_job(struct jobs *j, long id, enum job_state state, struct err
 		rc = jobs_transition(j->store, id, JOB_RECOVER, NULL, NULL, NULL, e);
 	if (!rc)
 		rc = requeue(j, id, state == JOB_PAUSED, state != JOB_QUEUED && state != JOB_PAUSED, e);
+	if (rc == ERR_INVALID) { /* its stored spec no longer resolves: it fails, the rest go on */
+		char why[300];
+		snprintf(why, sizeof why, "not resumed: %s", e->msg);
+		log_error("job %ld %s", id, why);
+		return jobs_transition(j->store, id, JOB_FAIL, why, NULL, NULL, e);
+	}
+	*requeued += !rc;
 	return rc;
 }
 
@@ -100,8 +108,7 @@ int jobs_recover(struct jobs *j, int *requeued, struct err *e)
 		rc = store_jobs_in_state(j->store, job_state_name(states[k]), &ids[k], &n[k], e);
 	for (int k = 0; k < N_STATES && !rc; k++) {
 		for (int i = 0; i < n[k] && !rc; i++) {
-			rc = recover_job(j, ids[k][i], states[k], e);
-			*requeued += !rc;
+			rc = recover_job(j, ids[k][i], states[k], requeued, e);
 		}
 	}
 	for (int k = 0; k < N_STATES; k++)

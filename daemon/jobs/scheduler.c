@@ -232,7 +232,7 @@ static void run_job(struct scheduler *s, struct job *j)
 	struct job_ctx ctx = { s, j->id, 0 };
 	pthread_mutex_lock(&s->mu);
 	push_state_locked(s, j->id, 0, "queued", "running", j->started ? "resumed" : "started");
-	pthread_mutex_unlock(&s->mu);
+	unlock_wake(s, 0);
 	struct engine_options o = { .checkpoint_dir = j->ckpt_dir, .resume = j->resume };
 	struct engine_hooks h = { .event = on_event, .ctx = &ctx, .stop = &j->stop };
 	struct engine_result r;
@@ -387,6 +387,7 @@ int scheduler_cancel(struct scheduler *s, long job_id, struct err *e)
 		unlink_locked(s, j);
 		push_locked(s, job_id, end_event("cancelled", NULL, NULL));
 		job_free(j);
+		pthread_cond_broadcast(&s->work); /* it may have held the queue's head */
 	}
 	return unlock_wake(s, rc);
 }
@@ -443,6 +444,7 @@ int scheduler_remove(struct scheduler *s, long job_id, struct err *e)
 	else if (j) {
 		unlink_locked(s, j);
 		job_free(j);
+		pthread_cond_broadcast(&s->work); /* it may have held the queue's head */
 	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;

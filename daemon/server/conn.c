@@ -27,6 +27,8 @@ struct client {
 	unsigned failures_before;     /* auth failures when the call began */
 	int working;                  /* the prepare step runs: free the client after it */
 	int reading;                  /* uv_read_start is in effect */
+	int eof;                      /* the client shut its side: close once all is answered
+					 and written */
 	struct rpc_conn conn;
 	struct methods_conn mc;
 	struct conn_server *srv;
@@ -117,6 +119,14 @@ static size_t soft_limit(const struct client *c)
 								       : cfg->max_output;
 }
 
+/* After the client's EOF: close once every line is answered and every reply written
+   (a half-closing client, `nc -N`, still gets its replies). */
+static void close_if_done(struct client *c)
+{
+	if (c->eof && !c->closing && !c->call && !c->lines && !c->working && c->queued == 0)
+		conn_close(c);
+}
+
 static void written(uv_write_t *req, int status)
 {
 	struct write_req *w = (struct write_req *)req;
@@ -131,6 +141,7 @@ static void written(uv_write_t *req, int status)
 		c->soft_since = 0;
 	if (!c->closing && c->queued < STREAM_REPLAY_LOW)
 		stream_service(streams_of(c), c->srv->d->jobs.store, c);
+	close_if_done(c);
 }
 
 /* Whether a client's backlog has stayed over the soft limit longer than allowed. */
@@ -255,8 +266,6 @@ static void call_done(struct client *c)
 	c->call = NULL;
 	if (!c->conn.authed)
 		log_auth(c, c->failures_before, rc == RPC_CLOSE);
-	if (c->conn.authed) /* TCP clients get the full line cap once authenticated */
-		rpc_framer_set_max_line(c->framer, c->srv->cfg->max_line);
 	if (out)
 		client_send(c, out, strlen(out));
 	free(out);
@@ -330,6 +339,10 @@ static void on_later(uv_idle_t *h)
 /* Reads resume once every line read is answered. */
 static void resume_reading(struct client *c)
 {
+	if (c->eof) {
+		close_if_done(c);
+		return;
+	}
 	if (!c->closing && !c->call && !c->lines && !c->reading) {
 		c->reading = uv_read_start(&c->h.stream, alloc_buf, on_read) == 0;
 		if (!c->reading)
@@ -344,6 +357,8 @@ static void client_run(struct client *c)
 	uint64_t t0 = uv_hrtime();
 	while (!c->closing && (c->call || next_call(c))) {
 		int step = rpc_call_step(c->call);
+		if (c->conn.authed) /* TCP clients get the full line cap once authenticated, */
+			rpc_framer_set_max_line(c->framer, c->srv->cfg->max_line); /* mid-batch too */
 		if (over_limit(c))
 			return;
 		if (step == RPC_STEP_PREPARE) {
@@ -402,7 +417,12 @@ static void alloc_buf(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	struct client *c = stream->data;
-	if (nread < 0) {
+	if (nread == UV_EOF) {
+		c->eof = 1;
+		uv_read_stop(stream);
+		c->reading = 0;
+		close_if_done(c);
+	} else if (nread < 0) {
 		conn_close(c);
 	} else if (nread > 0 && !c->closing) {
 		if (rpc_framer_feed(c->framer, buf->base, (size_t)nread, on_line, c) ==
@@ -423,16 +443,44 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 static void on_idle(uv_timer_t *t)
 {
 	struct client *c = t->data;
+	if (c->call || c->working) /* waiting on its own request is not idle */
+		return;
 	if (!stream_client_count(streams_of(c), c) || stalled(c))
 		conn_close(c);
+}
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Takes a connection that cannot be served and closes it: a listener whose pending
+   connection is never accepted would stop accepting altogether. */
+static void reject(uv_stream_t *listener, int tcp)
+{
+	union {
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} *h = malloc(sizeof *h);
+	if (!h)
+		return;
+	int rc = tcp ? uv_tcp_init(listener->loop, &h->tcp) : uv_pipe_init(listener->loop, &h->pipe, 0);
+	if (rc < 0) {
+		free(h);
+		return;
+	}
+	uv_accept(listener, (uv_stream_t *)h);
+	uv_close((uv_handle_t *)h, free_handle);
 }
 
 void conn_accept(struct conn_server *s, uv_stream_t *listener, int tcp)
 {
 	struct client *c = calloc(1, sizeof *c);
 	struct err e;
-	if (!c)
+	if (!c) {
+		reject(listener, tcp);
 		return;
+	}
 	c->srv = s;
 	c->mc.d = s->d;
 	c->mc.client = c;
@@ -442,6 +490,7 @@ void conn_accept(struct conn_server *s, uv_stream_t *listener, int tcp)
 	int rc = tcp ? uv_tcp_init(s->loop, &c->h.tcp) : uv_pipe_init(s->loop, &c->h.pipe, 0);
 	if (rc < 0) {
 		free(c);
+		reject(listener, tcp);
 		return;
 	}
 	c->h.handle.data = c;

@@ -201,11 +201,12 @@ static int m_submit(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	if (!rc && store_job_insert(d->jobs.store, p->s.name, p->text, p->per_epoch * p->s.train.epochs,
 				    paused, &id, &e) != 0)
 		rc = fail(err, &e);
-	if (!rc && jobs_checkpoint_dir(&d->jobs, id, dir, sizeof dir, &e) != 0)
+	if (!rc && (jobs_checkpoint_dir(&d->jobs, id, dir, sizeof dir, &e) != 0 ||
+		    scheduler_submit(d->jobs.sched, id, &p->s, p->text, dir,
+				     resume[0] ? resume : NULL, 0, paused, &e) != 0)) {
 		rc = fail(err, &e);
-	if (!rc && scheduler_submit(d->jobs.sched, id, &p->s, p->text, dir, resume[0] ? resume : NULL,
-				    0, paused, &e) != 0)
-		rc = fail(err, &e);
+		store_job_delete(d->jobs.store, id, &e); /* no row without a job behind it */
+	}
 	if (rc)
 		return rc;
 	*result = cJSON_CreateObject();
@@ -424,10 +425,11 @@ static int m_delete(struct rpc_conn *c, const cJSON *params, cJSON **result,
 		return rpc_error_set(err, RPC_BAD_STATE,
 				     "job %ld has %d evaluation%s queued or running: delete it after",
 				     id, evals, evals > 1 ? "s" : "");
-	if (jobs_checkpoints_remove(&d->jobs, id, &e) != 0)
-		return fail(err, &e);
-	scheduler_remove(d->jobs.sched, id, &e); /* a queued or paused job leaves, without an event */
-	if (store_job_delete(d->jobs.store, id, &e) != 0)
+	/* Out of the scheduler first (it may have started the job just now), then the row,
+	   then the files the row indexed. */
+	if (scheduler_remove(d->jobs.sched, id, &e) != 0)
+		return rpc_error_set(err, RPC_BAD_STATE, "job %ld is running: cancel it first", id);
+	if (jobs_job_delete(&d->jobs, id, &e) != 0)
 		return fail(err, &e);
 	*result = cJSON_CreateObject();
 	cJSON_AddBoolToObject(*result, "ok", 1);

@@ -331,6 +331,38 @@ static const char *skip_value(const char *p, const char *end)
 	return p;
 }
 
+/* Whether s[0..n) is a number as JSON writes one (cJSON also takes 01, 1. and .5). */
+static int json_number(const char *s, size_t n)
+{
+	size_t i = 0;
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else if (i < n && s[i] >= '1' && s[i] <= '9')
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	else
+		return 0;
+	if (i < n && s[i] == '.') {
+		size_t d = ++i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d)
+			return 0;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		if (++i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		size_t d = i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d)
+			return 0;
+	}
+	return i == n;
+}
+
 /* The text of the first "id" member of the object at p, when it is a number. */
 static char *object_raw_id(const char *p, const char *end)
 {
@@ -343,7 +375,7 @@ static char *object_raw_id(const char *p, const char *end)
 		p = skip_ws(p, end);
 		v = p = skip_ws(p + 1, end); /* past ':' */
 		p = skip_value(p, end);
-		if (is_id && !found && v < end && (*v == '-' || (*v >= '0' && *v <= '9')))
+		if (is_id && !found && v < end && json_number(v, (size_t)(p - v)))
 			found = strndup(v, (size_t)(p - v));
 		p = skip_ws(p, end);
 		if (p < end && *p == ',')
@@ -485,7 +517,10 @@ static void finish_prepared(struct rpc_call *k)
  * batch, is answered by the first step. */
 static void call_parse(struct rpc_call *k, const char *line, size_t len)
 {
-	const char *end = line + len, *p = skip_ws(line, end);
+	const char *end = line + len, *p = line;
+	if (len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+		p += 3; /* a byte order mark, which cJSON skips too */
+	p = skip_ws(p, end);
 	if (parse_line(line, len, &k->msg, &k->line_err) < 0)
 		return;
 	k->batch = cJSON_IsArray(k->msg);
@@ -509,7 +544,8 @@ static void call_parse(struct rpc_call *k, const char *line, size_t len)
 		return;
 	}
 	p = skip_ws(p + 1, end);
-	for (int i = 0; i < n && p < end; i++) {
+	int i = 0;
+	for (; i < n && p < end && *p != ']'; i++) {
 		const char *v = p;
 		p = skip_value(p, end);
 		if (*v == '{')
@@ -518,6 +554,11 @@ static void call_parse(struct rpc_call *k, const char *line, size_t len)
 		if (p < end && *p == ',')
 			p = skip_ws(p + 1, end);
 	}
+	if (i != n || p >= end || *p != ']') /* out of step with cJSON: use the values */
+		for (int j = 0; j < n; j++) {
+			free(k->raw_ids[j]);
+			k->raw_ids[j] = NULL;
+		}
 }
 
 int rpc_call_begin(struct rpc_call **call, const struct rpc_method *table, size_t n,

@@ -200,6 +200,43 @@ class TrustTest(unittest.TestCase):
         c = d.unix(timeout=5)
         self.assertEqual(c.result("server.hello")["protocol"], "byol/1")
 
+    def test_15d_half_close_still_answered(self):
+        # A client that shuts its side after writing (nc -N, socat) gets every reply,
+        # a submit answered by its prepare step included.
+        d = self.start()
+        conn = RawConn(d.raw_unix())
+        conn.send(line(request("job.submit", {"preset": "fmnist-convnet", "set": SMALL,
+                                              "paused": True}, id=1)))
+        conn.sock.shutdown(socket.SHUT_WR)
+        r = conn.line()
+        self.assertIn("result", r or {}, r)
+        self.assertTrue(conn.closed())
+        big = RawConn(d.raw_unix(), timeout=30)
+        big.send(line(*[request("job.list", {"limit": 10}, id=i) for i in range(1000)]))
+        big.sock.shutdown(socket.SHUT_WR)
+        replies = big.line()
+        self.assertEqual(len(replies), 1000)
+        c = d.unix()
+        self.assertEqual(len(c.result("job.list")["jobs"]), 1)
+
+    def test_15e_auth_then_long_line_in_one_write(self):
+        # Authenticated mid-batch, the connection takes full-size lines at once.
+        d = self.start()
+        token = open(os.path.join(self.state, "token")).read().strip()
+        conn = RawConn(d.raw_tcp())
+        long_line = line(request("job.list", {"name": "x" * 100, "limit": 5}, id=3))
+        pad = json.dumps({"jsonrpc": "2.0", "id": 4, "method": "job.list",
+                          "params": {"name": "y" * 120}}).encode()
+        big = json.dumps([json.loads(pad)] * 40).encode() + b"\n"  # about 6 KB
+        self.assertGreater(len(big), 4096)
+        conn.send(line(request("auth", {"token": token}, id=1),
+                       request("job.submit", {"preset": "fmnist-convnet", "set": SMALL,
+                                              "paused": True}, id=2)) + big + long_line)
+        first = conn.line()
+        self.assertEqual([("result" in r) for r in first], [True, True], first)
+        self.assertEqual(len(conn.line()), 40)
+        self.assertEqual(conn.line()["id"], 3)
+
     def test_15b_nothing_after_lockout(self):
         d = self.start()
         before = len(d.log)
@@ -353,6 +390,23 @@ class TrustTest(unittest.TestCase):
                          ["queued"] * 3)
         for j in ids:
             c.result("job.cancel", {"job_id": j})
+
+    def test_18b_cancelled_head_frees_the_queue(self):
+        # A job waiting for more cores than are free holds the queue; cancelled, the job
+        # behind it must start at once, not when something else happens.
+        d = self.start(args=["--workers", "2", "--threads", "2"])
+        c = d.unix()
+        a = self.submit(c, **{"train.epochs": 100, "threads": 1})
+        wait_for(lambda: c.result("job.get", {"job_id": a})["state"] == "running", 60,
+                 what="A running")
+        b = self.submit(c, **{"threads": 2})
+        behind = self.submit(c, **{"threads": 1})
+        time.sleep(0.5)
+        self.assertEqual(c.result("job.get", {"job_id": behind})["state"], "queued")
+        c.result("job.cancel", {"job_id": b})
+        wait_for(lambda: c.result("job.get", {"job_id": behind})["state"] != "queued", 10,
+                 what="the job behind the cancelled one started")
+        c.result("job.cancel", {"job_id": a})
 
     # ---- 19: a paused job gives its worker back ------------------------------------
 

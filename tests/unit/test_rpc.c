@@ -354,6 +354,33 @@ static void test_ids_echoed(void **state)
 	assert_non_null(strstr(out, "\"id\":18446744073709551615}"));
 	assert_non_null(strstr(out, "\"id\":0.30000000000000004}"));
 	free(out);
+	/* numbers cJSON takes but JSON does not (01, 1., .5) are echoed as their values */
+	static const char *const loose[][2] = { { "01", "1" }, { "1.", "1" }, { "-.5", "-0.5" } };
+	for (size_t i = 0; i < sizeof loose / sizeof loose[0]; i++) {
+		char l[128], want[64];
+		snprintf(l, sizeof l, "{\"jsonrpc\":\"2.0\",\"method\":\"server.hello\",\"id\":%s}",
+			 loose[i][0]);
+		assert_int_equal(rpc_handle_line(methods, N_METHODS, &c, l, strlen(l), &out), 0);
+		if (!strstr(out, "\"id\":")) /* cJSON refused it: an error with id null is fine */
+			fail_msg("%s: %s", l, out);
+		snprintf(want, sizeof want, "\"id\":%s}", loose[i][1]);
+		if (!strstr(out, want) && !strstr(out, "\"id\":null}"))
+			fail_msg("%s: %s", l, out);
+		cJSON *r = cJSON_Parse(out);
+		assert_non_null(r); /* valid JSON whatever came in */
+		cJSON_Delete(r);
+		free(out);
+	}
+	/* a byte order mark does not shift the batch's ids */
+	const char *bom = "\xef\xbb\xbf[{\"jsonrpc\":\"2.0\",\"method\":\"job.list\",\"params\":"
+			  "{\"filter\":{\"a\":[0,{\"id\":777}]}},\"id\":5},"
+			  "{\"jsonrpc\":\"2.0\",\"method\":\"server.hello\",\"id\":6}]";
+	assert_int_equal(rpc_handle_line(methods, N_METHODS, &c, bom, strlen(bom), &out), 0);
+	cJSON *r = cJSON_Parse(out);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(r, 0), "id")->valueint, 5);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(r, 1), "id")->valueint, 6);
+	cJSON_Delete(r);
+	free(out);
 	expect_ok("{\"id\":6,\"params\":[],\"method\":\"server.hello\",\"jsonrpc\":\"2.0\"}", "6");
 }
 
