@@ -29,6 +29,9 @@ FINAL_STATES = ("completed", "failed", "cancelled")
 # Under `make asan` the sanitiser's quarantine and slowdown make memory and speed
 # figures meaningless: tests still print them but do not judge them.
 SANITIZED = bool(os.environ.get("BYOL_SANITIZED"))
+# How much longer waits for training may take under a sanitizer (ThreadSanitizer runs
+# the compute core 5-15 times slower).
+SLOW = 8 if SANITIZED else 1
 
 
 class Client:

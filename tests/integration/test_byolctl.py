@@ -26,7 +26,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from byold_harness import BUILD, SMALL, Daemon, run_tests
+from byold_harness import BUILD, SLOW, SMALL, Daemon, run_tests
 
 BYOLCTL = os.path.join(BUILD, "byolctl")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -261,7 +261,7 @@ class CtlTest(unittest.TestCase):
             daemon.close()
             time.sleep(1.5)
             daemon = Daemon(state, tcp=False)
-            self.assertEqual(watch.wait(timeout=90), 0)
+            self.assertEqual(watch.wait(timeout=90 * SLOW), 0)
             err = watch.stderr.read()
             self.assertIn("reconnecting", err)
             self.assertIn("reconnected", err)
