@@ -213,7 +213,9 @@ class Daemon:
 
 
 def wait_done(client, job_id, timeout=120, poll=0.1):
-    """Poll job.get until the job is completed, failed or cancelled; the job."""
+    """Poll job.get until the job is completed, failed or cancelled; the job. The
+    timeout stretches by SLOW under a sanitizer."""
+    timeout *= SLOW
     deadline = time.time() + timeout
     while time.time() < deadline:
         job = client.result("job.get", {"job_id": job_id})
@@ -224,7 +226,9 @@ def wait_done(client, job_id, timeout=120, poll=0.1):
 
 
 def wait_for(predicate, timeout, poll=0.05, what="condition"):
-    """Poll predicate() until it returns a true value; that value."""
+    """Poll predicate() until it returns a true value; that value (the timeout
+    stretches by SLOW under a sanitizer)."""
+    timeout *= SLOW
     deadline = time.time() + timeout
     while time.time() < deadline:
         v = predicate()
