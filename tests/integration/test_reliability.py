@@ -50,12 +50,13 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from byold_harness import SANITIZED, SMALL, Daemon, RawConn, wait_done, wait_for  # noqa: E402
+from byold_harness import (SANITIZED, SLOW, SMALL, Daemon, RawConn, wait_done,  # noqa: E402
+                           wait_for)
 
 MIB = 1 << 20
 MAX_LINE = MIB            # byold(8): at most 1 MiB per line (default)
 PREAUTH_MAX_LINE = 4096   # rpc.h RPC_PREAUTH_MAX_LINE: TCP before auth
-TEST_ALARM_S = 150        # no single test may take longer
+TEST_ALARM_S = 150 * SLOW # no single test may take longer (longer under a sanitizer)
 FIGURES = []              # (test, text) printed at the end
 
 
