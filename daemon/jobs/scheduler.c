@@ -23,7 +23,6 @@ struct job {
 	atomic_int stop;            /* read by the engine between steps */
 	int held;                   /* paused and not running: no worker takes it */
 	int pausing;                /* a pause asked while running: it checkpoints, then is held */
-	int started;                /* has run before: it continues from resume */
 	int cancelled;
 	char failure[256];          /* set by scheduler_fail: the job stops as failed */
 	int running;
@@ -204,7 +203,6 @@ static int keep_paused_locked(struct scheduler *s, struct job *j, const struct e
 		return 0;
 	free(j->resume);
 	j->resume = resume;
-	j->started = 1;
 	j->running = 0;
 	j->held = j->pausing;
 	j->pausing = 0;
@@ -231,7 +229,7 @@ static void run_job(struct scheduler *s, struct job *j)
 
 	struct job_ctx ctx = { s, j->id, 0 };
 	pthread_mutex_lock(&s->mu);
-	push_state_locked(s, j->id, 0, "queued", "running", j->started ? "resumed" : "started");
+	push_state_locked(s, j->id, 0, "queued", "running", j->resume ? "resumed" : "started");
 	unlock_wake(s, 0);
 	struct engine_options o = { .checkpoint_dir = j->ckpt_dir, .resume = j->resume };
 	struct engine_hooks h = { .event = on_event, .ctx = &ctx, .stop = &j->stop };
@@ -344,7 +342,6 @@ int scheduler_submit(struct scheduler *s, long job_id, const struct spec *spec,
 		return err_set(e, ERR_NOMEM, "scheduler: out of memory");
 	j->priority = priority;
 	j->held = paused;
-	j->started = resume != NULL;
 	enqueue(s, j);
 	return 0;
 }

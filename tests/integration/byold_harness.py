@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -309,6 +310,40 @@ class RawConn:
 
     def close(self):
         self.sock.close()
+
+
+class Alarm(Exception):
+    pass
+
+
+class DaemonTest(unittest.TestCase):
+    """A test that starts its own byolds (self.start) on a temporary state directory
+    (self.state) and must end within ALARM_S seconds (stretched by SLOW under a
+    sanitizer); every daemon is closed and the directory removed whatever happens."""
+    ALARM_S = 150
+    PREFIX = "byold-test-"
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix=self.PREFIX)
+        self.state = os.path.join(self.tmp.name, "var")
+        self.daemons = []
+        limit = self.ALARM_S * SLOW
+
+        def alarm(signum, frame):
+            raise Alarm(f"test took longer than {limit} s")
+        signal.signal(signal.SIGALRM, alarm)
+        signal.alarm(limit)
+
+    def tearDown(self):
+        signal.alarm(0)
+        for d in self.daemons:
+            d.close()
+        self.tmp.cleanup()
+
+    def start(self, state=None, **kw):
+        d = Daemon(state or self.state, **kw)
+        self.daemons.append(d)
+        return d
 
 
 def run_tests():

@@ -44,19 +44,17 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from byold_harness import (SANITIZED, SLOW, SMALL, Daemon, RawConn, wait_done,  # noqa: E402
-                           wait_for)
+from byold_harness import (SANITIZED, SMALL, DaemonTest, RawConn,  # noqa: E402
+                           wait_done, wait_for)
 
 MIB = 1 << 20
 MAX_LINE = MIB            # byold(8): at most 1 MiB per line (default)
 PREAUTH_MAX_LINE = 4096   # rpc.h RPC_PREAUTH_MAX_LINE: TCP before auth
-TEST_ALARM_S = 150 * SLOW # no single test may take longer (longer under a sanitizer)
 FIGURES = []              # (test, text) printed at the end
 
 
@@ -114,35 +112,19 @@ def steps_of(client, job_id):
     return [p["step"] for p in client.result("job.metrics", {"job_id": job_id})["points"]]
 
 
-class Alarm(Exception):
-    pass
+class ReliabilityTest(DaemonTest):
+    PREFIX = "byold-rel-"
 
-
-def _alarm(signum, frame):
-    raise Alarm(f"test took longer than {TEST_ALARM_S} s")
-
-
-class ReliabilityTest(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="byold-rel-")
-        self.state = os.path.join(self.tmp.name, "var")
-        self.daemons = []
+        super().setUp()
         self.mounts = []
-        signal.signal(signal.SIGALRM, _alarm)
-        signal.alarm(TEST_ALARM_S)
 
     def tearDown(self):
-        signal.alarm(0)
-        for d in self.daemons:
+        for d in self.daemons:  # before the mounts under them go
             d.close()
         for mnt in self.mounts:
             subprocess.run(["umount", mnt], capture_output=True)
-        self.tmp.cleanup()
-
-    def start(self, state=None, **kw):
-        d = Daemon(state or self.state, **kw)
-        self.daemons.append(d)
-        return d
+        super().tearDown()
 
     def assert_serves(self, d, conn=None):
         """The daemon is alive and answers server.hello (on conn if given)."""
