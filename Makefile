@@ -45,7 +45,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 REF_SRC    := $(wildcard tests/ref/test_*.c)
 TEST_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) $(REF_SRC:tests/ref/%.c=$(BUILD)/tests/%)
 INTEG      := $(wildcard tests/integration/test_*.py)
-BENCH_BIN  := $(BUILD)/bench/bench_nn
+BENCH_BIN  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 # Fuzz targets (tests/fuzz): `make test` replays their corpora, `make fuzz` fuzzes.
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
