@@ -94,6 +94,9 @@ $(BUILD)/daemon/nn/%.o: daemon/nn/%.c Makefile | $(BUILD)/.deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(NN_OPT) -c $< -o $@
 
+# The hand-vectorised kernels multiply-add in one rounding (FMA), as OpenBLAS does.
+$(BUILD)/daemon/nn/conv_direct.o: NN_OPT += -ffp-contract=fast
+
 $(BUILD)/daemon/data/augment%.o: daemon/data/augment%.c Makefile | $(BUILD)/.deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(NN_OPT) -c $< -o $@

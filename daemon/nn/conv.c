@@ -15,6 +15,8 @@
  */
 #include "nn/ops.h"
 
+#include "nn/conv_direct.h"
+
 #include <cblas.h>
 #include <string.h>
 
@@ -74,7 +76,11 @@ static struct conv_layout layout(const struct conv2d_dims *d, int nth)
 
 size_t conv2d_work_floats(const struct conv2d_dims *d, int nth)
 {
-	return layout(d, nth).per_thread * (size_t)nth;
+	size_t im2col = layout(d, nth).per_thread * (size_t)nth;
+	if (!conv_direct_enabled() || !conv_direct_supported(d))
+		return im2col;
+	size_t direct = conv_direct_work_floats(d, nth);
+	return direct > im2col ? direct : im2col;
 }
 
 double conv2d_flops(const struct conv2d_dims *d)
@@ -298,6 +304,10 @@ static void conv_forward_groups(void *arg, int tid, int nth)
 void conv2d_forward(struct pool *p, float *out, float *work, const float *inp,
 		    const float *weight, const float *bias, const struct conv2d_dims *d)
 {
+	if (conv_direct_enabled() && conv_direct_supported(d)) {
+		conv_direct_forward(p, out, work, inp, weight, bias, d);
+		return;
+	}
 	struct conv_task t = { .out = out, .work = work, .inp = inp, .weight = weight,
 			       .bias = bias, .d = d, .l = layout(d, pool_threads(p)) };
 	pool_run(p, conv_forward_groups, &t);
@@ -381,6 +391,11 @@ void conv2d_backward(struct pool *p, float *dinp, float *dweight, float *dbias, 
 		     const float *dout, const float *inp, const float *weight,
 		     const struct conv2d_dims *d)
 {
+	if (conv_direct_enabled() &&
+	    (dinp ? conv_direct_supported_dinp(d) : conv_direct_supported(d))) {
+		conv_direct_backward(p, dinp, dweight, dbias, work, dout, inp, weight, d);
+		return;
+	}
 	struct conv_task t = { .dinp = dinp, .dweight = dweight, .dbias = dbias, .work = work,
 			       .inp = inp, .weight = weight, .dout = dout, .d = d,
 			       .l = layout(d, pool_threads(p)) };

@@ -1,0 +1,413 @@
+/*
+ * conv_direct.c — 3×3 stride-1 "same" convolutions computed directly, with
+ * no im2col: each thread copies a group of G images into "flat" planes and
+ * runs register-blocked vector loops (conv_direct_kern.h) over them.
+ *
+ * A flat plane lays the group's images of one channel one below the other,
+ * each row followed by one zero column and each image by one zero row, with
+ * a zero row and column in front: pixel (g, y, x) sits at
+ *
+ *     base + (g·Hp + y)·Wp + x,   Wp = W + 1, Hp = H + 1, base ≥ Wp + 1,
+ *
+ * so the zero column is both the right pad of a row and the left pad of the
+ * next, and the zero row both the bottom pad of an image and the top pad of
+ * the next. Tap (ky, kx) of every output is then the input at the fixed
+ * offset (ky−1)·Wp + (kx−1): the convolution is a sum of 9 shifted
+ * multiply-adds along one contiguous axis, vectorised without masks.
+ * Outputs are computed at every flat position (those in pad positions are
+ * discarded); the weight gradient reads gradients whose pad positions are
+ * zero, so they add nothing.
+ *
+ * Forward sums each output over (c, tap) in one accumulator, as im2col's
+ * GEMM does; backward-data is the same loop on the output gradient with
+ * transposed weights and negated offsets; backward-weights reduces over the
+ * flat axis in VW lanes, then across lanes, groups and threads.
+ */
+#include "nn/conv_direct.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/isa.h"
+
+#define TAPS 9
+#define BLOCK_O 4               /* output channels per register block */
+#define MAX_BLOCK_J 96          /* widest forward block: 6 vectors of 16 */
+#define GROUP_LEN 2048          /* flat positions a group aims for */
+#define GROUP_BUDGET (256 << 10) /* at most this many floats of flat planes per thread */
+
+/* ---- the vector loops, one variant per instruction set --------------------- */
+
+#define VW 4
+#define KJ 3
+#define KERN(name) generic_##name
+#define KERN_TARGET
+#include "nn/conv_direct_kern.h"
+#undef VW
+#undef KJ
+#undef KERN
+#undef KERN_TARGET
+
+#define VW 8
+#define KJ 3
+#define KERN(name) avx2_##name
+#define KERN_TARGET __attribute__((target("avx2,fma")))
+#include "nn/conv_direct_kern.h"
+#undef VW
+#undef KJ
+#undef KERN
+#undef KERN_TARGET
+
+#define VW 16
+#define KJ 6
+#define KERN(name) avx512_##name
+#define KERN_TARGET __attribute__((target("avx512f")))
+#define FWD_ONLY
+#include "nn/conv_direct_kern.h"
+#undef FWD_ONLY
+#undef VW
+#undef KJ
+#undef KERN
+#undef KERN_TARGET
+
+struct kernels {
+	void (*fwd_block)(float *, const float *, size_t, const float *, int, const long *, size_t);
+	void (*dw_row)(float *, size_t, const float *, size_t, const float *, size_t);
+	size_t block_j, dw_vw; /* floats per forward block, per weight-gradient vector */
+};
+
+/*
+ * The weight-gradient loop runs 256 bits wide on AVX-512 CPUs too: its
+ * unaligned 512-bit loads (taps kx = 0 and 2) cross a cache line every time,
+ * and it measured slower than the AVX2 loop on Zen 4 and 5.
+ */
+static struct kernels kernels(void)
+{
+	switch (nn_isa()) {
+	case NN_ISA_AVX512: return (struct kernels){ avx512_fwd_block, avx2_dw_row, 96, 8 };
+	case NN_ISA_AVX2: return (struct kernels){ avx2_fwd_block, avx2_dw_row, 24, 8 };
+	default: return (struct kernels){ generic_fwd_block, generic_dw_row, 12, 4 };
+	}
+}
+
+/* ---- geometry ------------------------------------------------------------ */
+
+struct flat {
+	int g;            /* images per group */
+	size_t wp, hp;    /* padded row length, rows per image */
+	size_t base;      /* offset of pixel (0, 0, 0) */
+	size_t len;       /* flat positions of a group: G·Hp·Wp */
+	size_t s;         /* floats per plane */
+	long off[TAPS];   /* offset of each tap */
+};
+
+static size_t round_up(size_t x, size_t m)
+{
+	return (x + m - 1) / m * m;
+}
+
+/* Zero floats in front of pixel (0, 0, 0): a zero row and column, rounded so it is aligned. */
+static size_t front(const struct conv2d_dims *d)
+{
+	return round_up((size_t)d->w + 2, 16);
+}
+
+static size_t plane_floats(const struct conv2d_dims *d, int g)
+{
+	size_t wp = (size_t)d->w + 1, len = (size_t)g * (d->h + 1) * wp;
+	return round_up(front(d) + round_up(len, MAX_BLOCK_J) + wp + 1 + 16, 16);
+}
+
+/* Channels of flat planes a thread holds: input, output (or input gradient), output gradient. */
+static size_t planes(const struct conv2d_dims *d)
+{
+	return (size_t)d->c + (size_t)(d->c > d->oc ? d->c : d->oc) + (size_t)d->oc;
+}
+
+/*
+ * Images per group: enough for GROUP_LEN flat positions, so the vector
+ * loops run long and little is lost to rounding, unless the planes would
+ * pass GROUP_BUDGET floats.
+ */
+static int group_images(const struct conv2d_dims *d, int nth)
+{
+	size_t per_thread = ((size_t)d->n + (size_t)nth - 1) / (size_t)nth;
+	size_t img = (size_t)(d->h + 1) * (d->w + 1);
+	size_t g = (GROUP_LEN + img - 1) / img;
+	if (g > per_thread)
+		g = per_thread;
+	while (g > 1 && planes(d) * plane_floats(d, (int)g) > GROUP_BUDGET)
+		g--;
+	return (int)(g < 1 ? 1 : g);
+}
+
+static struct flat flat_of(const struct conv2d_dims *d, int nth)
+{
+	struct flat f = { .wp = (size_t)d->w + 1, .hp = (size_t)d->h + 1 };
+	f.g = group_images(d, nth);
+	f.base = front(d);
+	f.len = (size_t)f.g * f.hp * f.wp;
+	f.s = plane_floats(d, f.g);
+	for (int t = 0; t < TAPS; t++)
+		f.off[t] = (long)(t / 3 - 1) * (long)f.wp + (t % 3 - 1);
+	return f;
+}
+
+int conv_direct_supported(const struct conv2d_dims *d)
+{
+	return d->k == 3 && d->stride == 1 && d->pad == 1 && d->oc % BLOCK_O == 0;
+}
+
+int conv_direct_supported_dinp(const struct conv2d_dims *d)
+{
+	return conv_direct_supported(d) && d->c % BLOCK_O == 0;
+}
+
+/* Per thread: the flat planes, packed weights (both orders), weight and bias partials. */
+static size_t weights(const struct conv2d_dims *d)
+{
+	return (size_t)d->oc * d->c * TAPS;
+}
+
+size_t conv_direct_work_floats(const struct conv2d_dims *d, int nth)
+{
+	struct flat f = flat_of(d, nth);
+	return (planes(d) * f.s + 3 * weights(d) + (size_t)d->oc) * (size_t)nth;
+}
+
+/* ---- packing --------------------------------------------------------------- */
+
+/* Planes (C of stride s) ← images [0, gn) of src (C,H,W each); pads and tail zero. */
+static void pack_flat(float *dst, const float *src, int gn, int c, const struct conv2d_dims *d,
+		      const struct flat *f)
+{
+	memset(dst, 0, (size_t)c * f->s * sizeof(float));
+	for (int ch = 0; ch < c; ch++)
+		for (int g = 0; g < gn; g++) {
+			const float *img = src + ((size_t)g * c + ch) * d->h * d->w;
+			float *p = dst + (size_t)ch * f->s + f->base + (size_t)g * f->hp * f->wp;
+			for (int y = 0; y < d->h; y++)
+				memcpy(p + (size_t)y * f->wp, img + (size_t)y * d->w,
+				       (size_t)d->w * sizeof(float));
+		}
+}
+
+/* Images [0, gn) of dst (C,H,W each) ← (or += when accumulate) the planes, plus bias. */
+static void unpack_flat(float *dst, const float *src, int gn, int c, const float *bias,
+			int accumulate, const struct conv2d_dims *d, const struct flat *f)
+{
+	for (int ch = 0; ch < c; ch++) {
+		const float b = bias ? bias[ch] : 0.0f;
+		for (int g = 0; g < gn; g++) {
+			float *img = dst + ((size_t)g * c + ch) * d->h * d->w;
+			const float *p = src + (size_t)ch * f->s + f->base + (size_t)g * f->hp * f->wp;
+			for (int y = 0; y < d->h; y++) {
+				float *o = img + (size_t)y * d->w;
+				const float *r = p + (size_t)y * f->wp;
+				if (accumulate)
+					for (int x = 0; x < d->w; x++)
+						o[x] += r[x];
+				else
+					for (int x = 0; x < d->w; x++)
+						o[x] = r[x] + b;
+			}
+		}
+	}
+}
+
+/* wp[ob][c][t][q] = w[ob·4 + q][c][t]: the forward loop's order. */
+static void pack_weights(float *wp, const float *w, const struct conv2d_dims *d)
+{
+	for (int ob = 0; ob < d->oc / BLOCK_O; ob++)
+		for (int c = 0; c < d->c; c++)
+			for (int t = 0; t < TAPS; t++)
+				for (int q = 0; q < BLOCK_O; q++)
+					wp[(((size_t)ob * d->c + c) * TAPS + t) * BLOCK_O + q] =
+						w[(((size_t)ob * BLOCK_O + q) * d->c + c) * TAPS + t];
+}
+
+/* wt[cb][o][t][q] = w[o][cb·4 + q][t]: backward-data's order (C and OC swapped). */
+static void pack_weights_transposed(float *wt, const float *w, const struct conv2d_dims *d)
+{
+	for (int cb = 0; cb < d->c / BLOCK_O; cb++)
+		for (int o = 0; o < d->oc; o++)
+			for (int t = 0; t < TAPS; t++)
+				for (int q = 0; q < BLOCK_O; q++)
+					wt[(((size_t)cb * d->oc + o) * TAPS + t) * BLOCK_O + q] =
+						w[((size_t)o * d->c + (size_t)cb * BLOCK_O + q) * TAPS + t];
+}
+
+/* ---- per-thread work ------------------------------------------------------------ */
+
+struct direct_task {
+	float *out, *dinp, *dweight, *dbias, *work;
+	const float *inp, *weight, *bias, *dout;
+	const struct conv2d_dims *d;
+	struct flat f;
+	struct kernels k;
+};
+
+struct thread_buf {
+	float *in, *out, *dout, *wfwd, *wbwd, *dw, *db;
+};
+
+static struct thread_buf thread_buf(const struct direct_task *t, int tid)
+{
+	const struct conv2d_dims *d = t->d;
+	const size_t per = planes(d) * t->f.s + 3 * weights(d) + (size_t)d->oc;
+	struct thread_buf b;
+	b.in = t->work + per * (size_t)tid;
+	b.out = b.in + (size_t)d->c * t->f.s;
+	b.dout = b.out + (size_t)(d->c > d->oc ? d->c : d->oc) * t->f.s;
+	b.wfwd = b.dout + (size_t)d->oc * t->f.s;
+	b.wbwd = b.wfwd + weights(d);
+	b.dw = b.wbwd + weights(d);
+	b.db = b.dw + weights(d);
+	return b;
+}
+
+/* out planes (n_out channels) = the 3×3 sums of in planes (n_in) with packed weights w. */
+static void conv_planes(const struct direct_task *t, float *out, const float *in, const float *w,
+			int n_in, int n_out, const long *off)
+{
+	const struct flat *f = &t->f;
+	const size_t len = round_up(f->len, t->k.block_j);
+	for (int ob = 0; ob < n_out / BLOCK_O; ob++)
+		for (size_t j0 = 0; j0 < len; j0 += t->k.block_j)
+			t->k.fwd_block(out + (size_t)ob * BLOCK_O * f->s + f->base, in + f->base, f->s,
+				       w + (size_t)ob * n_in * TAPS * BLOCK_O, n_in, off, j0);
+}
+
+static void direct_forward_groups(void *arg, int tid, int nth)
+{
+	const struct direct_task *t = arg;
+	const struct conv2d_dims *d = t->d;
+	const size_t in_size = (size_t)d->c * d->h * d->w, out_size = (size_t)d->oc * d->h * d->w;
+	struct thread_buf b = thread_buf(t, tid);
+	pack_weights(b.wfwd, t->weight, d);
+	size_t lo, hi;
+	pool_split((size_t)d->n, tid, nth, &lo, &hi);
+	for (size_t i0 = lo; i0 < hi; i0 += (size_t)t->f.g) {
+		int gn = (int)(hi - i0 < (size_t)t->f.g ? hi - i0 : (size_t)t->f.g);
+		pack_flat(b.in, t->inp + i0 * in_size, gn, d->c, d, &t->f);
+		conv_planes(t, b.out, b.in, b.wfwd, d->c, d->oc, t->f.off);
+		unpack_flat(t->out + i0 * out_size, b.out, gn, d->oc, t->bias, 0, d, &t->f);
+	}
+}
+
+void conv_direct_forward(struct pool *p, float *out, float *work, const float *inp,
+			 const float *weight, const float *bias, const struct conv2d_dims *d)
+{
+	struct direct_task t = { .out = out, .work = work, .inp = inp, .weight = weight,
+				 .bias = bias, .d = d, .f = flat_of(d, pool_threads(p)),
+				 .k = kernels() };
+	pool_run(p, direct_forward_groups, &t);
+}
+
+/* dw partial += the group's weight gradient; db partial += its bias gradient. */
+static void group_weight_grad(const struct direct_task *t, const struct thread_buf *b)
+{
+	const struct conv2d_dims *d = t->d;
+	const struct flat *f = &t->f;
+	const size_t len = round_up(f->len, t->k.dw_vw), stride = (size_t)d->c * TAPS;
+	const int bo = BLOCK_O;
+	for (int ob = 0; ob < d->oc / bo; ob++) {
+		const float *dout = b->dout + (size_t)ob * bo * f->s + f->base;
+		for (int c = 0; c < d->c; c++) {
+			float *dw = b->dw + (size_t)ob * bo * stride + (size_t)c * TAPS;
+			const float *x = b->in + (size_t)c * f->s + f->base;
+			for (int ky = 0; ky < 3; ky++)
+				t->k.dw_row(dw + ky * 3, stride, dout, f->s,
+					    x + (long)(ky - 1) * (long)f->wp, len);
+		}
+	}
+	if (!t->dbias)
+		return;
+	for (int o = 0; o < d->oc; o++) {
+		const float *r = b->dout + (size_t)o * f->s + f->base;
+		float sum = 0.0f;
+		for (size_t j = 0; j < f->len; j++)
+			sum += r[j];
+		b->db[o] += sum;
+	}
+}
+
+static void direct_backward_groups(void *arg, int tid, int nth)
+{
+	const struct direct_task *t = arg;
+	const struct conv2d_dims *d = t->d;
+	const size_t in_size = (size_t)d->c * d->h * d->w, out_size = (size_t)d->oc * d->h * d->w;
+	struct thread_buf b = thread_buf(t, tid);
+	long back[TAPS];
+	for (int i = 0; i < TAPS; i++)
+		back[i] = -t->f.off[i];
+	memset(b.dw, 0, (weights(d) + (size_t)d->oc) * sizeof(float));
+	if (t->dinp)
+		pack_weights_transposed(b.wbwd, t->weight, d);
+	size_t lo, hi;
+	pool_split((size_t)d->n, tid, nth, &lo, &hi);
+	for (size_t i0 = lo; i0 < hi; i0 += (size_t)t->f.g) {
+		int gn = (int)(hi - i0 < (size_t)t->f.g ? hi - i0 : (size_t)t->f.g);
+		pack_flat(b.dout, t->dout + i0 * out_size, gn, d->oc, d, &t->f);
+		if (t->dweight || t->dbias) {
+			if (t->dweight)
+				pack_flat(b.in, t->inp + i0 * in_size, gn, d->c, d, &t->f);
+			group_weight_grad(t, &b);
+		}
+		if (t->dinp) {
+			conv_planes(t, b.out, b.dout, b.wbwd, d->oc, d->c, back);
+			unpack_flat(t->dinp + i0 * in_size, b.out, gn, d->c, NULL, 1, d, &t->f);
+		}
+	}
+}
+
+/* dweight and dbias += the threads' partials, split by element. */
+static void direct_reduce_partials(void *arg, int tid, int nth)
+{
+	const struct direct_task *t = arg;
+	const size_t wn = weights(t->d);
+	size_t lo, hi;
+	pool_split(wn + (size_t)t->d->oc, tid, nth, &lo, &hi);
+	for (int s = 0; s < nth; s++) {
+		const float *part = thread_buf(t, s).dw;
+		for (size_t j = lo; j < hi; j++) {
+			if (j < wn) {
+				if (t->dweight)
+					t->dweight[j] += part[j];
+			} else if (t->dbias) {
+				t->dbias[j - wn] += part[j];
+			}
+		}
+	}
+}
+
+void conv_direct_backward(struct pool *p, float *dinp, float *dweight, float *dbias, float *work,
+			  const float *dout, const float *inp, const float *weight,
+			  const struct conv2d_dims *d)
+{
+	struct direct_task t = { .dinp = dinp, .dweight = dweight, .dbias = dbias, .work = work,
+				 .inp = inp, .weight = weight, .dout = dout, .d = d,
+				 .f = flat_of(d, pool_threads(p)), .k = kernels() };
+	pool_run(p, direct_backward_groups, &t);
+	if (dweight || dbias)
+		pool_run(p, direct_reduce_partials, &t);
+}
+
+static atomic_int enabled = -1;
+
+int conv_direct_enabled(void)
+{
+	int on = atomic_load_explicit(&enabled, memory_order_relaxed);
+	if (on < 0) {
+		const char *v = getenv("BYOL_CONV");
+		on = !(v && strcmp(v, "im2col") == 0);
+		atomic_store_explicit(&enabled, on, memory_order_relaxed);
+	}
+	return on;
+}
+
+void conv_direct_enable(int on)
+{
+	atomic_store_explicit(&enabled, on != 0, memory_order_relaxed);
+}
