@@ -77,7 +77,7 @@ static struct conv_layout layout(const struct conv2d_dims *d, int nth)
 size_t conv2d_work_floats(const struct conv2d_dims *d, int nth)
 {
 	size_t im2col = layout(d, nth).per_thread * (size_t)nth;
-	if (!conv_direct_enabled() || !conv_direct_supported(d))
+	if (!conv_direct_use_forward(d) && !conv_direct_use_dinp(d) && !conv_direct_use_weights(d))
 		return im2col;
 	size_t direct = conv_direct_work_floats(d, nth);
 	return direct > im2col ? direct : im2col;
@@ -304,7 +304,7 @@ static void conv_forward_groups(void *arg, int tid, int nth)
 void conv2d_forward(struct pool *p, float *out, float *work, const float *inp,
 		    const float *weight, const float *bias, const struct conv2d_dims *d)
 {
-	if (conv_direct_enabled() && conv_direct_supported(d)) {
+	if (conv_direct_use_forward(d)) {
 		conv_direct_forward(p, out, work, inp, weight, bias, d);
 		return;
 	}
@@ -391,10 +391,17 @@ void conv2d_backward(struct pool *p, float *dinp, float *dweight, float *dbias, 
 		     const float *dout, const float *inp, const float *weight,
 		     const struct conv2d_dims *d)
 {
-	if (conv_direct_enabled() &&
-	    (dinp ? conv_direct_supported_dinp(d) : conv_direct_supported(d))) {
-		conv_direct_backward(p, dinp, dweight, dbias, work, dout, inp, weight, d);
-		return;
+	const int direct_dinp = dinp && conv_direct_use_dinp(d);
+	const int direct_weights = (dweight || dbias) && conv_direct_use_weights(d);
+	if (direct_dinp || direct_weights) {
+		conv_direct_backward(p, direct_dinp ? dinp : NULL, direct_weights ? dweight : NULL,
+				     direct_weights ? dbias : NULL, work, dout, inp, weight, d);
+		if (direct_dinp)
+			dinp = NULL;
+		if (direct_weights)
+			dweight = dbias = NULL;
+		if (!dinp && !dweight && !dbias)
+			return;
 	}
 	struct conv_task t = { .dinp = dinp, .dweight = dweight, .dbias = dbias, .work = work,
 			       .inp = inp, .weight = weight, .dout = dout, .d = d,

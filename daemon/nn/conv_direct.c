@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/blas.h"
 #include "nn/isa.h"
 
 #define TAPS 9
@@ -41,21 +42,25 @@
 
 #define VW 4
 #define KJ 3
+#define DW_O 4
 #define KERN(name) generic_##name
 #define KERN_TARGET
 #include "nn/conv_direct_kern.h"
 #undef VW
 #undef KJ
+#undef DW_O
 #undef KERN
 #undef KERN_TARGET
 
 #define VW 8
 #define KJ 3
+#define DW_O 4
 #define KERN(name) avx2_##name
 #define KERN_TARGET __attribute__((target("avx2,fma")))
 #include "nn/conv_direct_kern.h"
 #undef VW
 #undef KJ
+#undef DW_O
 #undef KERN
 #undef KERN_TARGET
 
@@ -68,6 +73,20 @@
 #undef FWD_ONLY
 #undef VW
 #undef KJ
+#undef DW_O
+#undef KERN
+#undef KERN_TARGET
+
+/* AVX-512's 32 registers at 256 bits: weight-gradient blocks of 8 output channels. */
+#define VW 8
+#define DW_O 8
+#define KERN(name) avx512vl_##name
+#define KERN_TARGET __attribute__((target("avx512f,avx512vl")))
+#define DW_ONLY
+#include "nn/conv_direct_kern.h"
+#undef DW_ONLY
+#undef VW
+#undef DW_O
 #undef KERN
 #undef KERN_TARGET
 
@@ -75,19 +94,24 @@ struct kernels {
 	void (*fwd_block)(float *, const float *, size_t, const float *, int, const long *, size_t);
 	void (*dw_row)(float *, size_t, const float *, size_t, const float *, size_t);
 	size_t block_j, dw_vw; /* floats per forward block, per weight-gradient vector */
+	int dw_o;              /* output channels per weight-gradient block */
 };
 
 /*
  * The weight-gradient loop runs 256 bits wide on AVX-512 CPUs too: its
  * unaligned 512-bit loads (taps kx = 0 and 2) cross a cache line every time,
- * and it measured slower than the AVX2 loop on Zen 4 and 5.
+ * and it measured slower than 256-bit loops on Zen 4 and 5. With AVX-512VL
+ * it has 32 registers, room for blocks of 8 output channels.
  */
-static struct kernels kernels(void)
+static struct kernels kernels(const struct conv2d_dims *d)
 {
 	switch (nn_isa()) {
-	case NN_ISA_AVX512: return (struct kernels){ avx512_fwd_block, avx2_dw_row, 96, 8 };
-	case NN_ISA_AVX2: return (struct kernels){ avx2_fwd_block, avx2_dw_row, 24, 8 };
-	default: return (struct kernels){ generic_fwd_block, generic_dw_row, 12, 4 };
+	case NN_ISA_AVX512:
+		if (d->oc % 8 == 0 && __builtin_cpu_supports("avx512vl"))
+			return (struct kernels){ avx512_fwd_block, avx512vl_dw_row, 96, 8, 8 };
+		return (struct kernels){ avx512_fwd_block, avx2_dw_row, 96, 8, 4 };
+	case NN_ISA_AVX2: return (struct kernels){ avx2_fwd_block, avx2_dw_row, 24, 8, 4 };
+	default: return (struct kernels){ generic_fwd_block, generic_dw_row, 12, 4, 4 };
 	}
 }
 
@@ -162,6 +186,47 @@ int conv_direct_supported(const struct conv2d_dims *d)
 int conv_direct_supported_dinp(const struct conv2d_dims *d)
 {
 	return conv_direct_supported(d) && d->c % BLOCK_O == 0;
+}
+
+/* Whether OpenBLAS runs its AVX-512 sgemm kernels. */
+static int blas_is_wide(void)
+{
+	const char *core = blas_core_name();
+	return strcmp(core, "SkylakeX") == 0 || strcmp(core, "Cooperlake") == 0 ||
+	       strcmp(core, "SapphireRapids") == 0;
+}
+
+/*
+ * Where the direct path beats im2col + OpenBLAS (per-core rates on Zen 4
+ * and 5, tests/bench): its forward loop (also backward-data's) at 512 bits
+ * up to 128 channels, at 256 bits up to 32; its weight-gradient loop up to
+ * 32 input channels against OpenBLAS's AVX2 sgemm, up to 16 against AVX-512.
+ */
+static int direct_wins_forward(int c, int oc)
+{
+	int widest = c > oc ? c : oc;
+	switch (nn_isa()) {
+	case NN_ISA_AVX512: return widest <= 128;
+	case NN_ISA_AVX2: return widest <= 32;
+	default: return 0; /* the portable loops are for tests and odd CPUs */
+	}
+}
+
+int conv_direct_use_forward(const struct conv2d_dims *d)
+{
+	return conv_direct_enabled() && conv_direct_supported(d) && direct_wins_forward(d->c, d->oc);
+}
+
+int conv_direct_use_dinp(const struct conv2d_dims *d)
+{
+	return conv_direct_enabled() && conv_direct_supported_dinp(d) &&
+	       direct_wins_forward(d->oc, d->c);
+}
+
+int conv_direct_use_weights(const struct conv2d_dims *d)
+{
+	return conv_direct_enabled() && conv_direct_supported(d) && nn_isa() != NN_ISA_GENERIC &&
+	       d->c <= (blas_is_wide() ? 16 : 32);
 }
 
 /* Per thread: the flat planes, packed weights (both orders), weight and bias partials. */
@@ -301,7 +366,7 @@ void conv_direct_forward(struct pool *p, float *out, float *work, const float *i
 {
 	struct direct_task t = { .out = out, .work = work, .inp = inp, .weight = weight,
 				 .bias = bias, .d = d, .f = flat_of(d, pool_threads(p)),
-				 .k = kernels() };
+				 .k = kernels(d) };
 	pool_run(p, direct_forward_groups, &t);
 }
 
@@ -311,7 +376,7 @@ static void group_weight_grad(const struct direct_task *t, const struct thread_b
 	const struct conv2d_dims *d = t->d;
 	const struct flat *f = &t->f;
 	const size_t len = round_up(f->len, t->k.dw_vw), stride = (size_t)d->c * TAPS;
-	const int bo = BLOCK_O;
+	const int bo = t->k.dw_o;
 	for (int ob = 0; ob < d->oc / bo; ob++) {
 		const float *dout = b->dout + (size_t)ob * bo * f->s + f->base;
 		for (int c = 0; c < d->c; c++) {
@@ -388,7 +453,7 @@ void conv_direct_backward(struct pool *p, float *dinp, float *dweight, float *db
 {
 	struct direct_task t = { .dinp = dinp, .dweight = dweight, .dbias = dbias, .work = work,
 				 .inp = inp, .weight = weight, .dout = dout, .d = d,
-				 .f = flat_of(d, pool_threads(p)), .k = kernels() };
+				 .f = flat_of(d, pool_threads(p)), .k = kernels(d) };
 	pool_run(p, direct_backward_groups, &t);
 	if (dweight || dbias)
 		pool_run(p, direct_reduce_partials, &t);

@@ -1,9 +1,9 @@
 /*
  * conv_direct.h — direct 3×3 stride-1 convolution without im2col (conv_direct.c).
  *
- * conv2d_forward/backward (ops.h) take this path for the layers it supports
- * unless it is switched off (BYOL_CONV=im2col, or conv_direct_enable(0));
- * same semantics as theirs.
+ * conv2d_forward/backward (ops.h) take this path for the layers and
+ * directions where it is faster (conv_direct_use_*), unless it is switched
+ * off (BYOL_CONV=im2col, or conv_direct_enable(0)); same semantics as theirs.
  */
 #ifndef BYOL_NN_CONV_DIRECT_H
 #define BYOL_NN_CONV_DIRECT_H
@@ -13,9 +13,14 @@
 /* 3×3, stride 1, pad 1, output channels a multiple of 4 (and, for dinp, input channels too). */
 int conv_direct_supported(const struct conv2d_dims *d);
 int conv_direct_supported_dinp(const struct conv2d_dims *d);
-/* Whether conv2d_* use the direct path where supported (default yes). */
+/* Whether conv2d_* may use the direct path at all (default yes). */
 int conv_direct_enabled(void);
 void conv_direct_enable(int on);
+/* Whether conv2d_* take it for this layer's forward, input gradient, weight gradient:
+   enabled, supported, and faster than im2col on this CPU and OpenBLAS core. */
+int conv_direct_use_forward(const struct conv2d_dims *d);
+int conv_direct_use_dinp(const struct conv2d_dims *d);
+int conv_direct_use_weights(const struct conv2d_dims *d);
 
 size_t conv_direct_work_floats(const struct conv2d_dims *d, int nth);
 void conv_direct_forward(struct pool *p, float *out, float *work, const float *inp,

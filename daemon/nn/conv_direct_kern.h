@@ -3,7 +3,8 @@
  * written once in GCC's vector extension and included once per instruction
  * set. The includer defines VW (floats per vector), KJ (vectors per forward
  * block), KERN(name) (the variant's name) and KERN_TARGET (its target
- * attribute, or nothing); FWD_ONLY leaves out the weight-gradient loop.
+ * attribute, or nothing), and DW_O (output channels per weight-gradient
+ * block); FWD_ONLY leaves out the weight-gradient loop, DW_ONLY the forward one.
  *
  * Both loops work on "flat" planes (conv_direct.c): a 3×3 tap is a fixed
  * offset off[t] into the plane, so every load is a contiguous vector.
@@ -13,6 +14,7 @@ typedef float KERN(vf) __attribute__((vector_size(VW * sizeof(float))));
 /* The same vector read from or written to any float address. */
 typedef float KERN(vfu) __attribute__((vector_size(VW * sizeof(float)), aligned(4), may_alias));
 
+#ifndef DW_ONLY
 /*
  * out[o·S + j] = Σ_c Σ_t w[c][t][o] · in[c·S + j + off[t]] for the 4 rows o
  * and the KJ·VW positions j from j0; w is packed [C][9][4].
@@ -41,6 +43,8 @@ KERN_TARGET static void KERN(fwd_block)(float *restrict out, const float *restri
 			*(KERN(vfu) *)(out + (size_t)o * s + j0 + (size_t)j * VW) = acc[o][j];
 }
 
+#endif
+
 #ifndef FWD_ONLY
 /* The sum of a vector's lanes, as a tree of halves (short dependency chain). */
 KERN_TARGET static inline float KERN(hsum)(KERN(vf) v)
@@ -54,7 +58,7 @@ KERN_TARGET static inline float KERN(hsum)(KERN(vf) v)
 }
 
 /*
- * dw[o·stride + kx] += Σ_j dout[o·S + j] · x[j + kx − 1] for the BLOCK_O rows o
+ * dw[o·stride + kx] += Σ_j dout[o·S + j] · x[j + kx − 1] for the DW_O rows o
  * of dout and the three taps kx of one kernel row; j runs over [0, len), len
  * a multiple of VW, and dw points at that row's first tap of channel c.
  */
@@ -62,21 +66,21 @@ KERN_TARGET static void KERN(dw_row)(float *restrict dw, size_t dw_stride,
 				     const float *restrict dout, size_t s, const float *restrict x,
 				     size_t len)
 {
-	KERN(vf) acc[BLOCK_O][3];
-	for (int o = 0; o < BLOCK_O; o++)
+	KERN(vf) acc[DW_O][3];
+	for (int o = 0; o < DW_O; o++)
 		for (int k = 0; k < 3; k++)
 			acc[o][k] = (KERN(vf)){ 0 };
 	for (size_t j = 0; j < len; j += VW) {
 		KERN(vf) xv[3];
 		for (int k = 0; k < 3; k++)
 			xv[k] = *(const KERN(vfu) *)(x + j + k - 1);
-		for (int o = 0; o < BLOCK_O; o++) {
+		for (int o = 0; o < DW_O; o++) {
 			KERN(vf) d = *(const KERN(vfu) *)(dout + (size_t)o * s + j);
 			for (int k = 0; k < 3; k++)
 				acc[o][k] += d * xv[k];
 		}
 	}
-	for (int o = 0; o < BLOCK_O; o++)
+	for (int o = 0; o < DW_O; o++)
 		for (int k = 0; k < 3; k++)
 			dw[(size_t)o * dw_stride + (size_t)k] += KERN(hsum)(acc[o][k]);
 }
