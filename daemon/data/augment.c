@@ -208,6 +208,41 @@ void augment_center_draw(struct augment_draw *d, int h, int w)
 	d->crop_y = round_even((h - side) / 2.0);
 }
 
+/* ---- decode scale ------------------------------------------------------- */
+
+/* The span [*x, *x + *len) of an axis of n pixels, mapped to the axis decoded at m/8. */
+static void scale_span(int *x, int *len, int n, int m)
+{
+	int n2 = dataset_scaled_side(n, m);
+	int a = (int)(((long)*x * m + 4) / 8), b = (int)(((long)(*x + *len) * m + 4) / 8);
+	b = b < n2 ? b : n2;
+	if (b - a < 1) {
+		a = a < n2 - 1 ? a : n2 - 1;
+		b = a + 1;
+	}
+	*x = a;
+	*len = b - a;
+}
+
+int augment_decode_scale(const struct augment_draw *d, int h, int w, int size)
+{
+	for (int m = 1; m <= AUGMENT_MAX_DECODE_SCALE; m++) {
+		struct augment_draw s = *d;
+		augment_scale_draw(&s, h, w, m);
+		if (s.crop_w >= size && s.crop_h >= size)
+			return m;
+	}
+	return 8;
+}
+
+void augment_scale_draw(struct augment_draw *d, int h, int w, int scale)
+{
+	if (scale >= 8)
+		return;
+	scale_span(&d->crop_x, &d->crop_w, w, scale);
+	scale_span(&d->crop_y, &d->crop_h, h, scale);
+}
+
 /* ---- crop + bicubic resize ---------------------------------------------- */
 
 #define CUBIC_A (-0.75f)

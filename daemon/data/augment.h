@@ -145,6 +145,26 @@ void augment_draw(struct augment_draw *d, const struct augment_view *v, int h, i
  * when the short edge is > 64 px, else the whole image), no other op. */
 void augment_center_draw(struct augment_draw *d, int h, int w);
 
+/*
+ * DCT-domain scaling (dataset_load_scaled): the smallest M in
+ * 1..AUGMENT_MAX_DECODE_SCALE at which d's box of an h×w image, mapped into
+ * the image decoded at M/8 (augment_scale_draw), is still at least size
+ * pixels in both dimensions; 8 (full size, no scaling) when none is, e.g. for
+ * a box under twice the size. M stops at 4 because libjpeg-turbo's IDCTs of
+ * 5..7 (and their chroma at 10..14) have no SIMD code: on 500×375 q90 4:2:0
+ * files, decoding at 5/8..7/8 took 1.1–1.7× the full decode's time, at 4/8
+ * 0.8×, at 1/8 0.6× (Huffman decoding, the same at every scale, is the rest).
+ * The box itself was drawn on the native size, so the draws do not depend on
+ * the scale: only the resolution the crop is resized from does.
+ */
+#define AUGMENT_MAX_DECODE_SCALE 4
+int augment_decode_scale(const struct augment_draw *d, int h, int w, int size);
+
+/* Map d's box from an h×w image into the image decoded at scale/8 (h and w
+ * per dataset_scaled_side): each edge u → round(u·scale/8), halves up, kept
+ * inside and at least 1 pixel wide. scale 8 leaves d as it is. */
+void augment_scale_draw(struct augment_draw *d, int h, int w, int scale);
+
 /* Floats of scratch augment_apply and augment_center need for this output size and image. */
 size_t augment_scratch_floats(int size, const struct image *img);
 

@@ -390,6 +390,20 @@ int dataset_load(const struct dataset *ds, size_t i, struct image *img, struct e
 		return err_set(e, ERR_RANGE, "image %zu out of range (dataset has %zu)", i,
 			       ds->n);
 	if (ds->folder)
-		return imagefolder_load(ds, i, img, e);
+		return imagefolder_load(ds, i, 8, img, e);
+	return load_memory(ds, i, img, e);
+}
+
+int dataset_load_scaled(const struct dataset *ds, size_t i, int *scale, struct image *img,
+			struct err *e)
+{
+	if (*scale < 1 || *scale > 8)
+		return err_set(e, ERR_RANGE, "decode scale %d/8 outside 1/8..8/8", *scale);
+	if (i >= ds->n)
+		return err_set(e, ERR_RANGE, "image %zu out of range (dataset has %zu)", i,
+			       ds->n);
+	if (ds->folder)
+		return imagefolder_load(ds, i, *scale, img, e);
+	*scale = 8;
 	return load_memory(ds, i, img, e);
 }

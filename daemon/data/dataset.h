@@ -216,6 +216,21 @@ void dataset_shape(const struct dataset *ds, size_t i, int *c, int *h, int *w);
  * but its contents are unspecified.
  */
 int dataset_load(const struct dataset *ds, size_t i, struct image *img, struct err *e);
+/*
+ * dataset_load at a reduced size, for a caller that will shrink the image
+ * anyway: *scale (1..8, else ERR_RANGE) asks for scale/8 of the native size.
+ * imagefolder decodes at that scale in libjpeg's IDCT (DCT-domain scaling:
+ * dataset_scaled_side(h, *scale) × dataset_scaled_side(w, *scale) pixels, a
+ * native pixel u at u·scale/8); the other formats give the native image and
+ * set *scale to 8. Deterministic: the same file and scale give the same pixels.
+ */
+int dataset_load_scaled(const struct dataset *ds, size_t i, int *scale, struct image *img,
+			struct err *e);
+/* A side of n native pixels decoded at scale/8: ceil(n·scale/8), as libjpeg. */
+static inline int dataset_scaled_side(int n, int scale)
+{
+	return (int)(((long)n * scale + 7) / 8);
+}
 /* Free img's buffer if it owns one and zero it; safe on a zeroed image. */
 void image_free(struct image *img);
 

@@ -40,7 +40,9 @@ int cifar_probe(const struct dataset_config *cfg, size_t *n, struct err *e);
 int imagefolder_probe(const struct dataset_config *cfg, size_t *n, struct err *e);
 void imagefolder_free(struct imagefolder *f);
 void imagefolder_shape(const struct dataset *ds, size_t i, int *c, int *h, int *w);
-int imagefolder_load(const struct dataset *ds, size_t i, struct image *img, struct err *e);
+/* Image i decoded at scale/8 (1..8) of its native size. */
+int imagefolder_load(const struct dataset *ds, size_t i, int scale, struct image *img,
+		     struct err *e);
 
 /* "split" as a train/test choice: 1 for test, 0 for train (or NULL), -1 else. */
 int dataset_split_is_test(const char *split);

@@ -664,7 +664,8 @@ void imagefolder_shape(const struct dataset *ds, size_t i, int *c, int *h, int *
 	*w = ff->w;
 }
 
-int imagefolder_load(const struct dataset *ds, size_t i, struct image *img, struct err *e)
+int imagefolder_load(const struct dataset *ds, size_t i, int scale, struct image *img,
+		     struct err *e)
 {
 	const struct imagefolder *f = ds->folder;
 	char path[PATH_MAX];
@@ -672,6 +673,7 @@ int imagefolder_load(const struct dataset *ds, size_t i, struct image *img, stru
 
 	if (len < 0 || (size_t)len >= sizeof path)
 		return err_set(e, ERR_RANGE, "%s: path too long", f->root);
-	struct jpeg_job job = { .path = path, .img = img, .channels = ds->channels, .e = e };
+	struct jpeg_job job = { .path = path, .img = img, .channels = ds->channels,
+				.scale = scale, .e = e };
 	return jpeg_file(&job);
 }

@@ -116,25 +116,33 @@ static void scatter_row(struct image *img, const uint8_t *row, int c, size_t y)
 	}
 }
 
-/* After the header: decode every scanline into job->img. */
+/* After the header: decode every scanline into job->img, at job->scale / 8
+   (libjpeg-turbo scales in the IDCT: fewer pixels to compute, and an area-like
+   low-pass instead of dropped detail). */
 static int decode_pixels(j_decompress_ptr cinfo, struct jpeg_job *job)
 {
 	struct image *img = job->img;
-	size_t bytes = (size_t)job->h * (size_t)job->w * (size_t)job->channels;
-	int rc = dataset_image_reserve(img, bytes, job->e);
+	int scale = job->scale ? job->scale : 8;
+	int h = dataset_scaled_side(job->h, scale), w = dataset_scaled_side(job->w, scale);
+	size_t bytes = (size_t)h * (size_t)w * (size_t)job->channels;
+	int rc = scale >= 1 && scale <= 8 ? dataset_image_reserve(img, bytes, job->e)
+		 : err_set(job->e, ERR_INVALID, "%s: decode scale %d/8 outside 1..8", job->path,
+			   scale);
 
 	if (rc < 0)
 		return rc;
 	img->c = job->channels;
-	img->h = job->h;
-	img->w = job->w;
+	img->h = h;
+	img->w = w;
 	cinfo->out_color_space = job->c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+	cinfo->scale_num = (unsigned)scale;
+	cinfo->scale_denom = 8;
 	jpeg_start_decompress(cinfo);
-	if (cinfo->output_components != job->c || (int)cinfo->output_width != job->w ||
-	    (int)cinfo->output_height != job->h)
+	if (cinfo->output_components != job->c || (int)cinfo->output_width != w ||
+	    (int)cinfo->output_height != h)
 		return err_set(job->e, ERR_INVALID, "%s: unexpected decoder output", job->path);
 	JSAMPARRAY row = cinfo->mem->alloc_sarray((j_common_ptr)cinfo, JPOOL_IMAGE,
-						  (JDIMENSION)job->w * (JDIMENSION)job->c, 1);
+						  (JDIMENSION)w * (JDIMENSION)job->c, 1);
 	while (cinfo->output_scanline < cinfo->output_height) {
 		size_t y = cinfo->output_scanline;
 		if (jpeg_read_scanlines(cinfo, row, 1) != 1)

@@ -67,26 +67,67 @@ static void permute(size_t *perm, size_t n, uint64_t seed, long epoch)
 	}
 }
 
-/* Load image idx, or under skip_bad the first loadable one after it (wrapping). */
-static int load_image(struct worker *w, size_t *idx, struct err *e)
+/* Record image i as undecodable (each image counted once, the first ones' reasons kept). */
+static void mark_bad(struct loader *l, size_t i, const struct err *e)
+{
+	pthread_mutex_lock(&l->mu);
+	if (!(l->bad[i / 8] & (1u << (i % 8)))) {
+		l->bad[i / 8] |= (uint8_t)(1u << (i % 8));
+		if (l->skipped < LOADER_MAX_REPORTS)
+			snprintf(l->reports[l->skipped], sizeof l->reports[0], "%s", e->msg);
+		l->skipped++;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* Both views' draws for image i of h×w (native size), then the decode scale. */
+static int draw_views(struct worker *w, size_t i, long epoch, int h, int wd,
+		      struct augment_draw d[2])
+{
+	const struct loader_config *c = &w->l->cfg;
+	int scale = 1;
+	for (int v = 0; v < 2; v++) {
+		struct rng r = augment_rng(c->seed, (uint64_t)epoch, i, v + 1);
+		augment_draw(&d[v], &c->view[v], h, wd, &r);
+		int m = c->dct_scale ? augment_decode_scale(&d[v], h, wd, c->size) : 8;
+		scale = m > scale ? m : scale;
+	}
+	return scale;
+}
+
+/* Draw image i's views and decode it at their scale into w->img, the draws mapped to it. */
+static int load_one(struct worker *w, size_t i, long epoch, struct augment_draw d[2],
+		    struct err *e)
+{
+	int c, h, wd;
+	dataset_shape(w->l->cfg.ds, i, &c, &h, &wd);
+	int scale = draw_views(w, i, epoch, h, wd, d);
+	int rc = dataset_load_scaled(w->l->cfg.ds, i, &scale, &w->img, e);
+	if (rc)
+		return rc;
+	/* The draws assumed the size listed at open: a file replaced since is bad. */
+	if (w->img.h != dataset_scaled_side(h, scale) || w->img.w != dataset_scaled_side(wd, scale))
+		return err_set(e, ERR_INVALID, "image %zu: its size changed since the data set was "
+			       "opened (%dx%d then)", i, wd, h);
+	for (int v = 0; v < 2; v++)
+		augment_scale_draw(&d[v], h, wd, scale);
+	return 0;
+}
+
+/* Load image idx with its draws, or under skip_bad the first loadable one after it (wrapping). */
+static int load_image(struct worker *w, size_t *idx, long epoch, struct augment_draw d[2],
+		      struct err *e)
 {
 	struct loader *l = w->l;
 	for (size_t tries = 0; tries < l->n; tries++) {
 		size_t i = (*idx + tries) % l->n;
-		if (dataset_load(l->cfg.ds, i, &w->img, e) == 0) {
+		if (load_one(w, i, epoch, d, e) == 0) {
 			*idx = i;
 			return 0;
 		}
 		if (!l->cfg.skip_bad)
 			return e->code;
-		pthread_mutex_lock(&l->mu);
-		if (!(l->bad[i / 8] & (1u << (i % 8)))) { /* each image counted once */
-			l->bad[i / 8] |= (uint8_t)(1u << (i % 8));
-			if (l->skipped < LOADER_MAX_REPORTS)
-				snprintf(l->reports[l->skipped], sizeof l->reports[0], "%s", e->msg);
-			l->skipped++;
-		}
-		pthread_mutex_unlock(&l->mu);
+		mark_bad(l, i, e);
 	}
 	return err_set(e, ERR_INVALID, "no image of the data set could be decoded");
 }
@@ -114,14 +155,12 @@ static int fill(struct worker *w, struct slot *s, const size_t *perm, long epoch
 	const size_t per_image = l->view_len / (size_t)c->batch;
 	for (int b = 0; b < c->batch; b++) {
 		size_t idx = perm[(size_t)pos * (size_t)c->batch + (size_t)b];
-		if (load_image(w, &idx, e) || ensure_scratch(w, e))
+		struct augment_draw d[2];
+		if (load_image(w, &idx, epoch, d, e) || ensure_scratch(w, e))
 			return e->code;
 		for (int v = 0; v < 2; v++) {
-			struct augment_draw d;
-			struct rng r = augment_rng(c->seed, (uint64_t)epoch, idx, v + 1);
-			augment_draw(&d, &c->view[v], w->img.h, w->img.w, &r);
 			float *out = s->views + (size_t)v * l->view_len + (size_t)b * per_image;
-			augment_apply(out, w->scratch, &w->img, &d, c->size, c->mean, c->std);
+			augment_apply(out, w->scratch, &w->img, &d[v], c->size, c->mean, c->std);
 		}
 	}
 	return 0;

@@ -10,6 +10,12 @@
  * sees exactly the batches the uninterrupted run saw. Batches are handed out
  * strictly in step order from a ring of `depth` slots.
  *
+ * Both views' crops are drawn on the image's native size (dataset_shape,
+ * from the JPEG header) before it is decoded; with dct_scale the image is
+ * then decoded once at the larger of the two views' decode scales, and the
+ * crops are mapped into it: the draws are those of a full-size decode, only
+ * the resolution the crops are resized from changes.
+ *
  *     struct loader *l;
  *     loader_start(&l, &cfg, first_step, &err);
  *     for (...) {
@@ -36,6 +42,9 @@ struct loader_config {
 	int threads;              /* loader threads, ≥ 1 */
 	int depth;                /* batches prepared ahead, ≥ 2 */
 	int skip_bad;             /* a bad image: 1 = use the next good one, 0 = fail */
+	int dct_scale;            /* 1: decode each JPEG at the smallest scale M/8 that
+				     keeps both views' crops at least size pixels
+				     (augment_decode_scale); 0: always at full size */
 };
 
 struct loader_batch {

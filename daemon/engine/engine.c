@@ -181,20 +181,19 @@ static void adopt_checkpoints(struct engine *g)
 			 g->o->checkpoint_dir, steps[i]);
 }
 
-static int start_loader(struct engine *g, struct err *e)
+void engine_loader_config(const struct spec *s, const struct dataset *ds, int threads,
+			  struct loader_config *c)
 {
-	const struct spec *s = g->s;
-	struct loader_config c = {
-		.ds = g->train, .batch = s->train.batch_size, .size = s->data.image_size,
-		.channels = s->data.channels, .seed = s->seed,
-		.threads = g->o->loader_threads > 0 ? g->o->loader_threads : 1,
-		.depth = LOADER_DEPTH, .skip_bad = s->data.skip_bad,
+	*c = (struct loader_config){
+		.ds = ds, .batch = s->train.batch_size, .size = s->data.image_size,
+		.channels = s->data.channels, .seed = s->seed, .threads = threads > 0 ? threads : 1,
+		.depth = LOADER_DEPTH, .skip_bad = s->data.skip_bad, .dct_scale = 1,
 	};
-	memcpy(c.mean, s->data.mean, sizeof c.mean);
-	memcpy(c.std, s->data.std, sizeof c.std);
+	memcpy(c->mean, s->data.mean, sizeof c->mean);
+	memcpy(c->std, s->data.std, sizeof c->std);
 	for (int v = 0; v < 2; v++) {
 		const struct spec_view *sv = &s->view[v];
-		c.view[v] = (struct augment_view){
+		c->view[v] = (struct augment_view){
 			.scale = { sv->scale[0], sv->scale[1] }, .ratio = { sv->ratio[0], sv->ratio[1] },
 			.flip = sv->flip, .jitter_p = sv->jitter_p, .brightness = sv->brightness,
 			.contrast = sv->contrast, .saturation = sv->saturation, .hue = sv->hue,
@@ -202,6 +201,12 @@ static int start_loader(struct engine *g, struct err *e)
 			.sigma = { sv->sigma[0], sv->sigma[1] }, .solarize = sv->solarize,
 		};
 	}
+}
+
+static int start_loader(struct engine *g, struct err *e)
+{
+	struct loader_config c;
+	engine_loader_config(g->s, g->train, g->o->loader_threads, &c);
 	return loader_start(&g->loader, &c, g->step, e);
 }
 
@@ -342,6 +347,7 @@ static int evaluate(struct engine *g, int linear, struct err *e)
 struct window {          /* what a step point or an epoch summary averages */
 	double loss, start;
 	long steps;
+	double wait_ms;      /* loader_wait_ms at the start */
 };
 
 static void step_point(struct engine *g, struct window *w, const struct byol_hyper *hp,
@@ -359,15 +365,19 @@ static void step_point(struct engine *g, struct window *w, const struct byol_hyp
 	*w = (struct window){ .start = t };
 }
 
+/* The epoch's mean loss, its seconds, and how long of them the loop waited for batches. */
 static void epoch_summary(struct engine *g, struct window *w, int epoch)
 {
-	double t = now_s();
+	double t = now_s(), seconds = t - w->start;
+	double wait_ms = loader_wait_ms(g->loader), waited = (wait_ms - w->wait_ms) / 1e3;
 	cJSON *ev = event_new("epoch", g->step, epoch);
 	g->r->final_loss = w->loss / (double)w->steps;
 	cJSON_AddNumberToObject(ev, "loss", g->r->final_loss);
-	cJSON_AddNumberToObject(ev, "seconds", t - w->start);
+	cJSON_AddNumberToObject(ev, "seconds", seconds);
+	cJSON_AddNumberToObject(ev, "data_wait_s", waited);
+	cJSON_AddNumberToObject(ev, "data_wait_share", seconds > 0 ? waited / seconds : 0);
 	emit(g, ev);
-	*w = (struct window){ .start = t };
+	*w = (struct window){ .start = t, .wait_ms = wait_ms };
 	loader_reports(g);
 }
 

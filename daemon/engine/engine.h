@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "byol/model.h"
+#include "data/loader.h"
 #include "err.h"
 #include "spec.h"
 
@@ -55,6 +56,11 @@ struct engine_result {
 /* The networks and optimizer a spec describes (byol-train --bench builds them alone). */
 int engine_model_config(const struct spec *s, struct byol_config *cfg, struct byol_optim *optim,
 			struct err *e);
+
+/* The loader a spec's training data wants (batch, size, views, normalisation,
+   DCT-scaled decoding), with threads loader threads (0: one). */
+void engine_loader_config(const struct spec *s, const struct dataset *ds, int threads,
+			  struct loader_config *c);
 
 int engine_run(const struct spec *s, const char *spec_json, const struct engine_options *o,
 	       const struct engine_hooks *h, struct engine_result *r, struct err *e);
