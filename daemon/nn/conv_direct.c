@@ -25,7 +25,9 @@
  */
 #include "nn/conv_direct.h"
 
+#include <immintrin.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +38,7 @@
 #define BLOCK_O 4               /* output channels per register block */
 #define MAX_BLOCK_J 96          /* widest forward block: 6 vectors of 16 */
 #define GROUP_LEN 2048          /* flat positions a group aims for */
-#define GROUP_BUDGET (256 << 10) /* at most this many floats of flat planes per thread */
+#define GROUP_BUDGET (1024 << 10) /* at most this many floats of flat planes per thread */
 
 /* ---- the vector loops, one variant per instruction set --------------------- */
 
@@ -77,18 +79,56 @@
 #undef KERN
 #undef KERN_TARGET
 
-/* AVX-512's 32 registers at 256 bits: weight-gradient blocks of 8 output channels. */
-#define VW 8
-#define DW_O 8
-#define KERN(name) avx512vl_##name
-#define KERN_TARGET __attribute__((target("avx512f,avx512vl")))
-#define DW_ONLY
-#include "nn/conv_direct_kern.h"
-#undef DW_ONLY
-#undef VW
-#undef DW_O
-#undef KERN
-#undef KERN_TARGET
+
+/*
+ * The weight-gradient loop at 512 bits for blocks of 8 output channels (see
+ * conv_direct_kern.h's dw_row). The row x is read as aligned vectors a
+ * sliding window of three, and each tap's vector is cut from two of them
+ * with vpermt2ps: unaligned 512-bit loads would cross a cache line each time.
+ */
+__attribute__((target("avx512f"), always_inline)) static inline void
+avx512_dw_row8_loop(__m512 acc[8][3], const float *restrict dout, size_t s,
+		    const float *restrict xa, size_t len, size_t mis)
+{
+	const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	/* tap k starts at lane mis + k − 1 of the aligned vector at j; −1 is lane 15 of the one before */
+	const __m512i i0 = _mm512_add_epi32(iota, _mm512_set1_epi32(mis ? (int)mis - 1 : 15));
+	const __m512i i1 = _mm512_add_epi32(iota, _mm512_set1_epi32((int)mis));
+	const __m512i i2 = _mm512_add_epi32(iota, _mm512_set1_epi32((int)mis + 1));
+	__m512 p = _mm512_load_ps(xa - 16), a = _mm512_load_ps(xa);
+	for (size_t j = 0; j < len; j += 16) {
+		__m512 b = _mm512_load_ps(xa + j + 16);
+		__m512 xv[3];
+		xv[0] = mis ? _mm512_permutex2var_ps(a, i0, b) : _mm512_permutex2var_ps(p, i0, a);
+		xv[1] = _mm512_permutex2var_ps(a, i1, b);
+		xv[2] = _mm512_permutex2var_ps(a, i2, b);
+		for (int o = 0; o < 8; o++) {
+			__m512 d = _mm512_loadu_ps(dout + (size_t)o * s + j);
+			for (int k = 0; k < 3; k++)
+				acc[o][k] = _mm512_fmadd_ps(d, xv[k], acc[o][k]);
+		}
+		p = a;
+		a = b;
+	}
+}
+
+__attribute__((target("avx512f"))) static void avx512_dw_row8(float *restrict dw, size_t dw_stride,
+							      const float *restrict dout, size_t s,
+							      const float *restrict x, size_t len)
+{
+	const size_t mis = ((uintptr_t)x / sizeof(float)) % 16;
+	__m512 acc[8][3];
+	for (int o = 0; o < 8; o++)
+		for (int k = 0; k < 3; k++)
+			acc[o][k] = _mm512_setzero_ps();
+	if (mis) /* two copies of the loop, so the tap-0 choice is not made per vector */
+		avx512_dw_row8_loop(acc, dout, s, x - mis, len, mis);
+	else
+		avx512_dw_row8_loop(acc, dout, s, x, len, 0);
+	for (int o = 0; o < 8; o++)
+		for (int k = 0; k < 3; k++)
+			dw[(size_t)o * dw_stride + (size_t)k] += _mm512_reduce_add_ps(acc[o][k]);
+}
 
 struct kernels {
 	void (*fwd_block)(float *, const float *, size_t, const float *, int, const long *, size_t);
@@ -97,18 +137,13 @@ struct kernels {
 	int dw_o;              /* output channels per weight-gradient block */
 };
 
-/*
- * The weight-gradient loop runs 256 bits wide on AVX-512 CPUs too: its
- * unaligned 512-bit loads (taps kx = 0 and 2) cross a cache line every time,
- * and it measured slower than 256-bit loops on Zen 4 and 5. With AVX-512VL
- * it has 32 registers, room for blocks of 8 output channels.
- */
+/* AVX-512 CPUs take the 256-bit weight-gradient loop for channels not in blocks of 8. */
 static struct kernels kernels(const struct conv2d_dims *d)
 {
 	switch (nn_isa()) {
 	case NN_ISA_AVX512:
-		if (d->oc % 8 == 0 && __builtin_cpu_supports("avx512vl"))
-			return (struct kernels){ avx512_fwd_block, avx512vl_dw_row, 96, 8, 8 };
+		if (d->oc % 8 == 0)
+			return (struct kernels){ avx512_fwd_block, avx512_dw_row8, 96, 16, 8 };
 		return (struct kernels){ avx512_fwd_block, avx2_dw_row, 96, 8, 4 };
 	case NN_ISA_AVX2: return (struct kernels){ avx2_fwd_block, avx2_dw_row, 24, 8, 4 };
 	default: return (struct kernels){ generic_fwd_block, generic_dw_row, 12, 4, 4 };
@@ -131,16 +166,22 @@ static size_t round_up(size_t x, size_t m)
 	return (x + m - 1) / m * m;
 }
 
-/* Zero floats in front of pixel (0, 0, 0): a zero row and column, rounded so it is aligned. */
+/*
+ * Zero floats in front of pixel (0, 0, 0): a zero row and column, rounded so
+ * it is aligned, and two vectors more, so the aligned loads around a tap of
+ * the first row (avx512_dw_row8) stay in the plane; as many behind the last.
+ */
+#define PLANE_SLACK 32
+
 static size_t front(const struct conv2d_dims *d)
 {
-	return round_up((size_t)d->w + 2, 16);
+	return round_up((size_t)d->w + 2, 16) + PLANE_SLACK;
 }
 
 static size_t plane_floats(const struct conv2d_dims *d, int g)
 {
 	size_t wp = (size_t)d->w + 1, len = (size_t)g * (d->h + 1) * wp;
-	return round_up(front(d) + round_up(len, MAX_BLOCK_J) + wp + 1 + 16, 16);
+	return round_up(front(d) + round_up(len, MAX_BLOCK_J) + wp + 1 + 16 + PLANE_SLACK, 16);
 }
 
 /* Channels of flat planes a thread holds: input, output (or input gradient), output gradient. */
@@ -198,17 +239,27 @@ static int blas_is_wide(void)
 
 /*
  * Where the direct path beats im2col + OpenBLAS (per-core rates on Zen 4
- * and 5, tests/bench): its forward loop (also backward-data's) at 512 bits
- * up to 128 channels, at 256 bits up to 32; its weight-gradient loop up to
- * 32 input channels against OpenBLAS's AVX2 sgemm, up to 16 against AVX-512.
+ * and 5, tests/bench): at 512 bits its forward loop (also backward-data's)
+ * up to 256 channels, or 128 against OpenBLAS's own AVX-512 kernels, and its
+ * weight-gradient loop up to 128 input channels; at 256 bits both up to 32
+ * channels, the weight gradient up to 16 against AVX-512 OpenBLAS.
  */
 static int direct_wins_forward(int c, int oc)
 {
 	int widest = c > oc ? c : oc;
 	switch (nn_isa()) {
-	case NN_ISA_AVX512: return widest <= 128;
+	case NN_ISA_AVX512: return widest <= (blas_is_wide() ? 128 : 256);
 	case NN_ISA_AVX2: return widest <= 32;
 	default: return 0; /* the portable loops are for tests and odd CPUs */
+	}
+}
+
+static int direct_wins_weights(int c)
+{
+	switch (nn_isa()) {
+	case NN_ISA_AVX512: return c <= 128;
+	case NN_ISA_AVX2: return c <= (blas_is_wide() ? 16 : 32);
+	default: return 0;
 	}
 }
 
@@ -225,8 +276,7 @@ int conv_direct_use_dinp(const struct conv2d_dims *d)
 
 int conv_direct_use_weights(const struct conv2d_dims *d)
 {
-	return conv_direct_enabled() && conv_direct_supported(d) && nn_isa() != NN_ISA_GENERIC &&
-	       d->c <= (blas_is_wide() ? 16 : 32);
+	return conv_direct_enabled() && conv_direct_supported(d) && direct_wins_weights(d->c);
 }
 
 /* Per thread: the flat planes, packed weights (both orders), weight and bias partials. */
@@ -235,10 +285,16 @@ static size_t weights(const struct conv2d_dims *d)
 	return (size_t)d->oc * d->c * TAPS;
 }
 
+/* A thread's share of the workspace, rounded to whole cache lines. */
+static size_t thread_floats(const struct conv2d_dims *d, const struct flat *f)
+{
+	return round_up(planes(d) * f->s + 3 * weights(d) + (size_t)d->oc, 16);
+}
+
 size_t conv_direct_work_floats(const struct conv2d_dims *d, int nth)
 {
 	struct flat f = flat_of(d, nth);
-	return (planes(d) * f.s + 3 * weights(d) + (size_t)d->oc) * (size_t)nth;
+	return thread_floats(d, &f) * (size_t)nth + 16;
 }
 
 /* ---- packing --------------------------------------------------------------- */
@@ -247,15 +303,26 @@ size_t conv_direct_work_floats(const struct conv2d_dims *d, int nth)
 static void pack_flat(float *dst, const float *src, int gn, int c, const struct conv2d_dims *d,
 		      const struct flat *f)
 {
-	memset(dst, 0, (size_t)c * f->s * sizeof(float));
-	for (int ch = 0; ch < c; ch++)
+	const size_t hw = (size_t)d->h * d->w;
+	for (int ch = 0; ch < c; ch++) {
+		float *p = dst + (size_t)ch * f->s;
+		for (size_t j = 0; j < f->base; j++)
+			p[j] = 0.0f;
+		p += f->base;
 		for (int g = 0; g < gn; g++) {
-			const float *img = src + ((size_t)g * c + ch) * d->h * d->w;
-			float *p = dst + (size_t)ch * f->s + f->base + (size_t)g * f->hp * f->wp;
-			for (int y = 0; y < d->h; y++)
-				memcpy(p + (size_t)y * f->wp, img + (size_t)y * d->w,
-				       (size_t)d->w * sizeof(float));
+			const float *img = src + ((size_t)g * c + ch) * hw;
+			for (int y = 0; y < d->h; y++, p += f->wp) {
+				for (int x = 0; x < d->w; x++)
+					p[x] = img[(size_t)y * d->w + x];
+				p[d->w] = 0.0f;
+			}
+			for (size_t x = 0; x < f->wp; x++) /* the zero row below */
+				p[x] = 0.0f;
+			p += f->wp;
 		}
+		for (float *end = dst + (size_t)(ch + 1) * f->s; p < end; p++)
+			*p = 0.0f;
+	}
 }
 
 /* Images [0, gn) of dst (C,H,W each) ← (or += when accumulate) the planes, plus bias. */
@@ -320,9 +387,11 @@ struct thread_buf {
 static struct thread_buf thread_buf(const struct direct_task *t, int tid)
 {
 	const struct conv2d_dims *d = t->d;
-	const size_t per = planes(d) * t->f.s + 3 * weights(d) + (size_t)d->oc;
+	/* Planes start on a cache line (s and base are multiples of 16 floats), so the
+	   loops' output-gradient loads and their stores are aligned. */
+	float *work = (float *)round_up((size_t)t->work, 64);
 	struct thread_buf b;
-	b.in = t->work + per * (size_t)tid;
+	b.in = work + thread_floats(d, &t->f) * (size_t)tid;
 	b.out = b.in + (size_t)d->c * t->f.s;
 	b.dout = b.out + (size_t)(d->c > d->oc ? d->c : d->oc) * t->f.s;
 	b.wfwd = b.dout + (size_t)d->oc * t->f.s;

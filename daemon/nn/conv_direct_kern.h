@@ -4,7 +4,7 @@
  * set. The includer defines VW (floats per vector), KJ (vectors per forward
  * block), KERN(name) (the variant's name) and KERN_TARGET (its target
  * attribute, or nothing), and DW_O (output channels per weight-gradient
- * block); FWD_ONLY leaves out the weight-gradient loop, DW_ONLY the forward one.
+ * block); FWD_ONLY leaves out the weight-gradient loop.
  *
  * Both loops work on "flat" planes (conv_direct.c): a 3×3 tap is a fixed
  * offset off[t] into the plane, so every load is a contiguous vector.
@@ -14,7 +14,6 @@ typedef float KERN(vf) __attribute__((vector_size(VW * sizeof(float))));
 /* The same vector read from or written to any float address. */
 typedef float KERN(vfu) __attribute__((vector_size(VW * sizeof(float)), aligned(4), may_alias));
 
-#ifndef DW_ONLY
 /*
  * out[o·S + j] = Σ_c Σ_t w[c][t][o] · in[c·S + j + off[t]] for the 4 rows o
  * and the KJ·VW positions j from j0; w is packed [C][9][4].
@@ -43,7 +42,6 @@ KERN_TARGET static void KERN(fwd_block)(float *restrict out, const float *restri
 			*(KERN(vfu) *)(out + (size_t)o * s + j0 + (size_t)j * VW) = acc[o][j];
 }
 
-#endif
 
 #ifndef FWD_ONLY
 /* The sum of a vector's lanes, as a tree of halves (short dependency chain). */
