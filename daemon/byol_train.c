@@ -3,7 +3,10 @@
  *
  *   byol-train SPEC.json|PRESET [--set k=v]... [--out DIR] [--jsonl] [--resume CKPT]
  *              [--print-spec]
- *   byol-train --bench SPEC|PRESET --steps N [--set k=v]...
+ *   byol-train --bench SPEC|PRESET --steps N [--profile] [--set k=v]...
+ *
+ * --bench times N training steps on random views; --profile adds one JSON line
+ * per layer (online and target nets summed, per step) and per non-layer pass.
  *
  * --eval-only runs the end-of-training evaluations (kNN and the linear probe)
  * on the starting weights instead of training: the random initialisation, the
@@ -28,6 +31,7 @@
 #include "byol/model.h"
 #include "engine/engine.h"
 #include "nn/blas.h"
+#include "nn/profile.h"
 #include "rng.h"
 #include "spec.h"
 
@@ -41,7 +45,7 @@ struct args {
 	const char *sets[MAX_SETS];
 	int n_sets;
 	const char *out, *resume;
-	int jsonl, print_spec, bench, eval_only;
+	int jsonl, print_spec, bench, profile, eval_only;
 	long steps;
 };
 
@@ -58,7 +62,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: byol-train SPEC.json|PRESET [--set k=v]... [--out DIR] [--jsonl]\n"
 		"                  [--resume CKPT] [--print-spec] [--eval-only]\n"
-		"       byol-train --bench SPEC|PRESET --steps N [--set k=v]...\n");
+		"       byol-train --bench SPEC|PRESET --steps N [--profile] [--set k=v]...\n");
 	return EXIT_USAGE;
 }
 
@@ -81,6 +85,8 @@ static int parse_args(struct args *a, int argc, char **argv)
 			a->print_spec = 1;
 		else if (strcmp(s, "--bench") == 0)
 			a->bench = 1;
+		else if (strcmp(s, "--profile") == 0)
+			a->profile = 1;
 		else if (strcmp(s, "--eval-only") == 0)
 			a->eval_only = 1;
 		else if (s[0] != '-' && !a->source)
@@ -88,7 +94,7 @@ static int parse_args(struct args *a, int argc, char **argv)
 		else
 			return -1;
 	}
-	if (!a->source || (a->bench && a->steps < 1))
+	if (!a->source || (a->bench && a->steps < 1) || (a->profile && !a->bench))
 		return -1;
 	return 0;
 }
@@ -138,7 +144,116 @@ static int resolve(struct spec *s, cJSON **json, const struct args *a)
 
 /* ---- --bench ------------------------------------------------------------- */
 
-static int bench(const struct spec *s, long steps)
+/* FLOPs of one step: both views through the online nets (forward and the
+   backward products) and the target nets (forward). */
+static double step_flops(const struct byol_model *m)
+{
+	double total = 0, fwd, bwd;
+	for (int p = 0; p < BYOL_PARTS; p++) {
+		nn_net_flops(&m->net[p], &fwd, &bwd);
+		total += 2 * (p < BYOL_TARGET_ENCODER ? fwd + bwd : fwd);
+	}
+	return total;
+}
+
+/* The online part of each net: encoder, projector, predictor, encoder, projector. */
+static const char *const part_names[BYOL_PARTS] = { "encoder", "projector", "predictor",
+						     "encoder", "projector" };
+
+/* One profile line; bytes 0 for a product, flops 0 for an elementwise pass. */
+static void profile_line(const char *part, const char *layer, const char *op, const char *shape,
+			 const double ms[3], const double gflop[3], double bytes, double step_ms)
+{
+	const double total = ms[0] + ms[1] + ms[2], flop = gflop[0] + gflop[1] + gflop[2];
+	printf("{\"event\":\"profile\",\"part\":\"%s\",\"layer\":\"%s\",\"op\":\"%s\","
+	       "\"shape\":\"%s\",\"ms\":%.4f,\"fwd_ms\":%.4f,\"bwd_data_ms\":%.4f,"
+	       "\"bwd_weights_ms\":%.4f,\"gflop\":%.4f,\"fwd_gflop\":%.4f,\"bwd_data_gflop\":%.4f,"
+	       "\"bwd_weights_gflop\":%.4f,\"gflops\":%.2f,\"mbytes\":%.3f,\"gbs\":%.2f,"
+	       "\"share\":%.5f}\n",
+	       part, layer, op, shape, total, ms[0], ms[1], ms[2], flop, gflop[0], gflop[1],
+	       gflop[2], total > 0 ? flop / total * 1e3 : 0, bytes * 1e-6,
+	       total > 0 ? bytes / total * 1e-6 : 0, step_ms > 0 ? total / step_ms : 0);
+}
+
+/* Per node of an online net, its times and work summed with its target twin's, per step. */
+static double profile_nodes(const struct byol_model *m, int part, double steps, double step_ms)
+{
+	const struct nn_net *on = &m->net[part];
+	const struct nn_net *tg = part <= BYOL_PROJECTOR ? &m->net[part + BYOL_TARGET_ENCODER] : NULL;
+	double sum_ms = 0;
+	for (int i = 0; i < on->n_nodes; i++) {
+		struct nn_node_info info;
+		nn_node_describe(on, i, &info);
+		struct nn_node_prof pr = on->prof[i];
+		if (tg) {
+			pr.fwd_s += tg->prof[i].fwd_s;
+			pr.fwd_calls += tg->prof[i].fwd_calls;
+		}
+		double ms[3] = { 1e3 * pr.fwd_s / steps, 1e3 * pr.bwd_data_s / steps,
+				 1e3 * pr.bwd_weights_s / steps };
+		double fc = (double)pr.fwd_calls / steps, bc = (double)pr.bwd_calls / steps;
+		double gflop[3] = { 1e-9 * info.flops_fwd * fc, 1e-9 * info.flops_bwd_data * bc,
+				    1e-9 * info.flops_bwd_weights * bc };
+		double bytes = info.bytes_fwd * fc + info.bytes_bwd * bc;
+		profile_line(part_names[part], info.label, info.op, info.shape, ms, gflop, bytes,
+			     step_ms);
+		sum_ms += ms[0] + ms[1] + ms[2];
+	}
+	return sum_ms;
+}
+
+/* Bytes of one LARS/SGD update of a net: per tensor, the norm passes and the update. */
+static double optim_bytes(const struct nn_net *net, const struct byol_optim *o)
+{
+	double b = 0;
+	for (int i = 0; i < net->n_params; i++) {
+		int decay = !(net->params[i].flags & NN_PARAM_NO_DECAY);
+		b += 4.0 * (double)net->params[i].len * (o->lars && decay ? 8 : 5);
+	}
+	return b;
+}
+
+/* The passes outside the nets, then what is left of the step ("other"). */
+static void profile_passes(const struct byol_model *m, double steps, double step_ms,
+			   double nodes_ms)
+{
+	const struct byol_step_prof *pr = m->prof;
+	const double zero[3] = { 0 }, bd = 4.0 * m->batch * nn_net_out_dim(&m->net[BYOL_PREDICTOR]);
+	double params = 0, optim = 0, ema = 0;
+	for (int p = BYOL_ENCODER; p <= BYOL_PREDICTOR; p++) {
+		params += 4.0 * (double)m->net[p].param_len;
+		optim += optim_bytes(&m->net[p], &m->optim);
+	}
+	ema = 3 * 4.0 * (double)(m->net[BYOL_ENCODER].param_len + m->net[BYOL_PROJECTOR].param_len);
+	const struct { const char *name; double s, bytes; } passes[] = {
+		{ "loss", pr->loss_s, 19 * bd }, /* 9 per view (dp, norms, cosine, gradient) + z_std */
+		{ "lars", pr->optim_s, optim },
+		{ "ema", pr->ema_s, ema },
+		{ "zero_grad", pr->zero_grad_s, params },
+	};
+	double left = step_ms - nodes_ms;
+	for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+		double ms[3] = { 1e3 * passes[i].s / steps, 0, 0 };
+		profile_line("step", passes[i].name, passes[i].name, "", ms, zero, passes[i].bytes,
+			     step_ms);
+		left -= ms[0];
+	}
+	double rest[3] = { left, 0, 0 };
+	profile_line("step", "other", "other", "input copies, replica sum, timers", rest, zero, 0,
+		     step_ms);
+}
+
+static void print_profile(const struct byol_model *m)
+{
+	const double steps = (double)m->prof->steps, step_ms = 1e3 * m->prof->step_s / steps;
+	double nodes_ms = 0;
+	for (int p = BYOL_ENCODER; p <= BYOL_PREDICTOR; p++)
+		nodes_ms += profile_nodes(m, p, steps, step_ms);
+	profile_passes(m, steps, step_ms, nodes_ms);
+}
+
+/* Random views, one warm-up step, then steps timed (and profiled if asked). */
+static int bench(const struct spec *s, long steps, int profile)
 {
 	struct byol_config cfg;
 	struct byol_optim optim;
@@ -159,19 +274,28 @@ static int bench(const struct spec *s, long steps)
 		views[i] = (float)rng_normal(&r);
 	struct byol_stats st;
 	byol_step(&m, views, views + n, &hp, &st); /* warm-up */
+	if (profile && byol_model_profile(&m, 1)) {
+		fprintf(stderr, "byol-train: out of memory for the profile\n");
+		return EXIT_FAILED;
+	}
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long k = 0; k < steps; k++)
 		byol_step(&m, views, views + n, &hp, &st);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	double flops = step_flops(&m);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
+	if (profile)
+		print_profile(&m);
 	printf("{\"event\":\"bench\",\"img_s\":%.1f,\"ms_per_step\":%.2f,\"peak_rss_mb\":%.1f,"
-	       "\"steps\":%ld,\"batch\":%d,\"threads\":%d,\"blas_core\":\"%s\"}\n",
+	       "\"steps\":%ld,\"batch\":%d,\"threads\":%d,\"blas_core\":\"%s\","
+	       "\"gflop_per_step\":%.3f,\"gflops\":%.2f,\"loss\":%.17g,\"profile\":%s}\n",
 	       (double)steps * cfg.batch / secs, 1e3 * secs / (double)steps,
 	       (double)ru.ru_maxrss / 1024.0, steps, cfg.batch, pool_threads(pool),
-	       blas_core_name());
+	       blas_core_name(), 1e-9 * flops, 1e-9 * flops * (double)steps / secs, st.loss,
+	       profile ? "true" : "false");
 	free(views);
 	byol_model_free(&m);
 	pool_free(pool);
@@ -294,7 +418,7 @@ int main(int argc, char **argv)
 		printf("%s\n", pretty ? pretty : "{}");
 		free(pretty);
 	} else if (a.bench) {
-		rc = bench(&s, a.steps);
+		rc = bench(&s, a.steps, a.profile);
 	} else {
 		rc = train(&a, &s, text ? text : "{}");
 	}

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "byol/loss.h"
 #include "byol/optim.h"
@@ -113,7 +114,34 @@ void byol_model_free(struct byol_model *m)
 	free(m->target_z[0]);
 	free(m->target_z[1]);
 	free(m->z_scratch);
+	free(m->prof);
 	memset(m, 0, sizeof *m);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Run stmt; in profile mode add its seconds to m->prof->field. */
+#define TIMED(m, field, stmt)                                   \
+	do {                                                    \
+		double t0_ = (m)->prof ? now_s() : 0;           \
+		stmt;                                           \
+		if ((m)->prof)                                  \
+			(m)->prof->field += now_s() - t0_;      \
+	} while (0)
+
+int byol_model_profile(struct byol_model *m, int on)
+{
+	free(m->prof);
+	m->prof = on ? calloc(1, sizeof *m->prof) : NULL;
+	int rc = on && !m->prof ? -1 : 0;
+	for (int p = 0; p < BYOL_PARTS; p++)
+		rc |= nn_net_profile(&m->net[p], on && m->prof);
+	return rc;
 }
 
 /* Forward a view through encoder then projector (online or target) in training mode. */
@@ -130,10 +158,11 @@ static double online_view(struct byol_model *m, const float *view, const float *
 	const int dim = nn_net_out_dim(&m->net[BYOL_PREDICTOR]);
 	const float *z = project(m, BYOL_ENCODER, view);
 	if (z_std)
-		*z_std = byol_z_std(m->z_scratch, z, m->batch, dim);
+		TIMED(m, loss_s, *z_std = byol_z_std(m->z_scratch, z, m->batch, dim));
 	const float *p = nn_net_forward(&m->net[BYOL_PREDICTOR], z, 1);
-	memset(m->dp, 0, (size_t)m->batch * dim * sizeof(float));
-	double loss = byol_loss(m->dp, p, target, m->batch, dim);
+	double loss;
+	TIMED(m, loss_s, memset(m->dp, 0, (size_t)m->batch * dim * sizeof(float));
+	      loss = byol_loss(m->dp, p, target, m->batch, dim));
 	nn_net_backward(&m->net[BYOL_PREDICTOR], m->dp);
 	nn_net_backward(&m->net[BYOL_PROJECTOR], m->net[BYOL_PREDICTOR].acts[0].grad);
 	nn_net_backward(&m->net[BYOL_ENCODER], m->net[BYOL_PROJECTOR].acts[0].grad);
@@ -143,20 +172,26 @@ static double online_view(struct byol_model *m, const float *view, const float *
 void byol_step(struct byol_model *m, const float *view1, const float *view2,
 	       const struct byol_hyper *h, struct byol_stats *stats)
 {
+	double start = m->prof ? now_s() : 0;
 	const size_t out = (size_t)m->batch * nn_net_out_dim(&m->net[BYOL_TARGET_PROJECTOR]);
 	memcpy(m->target_z[0], project(m, BYOL_TARGET_ENCODER, view1), out * sizeof(float));
 	memcpy(m->target_z[1], project(m, BYOL_TARGET_ENCODER, view2), out * sizeof(float));
 	for (int p = BYOL_ENCODER; p <= BYOL_PREDICTOR; p++)
-		nn_net_zero_grad(&m->net[p]);
+		TIMED(m, zero_grad_s, nn_net_zero_grad(&m->net[p]));
 	double loss = online_view(m, view1, m->target_z[1], &stats->z_std);
 	loss += online_view(m, view2, m->target_z[0], NULL);
 	stats->loss = loss;
 	for (int p = BYOL_ENCODER; p <= BYOL_PREDICTOR; p++) {
 		replica_sum_f32(m->replica, m->net[p].grad, m->net[p].param_len);
-		byol_optim_update(&m->net[p], m->momentum[p], &m->optim, h->lr);
+		TIMED(m, optim_s, byol_optim_update(&m->net[p], m->momentum[p], &m->optim, h->lr));
 	}
-	byol_ema_update(&m->net[BYOL_TARGET_ENCODER], &m->net[BYOL_ENCODER], h->tau);
-	byol_ema_update(&m->net[BYOL_TARGET_PROJECTOR], &m->net[BYOL_PROJECTOR], h->tau);
+	TIMED(m, ema_s,
+	      byol_ema_update(&m->net[BYOL_TARGET_ENCODER], &m->net[BYOL_ENCODER], h->tau);
+	      byol_ema_update(&m->net[BYOL_TARGET_PROJECTOR], &m->net[BYOL_PROJECTOR], h->tau));
+	if (m->prof) {
+		m->prof->step_s += now_s() - start;
+		m->prof->steps++;
+	}
 }
 
 const float *byol_features(struct byol_model *m, const float *images)

@@ -70,6 +70,16 @@ struct byol_stats {
 enum byol_part { BYOL_ENCODER, BYOL_PROJECTOR, BYOL_PREDICTOR, BYOL_TARGET_ENCODER,
 		 BYOL_TARGET_PROJECTOR, BYOL_PARTS };
 
+/* Time profiled steps spend outside the nets' nodes (byol_model_profile). */
+struct byol_step_prof {
+	double loss_s;      /* loss, its gradient and the collapse watch */
+	double optim_s;     /* LARS or SGD updates */
+	double ema_s;       /* target EMA */
+	double zero_grad_s; /* zeroing the parameter gradients */
+	double step_s;      /* the whole of byol_step */
+	long steps;
+};
+
 struct byol_model {
 	struct nn_net net[BYOL_PARTS];
 	float *momentum[BYOL_PREDICTOR + 1]; /* optimizer state of the online nets */
@@ -78,6 +88,7 @@ struct byol_model {
 	double *z_scratch;                   /* 2 × out, for the collapse watch */
 	struct byol_optim optim;
 	const struct replica *replica;       /* NULL: one process */
+	struct byol_step_prof *prof;         /* profile mode, else NULL */
 	int batch;
 };
 
@@ -95,6 +106,10 @@ void byol_model_reset_target(struct byol_model *m);
 /* One optimizer step on two augmented views (batch × channels × size × size each). */
 void byol_step(struct byol_model *m, const float *view1, const float *view2,
 	       const struct byol_hyper *h, struct byol_stats *stats);
+
+/* Profile mode on (timings zeroed, every net's nodes timed too) or off; -1 if out
+   of memory. Profiling changes no result. */
+int byol_model_profile(struct byol_model *m, int on);
 
 /* Online encoder features of a batch in eval mode (BN running statistics). */
 const float *byol_features(struct byol_model *m, const float *images);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rng.h"
 
@@ -484,6 +485,7 @@ void nn_net_free(struct nn_net *net)
 	free(net->grad);
 	free(net->buffer);
 	free(net->saved_arena);
+	free(net->prof);
 	free(net->params);
 	free(net->buffers);
 	free(net->nodes);
@@ -541,10 +543,24 @@ static void forward_node(struct nn_net *net, struct nn_node *nd)
 	}
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void nn_net_forward_node(struct nn_net *net, int i, int train)
 {
 	net->train = train;
+	if (!net->prof) {
+		forward_node(net, &net->nodes[i]);
+		return;
+	}
+	double t0 = now_s();
 	forward_node(net, &net->nodes[i]);
+	net->prof[i].fwd_s += now_s() - t0;
+	net->prof[i].fwd_calls++;
 }
 
 const float *nn_net_forward(struct nn_net *net, const float *x, int train)
@@ -560,16 +576,20 @@ void nn_net_zero_grad(struct nn_net *net)
 	memset(net->grad, 0, net->param_len * sizeof(float));
 }
 
-static void backward_node(struct nn_net *net, struct nn_node *nd)
+/* Which gradients a backward call makes: profile mode splits convs and linears. */
+enum { BWD_DATA = 1, BWD_WEIGHTS = 2, BWD_ALL = 3 };
+
+static void backward_node(struct nn_net *net, struct nn_node *nd, int parts)
 {
 	struct pool *p = net->pool;
 	const int n = net->batch;
 	struct nn_act *in = &net->acts[nd->in], *out = &net->acts[nd->out];
 	const float *w = param_ptr(net, net->param, nd->weight);
-	float *dw = param_ptr(net, net->grad, nd->weight);
-	float *db = param_ptr(net, net->grad, nd->bias);
+	float *dw = parts & BWD_WEIGHTS ? param_ptr(net, net->grad, nd->weight) : NULL;
+	float *db = parts & BWD_WEIGHTS ? param_ptr(net, net->grad, nd->bias) : NULL;
 	/* The input's gradient is only wanted past the first layer or when asked for. */
-	float *din = nd->in > 0 || net->grad_mode == NN_GRAD_INPUT ? in->grad : NULL;
+	int want_din = nd->in > 0 || net->grad_mode == NN_GRAD_INPUT;
+	float *din = want_din && (parts & BWD_DATA) ? in->grad : NULL;
 	const size_t in_len = (size_t)n * act_floats(in);
 	if (din && nd->zero_in)
 		memset(din, 0, in_len * sizeof(float));
@@ -579,7 +599,8 @@ static void backward_node(struct nn_net *net, struct nn_node *nd)
 	case NN_OP_CONV2D: {
 		struct conv2d_dims d;
 		conv2d_dims_init(&d, n, in->c, in->h, in->w, out->c, nd->k, nd->stride, nd->pad);
-		conv2d_backward(p, din, dw, db, net->work, out->grad, in->data, w, &d);
+		if (din || dw || db)
+			conv2d_backward(p, din, dw, db, net->work, out->grad, in->data, w, &d);
 		break;
 	}
 	case NN_OP_BATCHNORM:
@@ -600,8 +621,9 @@ static void backward_node(struct nn_net *net, struct nn_node *nd)
 			avgpool_backward(p, din, out->grad, n, in->c, in->h * in->w);
 		break;
 	case NN_OP_LINEAR:
-		linear_backward(p, din, dw, db, out->grad, in->data, w, n, (int)act_floats(in),
-				out->c);
+		if (din || dw || db)
+			linear_backward(p, din, dw, db, out->grad, in->data, w, n,
+					(int)act_floats(in), out->c);
 		break;
 	case NN_OP_ADD: /* in place: the first operand's gradient already is the output's */
 		add_backward(p, net->acts[nd->in2].grad, out->grad, in_len);
@@ -611,7 +633,24 @@ static void backward_node(struct nn_net *net, struct nn_node *nd)
 
 void nn_net_backward_node(struct nn_net *net, int i)
 {
-	backward_node(net, &net->nodes[i]);
+	struct nn_node *nd = &net->nodes[i];
+	if (!net->prof) {
+		backward_node(net, nd, BWD_ALL);
+		return;
+	}
+	struct nn_node_prof *pr = &net->prof[i];
+	double t0 = now_s();
+	if (nd->op == NN_OP_CONV2D || nd->op == NN_OP_LINEAR) {
+		backward_node(net, nd, BWD_DATA);
+		double t1 = now_s();
+		backward_node(net, nd, BWD_WEIGHTS);
+		pr->bwd_data_s += t1 - t0;
+		pr->bwd_weights_s += now_s() - t1;
+	} else {
+		backward_node(net, nd, BWD_ALL);
+		pr->bwd_data_s += now_s() - t0;
+	}
+	pr->bwd_calls++;
 }
 
 void nn_net_backward(struct nn_net *net, const float *dout)
@@ -620,6 +659,13 @@ void nn_net_backward(struct nn_net *net, const float *dout)
 	memcpy(last->grad, dout, (size_t)net->batch * act_floats(last) * sizeof(float));
 	for (int i = net->n_nodes - 1; i >= 0; i--)
 		nn_net_backward_node(net, i);
+}
+
+int nn_net_profile(struct nn_net *net, int on)
+{
+	free(net->prof);
+	net->prof = on ? calloc((size_t)net->n_nodes + 1, sizeof *net->prof) : NULL;
+	return on && !net->prof ? -1 : 0;
 }
 
 /* ---- queries ---------------------------------------------------------- */
@@ -663,6 +709,7 @@ void nn_net_flops(const struct nn_net *net, double *fwd, double *bwd)
 			f = 2.0 * net->batch * act_floats(in) * out->c;
 		}
 		*fwd += f;
-		*bwd += nd->in > 0 ? 2 * f : f; /* the first layer has no input gradient */
+		/* the first layer makes no input gradient unless asked to */
+		*bwd += nd->in > 0 || net->grad_mode == NN_GRAD_INPUT ? 2 * f : f;
 	}
 }

@@ -23,6 +23,9 @@
  * writes it in backward to the node that produced the activation, and
  * gradients whose lives do not overlap share a slot of the gradient arena.
  *
+ * Profiling (nn_net_profile) times every node with clock_gettime; it is off
+ * (net->prof NULL) unless asked for, so normal runs pay one test per node.
+ *
  * Builders record the first error in the net and return -1 from then on;
  * nn_net_finalize reports it. ReLU and the residual add work in place: their
  * input activation must have no other consumer (true of every model here).
@@ -100,6 +103,13 @@ struct nn_node {
 	int32_t *argmax;   /* max-pool: winners of the last forward */
 };
 
+/* One node's accumulated time in profile mode. Convs and linears time their two
+   backward products apart; every other op's whole backward is bwd_data_s. */
+struct nn_node_prof {
+	double fwd_s, bwd_data_s, bwd_weights_s;
+	long fwd_calls, bwd_calls;
+};
+
 struct nn_net {
 	struct pool *pool;
 	const struct replica *replica; /* NULL: a single process */
@@ -119,6 +129,7 @@ struct nn_net {
 	size_t grad_len; /* per-sample floats of the gradient arena */
 	int train;     /* mode of the last forward */
 	int finalized;
+	struct nn_node_prof *prof; /* n_nodes entries in profile mode, else NULL */
 	struct err err; /* first build error */
 };
 
@@ -155,12 +166,19 @@ void nn_net_backward(struct nn_net *net, const float *dout);
 void nn_net_forward_node(struct nn_net *net, int i, int train);
 void nn_net_backward_node(struct nn_net *net, int i);
 
+/* Profile mode on (zeroed timings; -1 if out of memory) or off (timings freed).
+   In it, a conv's or linear's backward runs as two kernel calls, the input's
+   gradient then the parameters': the products are independent, so the results
+   are bit for bit those of a single call. */
+int nn_net_profile(struct nn_net *net, int on);
+
 /* Lookups by PyTorch name; NULL if absent. */
 const struct nn_tensor *nn_net_param(const struct nn_net *net, const char *name);
 const struct nn_tensor *nn_net_buffer(const struct nn_net *net, const char *name);
 /* Per-sample output shape and size. */
 int nn_net_out_dim(const struct nn_net *net);
-/* FLOPs of one forward and one backward pass at the current batch size. */
+/* FLOPs of one forward and one backward pass at the current batch size (backward:
+   the weight products, and the input products wherever an input gradient is made). */
 void nn_net_flops(const struct nn_net *net, double *fwd, double *bwd);
 
 #endif

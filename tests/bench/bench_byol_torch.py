@@ -1,6 +1,7 @@
 """A BYOL training step in PyTorch, timed on the same settings as byol-train --bench.
 
-Usage: bench_byol_torch.py --threads N --steps S MODEL WIDTH CHANNELS SIZE BATCH HIDDEN OUT
+Usage: bench_byol_torch.py --threads N --steps S [--stem cifar|imagenet]
+                           MODEL WIDTH CHANNELS SIZE BATCH HIDDEN OUT
 
 One step as byol's engine does it: the target encoder and projector forward
 both views in training mode without gradients, the online encoder, projector
@@ -30,6 +31,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--stem", choices=("cifar", "imagenet"), default="cifar")
     ap.add_argument("model")
     ap.add_argument("width", type=float)
     ap.add_argument("channels", type=int)
@@ -41,7 +43,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     gen_byol.OPTIM.update(weight_decay=1.5e-6, eta=0.02, momentum=0.9)
-    enc = models.encoder(a.model, a.width, "cifar", a.channels)
+    enc = models.encoder(a.model, a.width, a.stem, a.channels)
     proj = models.mlp(enc.out_channels, a.hidden, a.out)
     pred = models.mlp(a.out, a.hidden, a.out)
     tenc, tproj = copy.deepcopy(enc), copy.deepcopy(proj)
@@ -69,7 +71,8 @@ def main():
         step()
     secs = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"event": "bench", "impl": "torch", "img_s": round(a.steps * a.batch / secs, 1),
+    print(json.dumps({"event": "bench", "impl": "torch",
+                      "img_s": round(a.steps * a.batch / secs, 1),
                       "ms_per_step": round(1e3 * secs / a.steps, 2),
                       "peak_rss_mb": round(rss, 1), "threads": a.threads}))
 

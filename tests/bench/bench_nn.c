@@ -3,10 +3,17 @@
  * tests/bench/shapes.json, printed as JSON lines that tests/bench/report.py
  * sets beside PyTorch's (tests/bench/bench_torch.py).
  *
- *   bench_nn [--threads N] [--ops] [--encoder NAME] [--min-time S] [--shapes FILE]
+ *   bench_nn [--threads N] [--machine] [--ops] [--encoder NAME] [--min-time S]
+ *            [--min-reps N] [--warmup N] [--shapes FILE]
  *
- * Each case runs two warm-up iterations, then repeats until min-time has
- * passed (at least 5 times) and reports the median. GFLOP/s count the
+ * --machine prints one "machine" line: the CPU's vector extensions, OpenBLAS's
+ * kernel family, the best of several 2048³ sgemms (split over the pool as the
+ * compute core runs them, and OpenBLAS's own threading on the same thread
+ * count) and a STREAM-like copy and triad over arrays far larger than the
+ * caches (the bandwidth elementwise ops can hope for).
+ *
+ * Each case runs --warmup (2) iterations, then repeats until min-time has
+ * passed (at least --min-reps, 5, times) and reports the median. GFLOP/s count the
  * multiply-adds of convolutions and linear layers (2 FLOPs each); backward
  * counts both the input and the weight gradient. Peak RSS is the process's,
  * so run one encoder per process.
@@ -18,9 +25,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <cblas.h>
 #include <cjson/cJSON.h>
 
 #include "nn/blas.h"
+#include "nn/isa.h"
 #include "nn/models.h"
 #include "rng.h"
 
@@ -28,7 +37,9 @@
 
 struct options {
 	int threads;
+	int machine;
 	int ops;
+	int min_reps, warmup;
 	const char *encoder;
 	double min_time;
 	const char *shapes;
@@ -62,16 +73,16 @@ static double median(double *v, int n)
 }
 
 /* Time step(ctx, 0) (forward) then step(ctx, 1) (backward), repeatedly. */
-static void measure(struct timing *t, step_fn step, void *ctx, double min_time)
+static void measure(struct timing *t, step_fn step, void *ctx, const struct options *opt)
 {
 	static double fwd[MAX_REPS], bwd[MAX_REPS], total[MAX_REPS];
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < opt->warmup; i++) {
 		step(ctx, 0);
 		step(ctx, 1);
 	}
 	int n = 0;
 	double start = now();
-	while (n < MAX_REPS && (n < 5 || now() - start < min_time)) {
+	while (n < MAX_REPS && (n < opt->min_reps || now() - start < opt->min_time)) {
 		double t0 = now();
 		step(ctx, 0);
 		double t1 = now();
@@ -233,7 +244,7 @@ static void bench_op(const cJSON *spec, struct pool *pool, const struct options 
 	o.work = malloc((work + 1) * sizeof(float));
 	o.dwork = malloc(batchnorm_work_doubles(o.c) * sizeof(double));
 	o.argmax = calloc(o.ny + 1, sizeof(int32_t));
-	measure(&t, op_step, &o, opt->min_time);
+	measure(&t, op_step, &o, opt);
 	print_record("op", cJSON_GetObjectItemCaseSensitive(spec, "name")->valuestring, &t,
 		     opt->threads);
 	float *bufs[] = { o.x, o.x2, o.dx, o.y, o.dy, o.w_, o.dw, o.b, o.db, o.saved, o.rm, o.rv,
@@ -287,7 +298,7 @@ static int bench_encoder(const cJSON *spec, struct pool *pool, const struct opti
 	ec.dy = randn((size_t)batch * nn_net_out_dim(&ec.net), 2);
 	struct timing t = { 0 };
 	nn_net_flops(&ec.net, &t.flops_fwd, &t.flops_bwd);
-	measure(&t, encoder_step, &ec, opt->min_time);
+	measure(&t, encoder_step, &ec, opt);
 	print_record("encoder", cJSON_GetObjectItemCaseSensitive(spec, "name")->valuestring, &t,
 		     opt->threads);
 	free(ec.x);
@@ -296,23 +307,130 @@ static int bench_encoder(const cJSON *spec, struct pool *pool, const struct opti
 	return 0;
 }
 
+/* ---- machine ---------------------------------------------------------- */
+
+#define SGEMM_N 2048
+#define SGEMM_REPS 5
+#define STREAM_FLOATS ((size_t)48 << 20) /* 192 MiB per array */
+#define STREAM_REPS 5
+
+struct stream_task {
+	float *a, *b, *c;
+	size_t n;
+	int triad;
+};
+
+/* b = a (copy) or a = b + 3·c (triad) over this thread's slice. */
+static void stream_slice(void *arg, int tid, int nth)
+{
+	const struct stream_task *t = arg;
+	size_t lo, hi;
+	pool_split(t->n, tid, nth, &lo, &hi);
+	float *restrict a = t->a, *restrict b = t->b;
+	const float *restrict c = t->c;
+	if (t->triad)
+		for (size_t i = lo; i < hi; i++)
+			a[i] = b[i] + 3.0f * c[i];
+	else
+		for (size_t i = lo; i < hi; i++)
+			b[i] = a[i];
+}
+
+/* Best GB/s of copy (2 arrays moved) and triad (3), counting reads and writes. */
+static void stream(struct pool *pool, double *copy_gbs, double *triad_gbs)
+{
+	struct stream_task t = { .n = STREAM_FLOATS };
+	t.a = malloc(t.n * sizeof(float));
+	t.b = malloc(t.n * sizeof(float));
+	t.c = malloc(t.n * sizeof(float));
+	*copy_gbs = *triad_gbs = 0;
+	if (!t.a || !t.b || !t.c)
+		goto out;
+	for (size_t i = 0; i < t.n; i++) /* touch every page before timing */
+		t.a[i] = t.b[i] = t.c[i] = 1.0f;
+	for (int rep = 0; rep < 2 * STREAM_REPS; rep++) {
+		t.triad = rep % 2;
+		double t0 = now();
+		pool_run(pool, stream_slice, &t);
+		double gbs = (t.triad ? 3.0 : 2.0) * 4.0 * (double)t.n / (now() - t0) * 1e-9;
+		double *best = t.triad ? triad_gbs : copy_gbs;
+		*best = gbs > *best ? gbs : *best;
+	}
+out:
+	free(t.a);
+	free(t.b);
+	free(t.c);
+}
+
+/* Best GFLOP/s of C = A·B at 2048³: pool-split (blas_threads 0) or OpenBLAS-threaded. */
+static double sgemm_gflops(struct pool *pool, int blas_threads)
+{
+	const size_t nn = (size_t)SGEMM_N * SGEMM_N;
+	float *a = randn(nn, 1), *b = randn(nn, 2), *c = randn(nn, 3);
+	double best = 0, flops = 2.0 * SGEMM_N * SGEMM_N * SGEMM_N;
+	if (blas_threads)
+		openblas_set_num_threads(blas_threads);
+	for (int rep = 0; rep < SGEMM_REPS + 1; rep++) { /* the first is a warm-up */
+		double t0 = now();
+		if (blas_threads)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, SGEMM_N, SGEMM_N,
+				    SGEMM_N, 1.0f, a, SGEMM_N, b, SGEMM_N, 0.0f, c, SGEMM_N);
+		else
+			gemm(pool, 0, 0, SGEMM_N, SGEMM_N, SGEMM_N, 1.0f, a, SGEMM_N, b, SGEMM_N,
+			     0.0f, c, SGEMM_N);
+		double g = flops / (now() - t0) * 1e-9;
+		if (rep > 0 && g > best)
+			best = g;
+	}
+	openblas_set_num_threads(1); /* as pool_init left it */
+	free(a);
+	free(b);
+	free(c);
+	return best;
+}
+
+static void bench_machine(struct pool *pool, const struct options *opt)
+{
+	__builtin_cpu_init();
+	double copy, triad;
+	double pooled = sgemm_gflops(pool, 0), threaded = sgemm_gflops(pool, opt->threads);
+	stream(pool, &copy, &triad);
+	const char *env = getenv("OPENBLAS_CORETYPE");
+	printf("{\"impl\": \"byol\", \"kind\": \"machine\", \"threads\": %d, \"avx2\": %d, "
+	       "\"fma\": %d, \"avx512f\": %d, \"avx512bw\": %d, \"avx512vl\": %d, "
+	       "\"blas_core\": \"%s\", \"openblas_coretype_env\": \"%s\", \"byol_isa\": \"%s\", "
+	       "\"sgemm_n\": %d, \"sgemm_gflops\": %.2f, \"sgemm_openblas_threads_gflops\": %.2f, "
+	       "\"stream_mib\": %zu, \"copy_gbs\": %.2f, \"triad_gbs\": %.2f}\n",
+	       opt->threads, !!__builtin_cpu_supports("avx2"), !!__builtin_cpu_supports("fma"),
+	       !!__builtin_cpu_supports("avx512f"), !!__builtin_cpu_supports("avx512bw"),
+	       !!__builtin_cpu_supports("avx512vl"), blas_core_name(), env ? env : "", nn_isa_name(nn_isa()),
+	       SGEMM_N, pooled, threaded, STREAM_FLOATS * 4 >> 20, copy, triad);
+	fflush(stdout);
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: bench_nn [--threads N] [--ops] [--encoder NAME] [--min-time S] "
-			"[--shapes FILE]\n");
+	fprintf(stderr, "usage: bench_nn [--threads N] [--machine] [--ops] [--encoder NAME] "
+			"[--min-time S] [--min-reps N] [--warmup N] [--shapes FILE]\n");
 	return 64;
 }
 
 static int parse_options(struct options *o, int argc, char **argv)
 {
-	*o = (struct options){ .threads = pool_cores(), .min_time = 1.0,
-			       .shapes = "tests/bench/shapes.json" };
+	*o = (struct options){ .threads = pool_cores(), .min_time = 1.0, .min_reps = 5,
+			       .warmup = 2, .shapes = "tests/bench/shapes.json" };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--ops") == 0)
 			o->ops = 1;
+		else if (strcmp(a, "--machine") == 0)
+			o->machine = 1;
+		else if (strcmp(a, "--min-reps") == 0 && v && ++i)
+			o->min_reps = atoi(v) < 1 ? 1 : atoi(v);
+		else if (strcmp(a, "--warmup") == 0 && v && ++i)
+			o->warmup = atoi(v) < 0 ? 0 : atoi(v);
 		else if (strcmp(a, "--threads") == 0 && v && ++i)
 			o->threads = atoi(v);
 		else if (strcmp(a, "--encoder") == 0 && v && ++i)
@@ -324,7 +442,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 		else
 			return -1;
 	}
-	return o->ops || o->encoder ? 0 : -1;
+	return o->machine || o->ops || o->encoder ? 0 : -1;
 }
 
 static cJSON *read_json(const char *path)
@@ -358,6 +476,8 @@ int main(int argc, char **argv)
 	}
 	int rc = 0, found = !opt.encoder;
 	const cJSON *spec;
+	if (opt.machine)
+		bench_machine(pool, &opt);
 	if (opt.ops)
 		cJSON_ArrayForEach(spec, cJSON_GetObjectItemCaseSensitive(shapes, "ops"))
 			bench_op(spec, pool, &opt);

@@ -1,6 +1,7 @@
 """PyTorch side of byol's benchmarks: times the shapes in shapes.json.
 
 Usage: bench_torch.py [--threads N] [--ops] [--encoder NAME] [--min-time SECONDS]
+                      [--min-reps N] [--warmup N]
 
 --ops times forward and backward of every op in shapes.json (BatchNorm in
 train mode; backward computes input and parameter gradients, which are reset
@@ -9,9 +10,9 @@ training step, out = model(x); (out * dy).sum().backward(), in train mode,
 after an untimed zero_grad(set_to_none=False); run one process per encoder so
 peak RSS is per case. Each repetition timestamps the end of the forward, so
 fwd_ms, bwd_ms and total_ms are the medians of the per-repetition forward,
-backward and forward+backward times over at least 5 repetitions lasting at
-least --min-time seconds, after 2 warm-up iterations. Prints one JSON line
-per case.
+backward and forward+backward times over at least --min-reps (5) repetitions
+lasting at least --min-time seconds, after --warmup (2) warm-up iterations.
+Prints one JSON line per case.
 """
 import argparse
 import json
@@ -34,12 +35,12 @@ WARMUP = 2
 MIN_REPS = 5
 
 
-def measure(step, min_time):
+def measure(step, min_time, min_reps=MIN_REPS, warmup=WARMUP):
     """Run step() -> (fwd, bwd, total) seconds repeatedly; their medians in ms."""
-    for _ in range(WARMUP):
+    for _ in range(warmup):
         step()
     samples, start = [], time.perf_counter()
-    while len(samples) < MIN_REPS or time.perf_counter() - start < min_time:
+    while len(samples) < min_reps or time.perf_counter() - start < min_time:
         samples.append(step())
     return [1000 * statistics.median(field) for field in zip(*samples)]
 
@@ -53,7 +54,7 @@ def op_dims(spec):
     return dims
 
 
-def bench_op(spec, min_time):
+def bench_op(spec, min_time, min_reps, warmup):
     """Median forward, backward and total ms of one op."""
     leaves, buffers, forward = gen_ops.build(spec["op"], op_dims(spec))
     dy = torch.randn_like(forward(leaves))
@@ -67,10 +68,10 @@ def bench_op(spec, min_time):
         y.backward(dy)
         t2 = time.perf_counter()
         return t1 - t0, t2 - t1, t2 - t0
-    return measure(step, min_time)
+    return measure(step, min_time, min_reps, warmup)
 
 
-def bench_encoder(spec, min_time):
+def bench_encoder(spec, min_time, min_reps, warmup):
     """Median forward, backward and total ms of one encoder training step."""
     model = models.encoder(spec["model"], spec["width"], spec["stem"], spec["channels"])
     model.train()
@@ -85,7 +86,7 @@ def bench_encoder(spec, min_time):
         (out * dy).sum().backward()
         t2 = time.perf_counter()
         return t1 - t0, t2 - t1, t2 - t0
-    return measure(step, min_time)
+    return measure(step, min_time, min_reps, warmup)
 
 
 def record(kind, name, timings, threads):
@@ -104,6 +105,8 @@ def parse_args():
     parser.add_argument("--ops", action="store_true", help="benchmark every op")
     parser.add_argument("--encoder", metavar="NAME", help="benchmark one encoder")
     parser.add_argument("--min-time", type=float, default=1.0, metavar="SECONDS")
+    parser.add_argument("--min-reps", type=int, default=MIN_REPS, metavar="N")
+    parser.add_argument("--warmup", type=int, default=WARMUP, metavar="N")
     args = parser.parse_args()
     if not args.ops and args.encoder is None:
         parser.error("nothing to do: give --ops and/or --encoder NAME")
@@ -116,16 +119,17 @@ def main():
     torch.manual_seed(0)
     with open(SHAPES) as f:
         shapes = json.load(f)
+    reps, warmup = max(1, args.min_reps), max(0, args.warmup)
     if args.ops:
         for spec in shapes["ops"]:
-            timings = bench_op(spec, args.min_time)
+            timings = bench_op(spec, args.min_time, reps, warmup)
             print(record("op", spec["name"], timings, args.threads), flush=True)
     if args.encoder is not None:
         specs = [s for s in shapes["encoders"] if s["name"] == args.encoder]
         if not specs:
             names = ", ".join(s["name"] for s in shapes["encoders"])
             sys.exit(f"unknown encoder {args.encoder!r}; known: {names}")
-        timings = bench_encoder(specs[0], args.min_time)
+        timings = bench_encoder(specs[0], args.min_time, reps, warmup)
         print(record("encoder", args.encoder, timings, args.threads), flush=True)
 
 

@@ -1,14 +1,20 @@
-"""Merge byol's and PyTorch's benchmark JSON lines into one text table.
+"""Text tables of make bench's JSON lines.
 
-Usage: report.py BYOL.jsonl TORCH.jsonl
+Usage: report.py machine MACHINE.jsonl          the kernel set, sgemm and memory bandwidth
+       report.py ops BYOL.jsonl TORCH.jsonl     per-op and per-encoder tables
+       report.py steps MACHINE.jsonl STEPS.jsonl   BYOL steps and per-layer profiles
+       report.py BYOL.jsonl TORCH.jsonl         (same as ops)
 
-Rows are matched by (kind, name); ops are listed first, then encoders, each
+ops: rows are matched by (kind, name); ops are listed first, then encoders, each
 in the order of first appearance (byol's file first). The speed ratio is
 torch total_ms / byol total_ms, so > 1 means byol is faster. Values missing
 on either side print "-". Lines that are not JSON objects are ignored.
+steps: see steps_report.py.
 """
 import json
 import sys
+
+import steps_report
 
 COLUMNS = ("name", "byol fwd ms", "bwd ms", "total ms", "GFLOP/s", "peak RSS MB",
            "torch total ms", "torch RSS MB", "speed ratio")
@@ -44,13 +50,14 @@ def row(name, byol, torch):
             fmt(torch.get("total_ms")), fmt(torch.get("peak_rss_mb"), 1), fmt(ratio))
 
 
-def table(rows):
-    """Aligned lines: name left-aligned, numbers right-aligned."""
-    rows = [COLUMNS] + rows
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+def table(rows, columns=COLUMNS, left=1):
+    """Aligned lines: the first `left` columns left-aligned, the others right-aligned."""
+    rows = [columns] + rows
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
     lines = []
     for r in rows:
-        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        cells = [c.ljust(w) if i < left else c.rjust(w)
+                 for i, (c, w) in enumerate(zip(r, widths))]
         lines.append(" | ".join(cells))
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return lines
@@ -84,9 +91,18 @@ def report(byol_records, torch_records):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: report.py BYOL.jsonl TORCH.jsonl")
-    print("\n".join(report(read_records(sys.argv[1]), read_records(sys.argv[2]))))
+    args = sys.argv[1:]
+    if len(args) == 2 and args[0] not in ("machine", "ops", "steps"):
+        args = ["ops"] + args
+    if args[:1] == ["machine"] and len(args) == 2:
+        lines = steps_report.machine_lines(read_records(args[1]))
+    elif args[:1] == ["ops"] and len(args) == 3:
+        lines = report(read_records(args[1]), read_records(args[2]))
+    elif args[:1] == ["steps"] and len(args) == 3:
+        lines = steps_report.report(read_records(args[1]), read_records(args[2]), table)
+    else:
+        sys.exit(__doc__.split("\n\n")[1])
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
