@@ -36,7 +36,7 @@
 static const char defaults_json[] =
 	"{\"name\": \"\", \"seed\": 0, \"threads\": 0,"
 	" \"data\": " DATA("train") ", \"eval_data\": " DATA("test") ","
-	" \"model\": {\"encoder\": \"resnet50\", \"width\": 1.0, \"stem\": \"imagenet\","
+	" \"model\": {\"encoder\": \"resnet50\", \"width\": 1.0, \"stem\": \"imagenet\", \"conv\": \"exact\","
 	"  \"projector\": {\"hidden\": 4096, \"out\": 256},"
 	"  \"predictor\": {\"hidden\": 4096, \"out\": 256}},"
 	" \"augment\": {\"view1\": " VIEW("1.0", "0.0") ", \"view2\": " VIEW("0.1", "0.2") "},"
@@ -119,6 +119,7 @@ static const char *const formats[] = {"idx", "cifar10", "cifar100", "imagefolder
 static const char *const on_errors[] = {"skip", "fail", NULL};
 static const char *const encoders[] = {"convnet", "resnet18", "resnet34", "resnet50", NULL};
 static const char *const stems[] = {"cifar", "imagenet", NULL};
+static const char *const convs[] = {"exact", "winograd", NULL};
 static const char *const optimizers[] = {"lars", "sgd", NULL};
 
 #define FIELD_SIZE (sizeof((struct spec_error *)0)->field)
@@ -634,18 +635,20 @@ static int read_view(struct spec_view *v, const cJSON *o, const char *prefix,
 	return 0;
 }
 
-/* The encoder, stem and optimiser names. */
+/* The encoder, stem, convolution and optimiser names. */
 static int read_choices(struct spec *s, const cJSON *json, struct spec_error *err)
 {
 	const cJSON *model = at(json, "model");
 	int encoder = read_choice(model, "model", "encoder", "encoder", encoders, err);
 	int stem = encoder < 0 ? -1 : read_choice(model, "model", "stem", "stem", stems, err);
-	int optim = stem < 0 ? -1 : read_choice(at(json, "optim"), "optim", "name", "optimizer",
+	int conv = stem < 0 ? -1 : read_choice(model, "model", "conv", "convolution", convs, err);
+	int optim = conv < 0 ? -1 : read_choice(at(json, "optim"), "optim", "name", "optimizer",
 						 optimizers, err);
 	if (optim < 0)
 		return ERR_INVALID;
 	strcpy(s->model.encoder, encoders[encoder]);
 	s->model.imagenet_stem = stem == 1;
+	s->model.winograd = conv == 1;
 	strcpy(s->optim.name, optimizers[optim]);
 	return 0;
 }

@@ -73,6 +73,7 @@ struct spec {
 		char encoder[16]; /* convnet | resnet18 | resnet34 | resnet50 */
 		double width;     /* channel multiplier, (0, 16] */
 		int imagenet_stem; /* stem: 1 = "imagenet", 0 = "cifar" */
+		int winograd;      /* conv: 1 = "winograd" (3×3 stride 1), 0 = "exact" */
 		int proj_hidden, proj_out, pred_hidden, pred_out;
 	} model;
 	struct spec_view view[2];

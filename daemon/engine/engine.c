@@ -111,7 +111,8 @@ int engine_model_config(const struct spec *s, struct byol_config *cfg, struct by
 		.proj_hidden = s->model.proj_hidden, .proj_out = s->model.proj_out,
 		.pred_hidden = s->model.pred_hidden, .pred_out = s->model.pred_out,
 		.batch = s->train.batch_size,
-		.encoder = { .width = s->model.width, .imagenet_stem = s->model.imagenet_stem },
+		.encoder = { .width = s->model.width, .imagenet_stem = s->model.imagenet_stem,
+			     .winograd = s->model.winograd },
 	};
 	*optim = (struct byol_optim){ .lars = strcmp(s->optim.name, "lars") == 0,
 				      .weight_decay = s->optim.weight_decay,

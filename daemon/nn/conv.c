@@ -16,6 +16,7 @@
 #include "nn/ops.h"
 
 #include "nn/conv_direct.h"
+#include "nn/winograd.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -74,8 +75,15 @@ static struct conv_layout layout(const struct conv2d_dims *d, int nth)
 	return l;
 }
 
+static int use_winograd(const struct conv2d_dims *d)
+{
+	return d->winograd && conv2d_winograd_supported(d);
+}
+
 size_t conv2d_work_floats(const struct conv2d_dims *d, int nth)
 {
+	if (use_winograd(d))
+		return conv2d_winograd_work_floats(d, nth);
 	size_t im2col = layout(d, nth).per_thread * (size_t)nth;
 	if (!conv_direct_use_forward(d) && !conv_direct_use_dinp(d) && !conv_direct_use_weights(d))
 		return im2col;
@@ -304,6 +312,10 @@ static void conv_forward_groups(void *arg, int tid, int nth)
 void conv2d_forward(struct pool *p, float *out, float *work, const float *inp,
 		    const float *weight, const float *bias, const struct conv2d_dims *d)
 {
+	if (use_winograd(d)) {
+		conv2d_winograd_forward(p, out, work, inp, weight, bias, d);
+		return;
+	}
 	if (conv_direct_use_forward(d)) {
 		conv_direct_forward(p, out, work, inp, weight, bias, d);
 		return;
@@ -391,6 +403,10 @@ void conv2d_backward(struct pool *p, float *dinp, float *dweight, float *dbias, 
 		     const float *dout, const float *inp, const float *weight,
 		     const struct conv2d_dims *d)
 {
+	if (use_winograd(d)) {
+		conv2d_winograd_backward(p, dinp, dweight, dbias, work, dout, inp, weight, d);
+		return;
+	}
 	const int direct_dinp = dinp && conv_direct_use_dinp(d);
 	const int direct_weights = (dweight || dbias) && conv_direct_use_weights(d);
 	if (direct_dinp || direct_weights) {

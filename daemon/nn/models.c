@@ -120,6 +120,7 @@ static int convnet_build(struct nn_net *net, const char *prefix, int x, double w
 
 int encoder_build(struct nn_net *net, const char *prefix, int x, const struct encoder_config *cfg)
 {
+	net->conv_winograd = cfg->winograd;
 	if (cfg->arch == ENCODER_CONVNET)
 		return convnet_build(net, prefix, x, cfg->width);
 	return resnet_build(net, prefix, x, cfg);

@@ -29,6 +29,7 @@ struct encoder_config {
 	enum encoder_arch arch;
 	double width;      /* channel multiplier, > 0 */
 	int imagenet_stem; /* ResNets: 1 = 7×7/2 + max-pool, 0 = CIFAR 3×3/1 */
+	int winograd;      /* 3×3 stride-1 convolutions by Winograd (nn_net.conv_winograd) */
 };
 
 /* "convnet", "resnet18", ... ↔ enum; parse returns -1 for an unknown name. */

@@ -399,8 +399,7 @@ static void batch_needs(const struct nn_net *net, int batch, size_t *work, size_
 		const struct nn_act *in = &net->acts[nd->in], *out = &net->acts[nd->out];
 		if (nd->op == NN_OP_CONV2D) {
 			struct conv2d_dims d;
-			conv2d_dims_init(&d, batch, in->c, in->h, in->w, out->c, nd->k, nd->stride,
-					 nd->pad);
+			nn_net_conv_dims(net, nd, batch, &d);
 			size_t need = conv2d_work_floats(&d, nth);
 			*work = need > *work ? need : *work;
 		} else if (nd->op == NN_OP_BATCHNORM) {
@@ -510,7 +509,7 @@ static void forward_node(struct nn_net *net, struct nn_node *nd)
 	switch (nd->op) {
 	case NN_OP_CONV2D: {
 		struct conv2d_dims d;
-		conv2d_dims_init(&d, n, in->c, in->h, in->w, out->c, nd->k, nd->stride, nd->pad);
+		nn_net_conv_dims(net, nd, n, &d);
 		conv2d_forward(p, out->data, net->work, in->data, w, b, &d);
 		break;
 	}
@@ -598,7 +597,7 @@ static void backward_node(struct nn_net *net, struct nn_node *nd, int parts)
 	switch (nd->op) {
 	case NN_OP_CONV2D: {
 		struct conv2d_dims d;
-		conv2d_dims_init(&d, n, in->c, in->h, in->w, out->c, nd->k, nd->stride, nd->pad);
+		nn_net_conv_dims(net, nd, n, &d);
 		if (din || dw || db)
 			conv2d_backward(p, din, dw, db, net->work, out->grad, in->data, w, &d);
 		break;
@@ -693,6 +692,14 @@ int nn_net_out_dim(const struct nn_net *net)
 	return (int)act_floats(&net->acts[net->n_acts - 1]);
 }
 
+void nn_net_conv_dims(const struct nn_net *net, const struct nn_node *nd, int batch,
+		      struct conv2d_dims *d)
+{
+	const struct nn_act *in = &net->acts[nd->in], *out = &net->acts[nd->out];
+	conv2d_dims_init(d, batch, in->c, in->h, in->w, out->c, nd->k, nd->stride, nd->pad);
+	d->winograd = net->conv_winograd;
+}
+
 void nn_net_flops(const struct nn_net *net, double *fwd, double *bwd)
 {
 	*fwd = *bwd = 0;
@@ -702,8 +709,7 @@ void nn_net_flops(const struct nn_net *net, double *fwd, double *bwd)
 		double f = 0;
 		if (nd->op == NN_OP_CONV2D) {
 			struct conv2d_dims d;
-			conv2d_dims_init(&d, net->batch, in->c, in->h, in->w, out->c, nd->k,
-					 nd->stride, nd->pad);
+			nn_net_conv_dims(net, nd, net->batch, &d);
 			f = conv2d_flops(&d);
 		} else if (nd->op == NN_OP_LINEAR) {
 			f = 2.0 * net->batch * act_floats(in) * out->c;

@@ -130,6 +130,7 @@ struct nn_net {
 	int train;     /* mode of the last forward */
 	int finalized;
 	struct nn_node_prof *prof; /* n_nodes entries in profile mode, else NULL */
+	int conv_winograd; /* 3×3 stride-1 convolutions by Winograd (spec model.conv) */
 	struct err err; /* first build error */
 };
 
@@ -177,6 +178,9 @@ const struct nn_tensor *nn_net_param(const struct nn_net *net, const char *name)
 const struct nn_tensor *nn_net_buffer(const struct nn_net *net, const char *name);
 /* Per-sample output shape and size. */
 int nn_net_out_dim(const struct nn_net *net);
+/* The dimensions (and algorithm) of conv node nd at batch size batch. */
+void nn_net_conv_dims(const struct nn_net *net, const struct nn_node *nd, int batch,
+		      struct conv2d_dims *d);
 /* FLOPs of one forward and one backward pass at the current batch size (backward:
    the weight products, and the input products wherever an input gradient is made). */
 void nn_net_flops(const struct nn_net *net, double *fwd, double *bwd);

@@ -30,6 +30,8 @@ struct conv2d_dims {
 	int n, c, h, w;    /* input (N,C,H,W) */
 	int oc, k, stride, pad;
 	int oh, ow;        /* output (N,OC,OH,OW), set by conv2d_dims_init */
+	int winograd;      /* 1: 3×3 stride-1 layers by Winograd F(2×2,3×3) (nn/winograd.h);
+			      0 (conv2d_dims_init's): the exact paths */
 };
 
 /* Fill d and compute the output size; returns -1 if the output would be empty. */

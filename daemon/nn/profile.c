@@ -70,7 +70,7 @@ static double product_flops(const struct nn_net *net, const struct nn_node *nd)
 	if (nd->op != NN_OP_CONV2D)
 		return 0;
 	struct conv2d_dims d;
-	conv2d_dims_init(&d, net->batch, in->c, in->h, in->w, out->c, nd->k, nd->stride, nd->pad);
+	nn_net_conv_dims(net, nd, net->batch, &d);
 	return conv2d_flops(&d);
 }
 

@@ -314,12 +314,48 @@ static void test_pool(void **state)
 	pool_free(big);
 }
 
+/* model.conv = winograd reaches the 3×3 stride-1 layers: outputs close to the
+   exact path's but not its bits (the kernels' bound is test_winograd's). */
+static void test_winograd_option(void **state)
+{
+	(void)state;
+	struct nn_net exact, wino;
+	struct err e;
+	build(&exact, ENCODER_RESNET18, 0.25, 0, 1, 12);
+	struct encoder_config cfg = { .arch = ENCODER_RESNET18, .width = 0.25, .winograd = 1 };
+	nn_net_init(&wino, pool, 1, 12, 12);
+	assert_true(encoder_build(&wino, "", 0, &cfg) >= 0);
+	assert_int_equal(wino.conv_winograd, 1);
+	assert_int_equal(nn_net_finalize(&wino, &e), 0);
+	assert_int_equal(nn_net_set_batch(&exact, 4, NN_GRAD_NONE, &e), 0);
+	assert_int_equal(nn_net_set_batch(&wino, 4, NN_GRAD_NONE, &e), 0);
+	nn_net_reset_params(&exact, 3);
+	nn_net_reset_params(&wino, 3);
+	float x[4 * 12 * 12];
+	for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+		x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+	const int n = 4 * nn_net_out_dim(&exact);
+	const float *a = nn_net_forward(&exact, x, 1), *b = nn_net_forward(&wino, x, 1);
+	double worst = 0, scale = 0;
+	int differ = 0;
+	for (int i = 0; i < n; i++) {
+		worst = fmax(worst, fabs((double)a[i] - b[i]));
+		scale = fmax(scale, fabs((double)a[i]));
+		differ |= a[i] != b[i];
+	}
+	assert_true(differ);
+	assert_true(worst <= 1e-4 * scale);
+	nn_net_free(&exact);
+	nn_net_free(&wino);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_and_sizes), cmocka_unit_test(test_width_rounding),
 		cmocka_unit_test(test_init),		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_replica_seam),	cmocka_unit_test(test_pool),
+		cmocka_unit_test(test_winograd_option),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -176,8 +176,10 @@ static void test_set_strings(void **state)
 		"model.projector={\"hidden\": 512}", /* an object merges */
 		"optim.base_lr=5e-1",
 		"checkpoint.every_steps=1000",
+		"model.conv=winograd",
 	};
 	accept(&s, NULL, NULL, sets, LEN(sets));
+	assert_int_equal(s.model.winograd, 1);
 	assert_int_equal(s.train.epochs, 2);
 	assert_string_equal(s.model.encoder, "resnet18");
 	assert_int_equal(s.model.imagenet_stem, 0);
