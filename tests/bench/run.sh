@@ -60,7 +60,5 @@ BUILD="$BUILD" "$PYTHON" tests/bench/bench_byold.py --runs "$BYOLD_RUNS"
 echo
 echo "make bench: $(($(date +%s) - start)) s"
 
-# Another engineer's data-pipeline benchmark, when present.
-if [ -f tests/bench/data.sh ]; then
-	BUILD="$BUILD" THREADS="$THREADS" PYTHON="$PYTHON" sh tests/bench/data.sh
-fi
+# The data pipeline: decode + augment rates and the step's data wait.
+BUILD="$BUILD" THREADS="$THREADS" PYTHON="$PYTHON" sh tests/bench/data.sh
