@@ -5,12 +5,33 @@
 
 #include <math.h>
 
-static double sum_squares(const float *x, size_t n)
+#define LANES 8
+
+/*
+ * Σp² and Σ(g + wd·p)² of a tensor in one pass, each in LANES double partial
+ * sums (a fixed order, so the same on every run) that the compiler vectorises:
+ * one running sum would wait on each add's latency.
+ */
+static void norms2(const float *p, const float *g, size_t n, double wd, double *pp, double *dd)
 {
-	double s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += (double)x[i] * x[i];
-	return s;
+	double a[LANES] = { 0 }, b[LANES] = { 0 };
+	size_t i = 0;
+	for (; i + LANES <= n; i += LANES)
+		for (int l = 0; l < LANES; l++) {
+			double x = p[i + l], d = g[i + l] + wd * x;
+			a[l] += x * x;
+			b[l] += d * d;
+		}
+	for (; i < n; i++) {
+		double x = p[i], d = g[i] + wd * x;
+		a[0] += x * x;
+		b[0] += d * d;
+	}
+	*pp = *dd = 0;
+	for (int l = 0; l < LANES; l++) {
+		*pp += a[l];
+		*dd += b[l];
+	}
 }
 
 /* One tensor's update (see optim.h). */
@@ -20,12 +41,9 @@ static void update_tensor(float *p, const float *g, float *mu, size_t n, int dec
 	const double wd = decay ? o->weight_decay : 0.0;
 	double scale = 1.0;
 	if (o->lars && decay) {
-		double pn = sqrt(sum_squares(p, n)), gn = 0;
-		for (size_t i = 0; i < n; i++) {
-			double d = g[i] + wd * p[i];
-			gn += d * d;
-		}
-		gn = sqrt(gn);
+		double pp, dd;
+		norms2(p, g, n, wd, &pp, &dd);
+		double pn = sqrt(pp), gn = sqrt(dd);
 		if (pn > 0 && gn > 0)
 			scale = o->eta * pn / gn;
 	}
