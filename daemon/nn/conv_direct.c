@@ -130,8 +130,11 @@ __attribute__((target("avx512f"))) static void avx512_dw_row8(float *restrict dw
 			dw[(size_t)o * dw_stride + (size_t)k] += _mm512_reduce_add_ps(acc[o][k]);
 }
 
+typedef void (*fwd_block_fn)(float *, const float *, size_t, const float *, int, const long *,
+			     size_t);
+
 struct kernels {
-	void (*fwd_block)(float *, const float *, size_t, const float *, int, const long *, size_t);
+	fwd_block_fn fwd_block, fwd1_block; /* 9 taps (3×3), 1 tap (1×1) */
 	void (*dw_row)(float *, size_t, const float *, size_t, const float *, size_t);
 	size_t block_j, dw_vw; /* floats per forward block, per weight-gradient vector */
 	int dw_o;              /* output channels per weight-gradient block */
@@ -143,10 +146,12 @@ static struct kernels kernels(const struct conv2d_dims *d)
 	switch (nn_isa()) {
 	case NN_ISA_AVX512:
 		if (d->oc % 8 == 0)
-			return (struct kernels){ avx512_fwd_block, avx512_dw_row8, 96, 16, 8 };
-		return (struct kernels){ avx512_fwd_block, avx2_dw_row, 96, 8, 4 };
-	case NN_ISA_AVX2: return (struct kernels){ avx2_fwd_block, avx2_dw_row, 24, 8, 4 };
-	default: return (struct kernels){ generic_fwd_block, generic_dw_row, 12, 4, 4 };
+			return (struct kernels){ avx512_fwd_block, avx512_fwd1_block, avx512_dw_row8, 96, 16, 8 };
+		return (struct kernels){ avx512_fwd_block, avx512_fwd1_block, avx2_dw_row, 96, 8, 4 };
+	case NN_ISA_AVX2:
+		return (struct kernels){ avx2_fwd_block, avx2_fwd1_block, avx2_dw_row, 24, 8, 4 };
+	default:
+		return (struct kernels){ generic_fwd_block, generic_fwd1_block, generic_dw_row, 12, 4, 4 };
 	}
 }
 
@@ -158,6 +163,7 @@ struct flat {
 	size_t base;      /* offset of pixel (0, 0, 0) */
 	size_t len;       /* flat positions of a group: G·Hp·Wp */
 	size_t s;         /* floats per plane */
+	int taps;         /* 9 (3×3) or 1 (1×1) */
 	long off[TAPS];   /* offset of each tap */
 };
 
@@ -173,15 +179,22 @@ static size_t round_up(size_t x, size_t m)
  */
 #define PLANE_SLACK 32
 
+/* 1×1 layers read no neighbours: their planes are the images packed densely. */
+static size_t pad_of(const struct conv2d_dims *d)
+{
+	return d->k == 3;
+}
+
 static size_t front(const struct conv2d_dims *d)
 {
-	return round_up((size_t)d->w + 2, 16) + PLANE_SLACK;
+	return pad_of(d) ? round_up((size_t)d->w + 2, 16) + PLANE_SLACK : 0;
 }
 
 static size_t plane_floats(const struct conv2d_dims *d, int g)
 {
-	size_t wp = (size_t)d->w + 1, len = (size_t)g * (d->h + 1) * wp;
-	return round_up(front(d) + round_up(len, MAX_BLOCK_J) + wp + 1 + 16 + PLANE_SLACK, 16);
+	size_t wp = (size_t)d->w + pad_of(d), len = (size_t)g * (d->h + pad_of(d)) * wp;
+	size_t back = pad_of(d) ? wp + 1 + 16 + PLANE_SLACK : 0;
+	return round_up(front(d) + round_up(len, MAX_BLOCK_J) + back, 16);
 }
 
 /* Channels of flat planes a thread holds: input, output (or input gradient), output gradient. */
@@ -198,7 +211,7 @@ static size_t planes(const struct conv2d_dims *d)
 static int group_images(const struct conv2d_dims *d, int nth)
 {
 	size_t per_thread = ((size_t)d->n + (size_t)nth - 1) / (size_t)nth;
-	size_t img = (size_t)(d->h + 1) * (d->w + 1);
+	size_t img = (size_t)(d->h + pad_of(d)) * (d->w + pad_of(d));
 	size_t g = (GROUP_LEN + img - 1) / img;
 	if (g > per_thread)
 		g = per_thread;
@@ -209,19 +222,27 @@ static int group_images(const struct conv2d_dims *d, int nth)
 
 static struct flat flat_of(const struct conv2d_dims *d, int nth)
 {
-	struct flat f = { .wp = (size_t)d->w + 1, .hp = (size_t)d->h + 1 };
+	struct flat f = { .wp = (size_t)d->w + pad_of(d), .hp = (size_t)d->h + pad_of(d),
+			  .taps = d->k * d->k };
 	f.g = group_images(d, nth);
 	f.base = front(d);
 	f.len = (size_t)f.g * f.hp * f.wp;
 	f.s = plane_floats(d, f.g);
-	for (int t = 0; t < TAPS; t++)
+	f.off[0] = 0;
+	for (int t = 0; f.taps == TAPS && t < TAPS; t++)
 		f.off[t] = (long)(t / 3 - 1) * (long)f.wp + (t % 3 - 1);
 	return f;
 }
 
 int conv_direct_supported(const struct conv2d_dims *d)
 {
-	return d->k == 3 && d->stride == 1 && d->pad == 1 && d->oc % BLOCK_O == 0;
+	int shape = (d->k == 3 && d->pad == 1) || (d->k == 1 && d->pad == 0);
+	return shape && d->stride == 1 && d->oc % BLOCK_O == 0;
+}
+
+int conv_direct_supported_weights(const struct conv2d_dims *d)
+{
+	return conv_direct_supported(d) && d->k == 3;
 }
 
 int conv_direct_supported_dinp(const struct conv2d_dims *d)
@@ -239,17 +260,21 @@ static int blas_is_wide(void)
 
 /*
  * Where the direct path beats im2col + OpenBLAS (per-core rates on Zen 4
- * and 5, tests/bench): at 512 bits its forward loop (also backward-data's)
- * up to 256 channels, or 128 against OpenBLAS's own AVX-512 kernels, and its
- * weight-gradient loop up to 128 input channels; at 256 bits both up to 32
- * channels, the weight gradient up to 16 against AVX-512 OpenBLAS.
+ * and 5, tests/bench): at 512 bits its 3×3 forward loop (also
+ * backward-data's) up to 256 channels, or 128 against OpenBLAS's own AVX-512
+ * kernels, its 1×1 loop against OpenBLAS's AVX2 kernels only, and its
+ * weight-gradient loop up to 128 input channels; at 256 bits 3×3 layers up
+ * to 32 channels, the weight gradient up to 16 against AVX-512 OpenBLAS.
  */
-static int direct_wins_forward(int c, int oc)
+static int direct_wins_forward(const struct conv2d_dims *d, int c, int oc)
 {
 	int widest = c > oc ? c : oc;
 	switch (nn_isa()) {
-	case NN_ISA_AVX512: return widest <= (blas_is_wide() ? 128 : 256);
-	case NN_ISA_AVX2: return widest <= 32;
+	case NN_ISA_AVX512:
+		if (d->k == 1)
+			return !blas_is_wide();
+		return widest <= (blas_is_wide() ? 128 : 256);
+	case NN_ISA_AVX2: return d->k == 3 && widest <= 32;
 	default: return 0; /* the portable loops are for tests and odd CPUs */
 	}
 }
@@ -265,24 +290,24 @@ static int direct_wins_weights(int c)
 
 int conv_direct_use_forward(const struct conv2d_dims *d)
 {
-	return conv_direct_enabled() && conv_direct_supported(d) && direct_wins_forward(d->c, d->oc);
+	return conv_direct_enabled() && conv_direct_supported(d) && direct_wins_forward(d, d->c, d->oc);
 }
 
 int conv_direct_use_dinp(const struct conv2d_dims *d)
 {
 	return conv_direct_enabled() && conv_direct_supported_dinp(d) &&
-	       direct_wins_forward(d->oc, d->c);
+	       direct_wins_forward(d, d->oc, d->c);
 }
 
 int conv_direct_use_weights(const struct conv2d_dims *d)
 {
-	return conv_direct_enabled() && conv_direct_supported(d) && direct_wins_weights(d->c);
+	return conv_direct_enabled() && conv_direct_supported_weights(d) && direct_wins_weights(d->c);
 }
 
 /* Per thread: the flat planes, packed weights (both orders), weight and bias partials. */
 static size_t weights(const struct conv2d_dims *d)
 {
-	return (size_t)d->oc * d->c * TAPS;
+	return (size_t)d->oc * d->c * (size_t)(d->k * d->k);
 }
 
 /* A thread's share of the workspace, rounded to whole cache lines. */
@@ -311,6 +336,12 @@ static void pack_flat(float *dst, const float *src, int gn, int c, const struct 
 		p += f->base;
 		for (int g = 0; g < gn; g++) {
 			const float *img = src + ((size_t)g * c + ch) * hw;
+			if (f->taps == 1) { /* dense */
+				for (size_t j = 0; j < hw; j++)
+					p[j] = img[j];
+				p += hw;
+				continue;
+			}
 			for (int y = 0; y < d->h; y++, p += f->wp) {
 				for (int x = 0; x < d->w; x++)
 					p[x] = img[(size_t)y * d->w + x];
@@ -351,23 +382,25 @@ static void unpack_flat(float *dst, const float *src, int gn, int c, const float
 /* wp[ob][c][t][q] = w[ob·4 + q][c][t]: the forward loop's order. */
 static void pack_weights(float *wp, const float *w, const struct conv2d_dims *d)
 {
+	const int nt = d->k * d->k;
 	for (int ob = 0; ob < d->oc / BLOCK_O; ob++)
 		for (int c = 0; c < d->c; c++)
-			for (int t = 0; t < TAPS; t++)
+			for (int t = 0; t < nt; t++)
 				for (int q = 0; q < BLOCK_O; q++)
-					wp[(((size_t)ob * d->c + c) * TAPS + t) * BLOCK_O + q] =
-						w[(((size_t)ob * BLOCK_O + q) * d->c + c) * TAPS + t];
+					wp[(((size_t)ob * d->c + c) * nt + t) * BLOCK_O + q] =
+						w[(((size_t)ob * BLOCK_O + q) * d->c + c) * nt + t];
 }
 
 /* wt[cb][o][t][q] = w[o][cb·4 + q][t]: backward-data's order (C and OC swapped). */
 static void pack_weights_transposed(float *wt, const float *w, const struct conv2d_dims *d)
 {
+	const int nt = d->k * d->k;
 	for (int cb = 0; cb < d->c / BLOCK_O; cb++)
 		for (int o = 0; o < d->oc; o++)
-			for (int t = 0; t < TAPS; t++)
+			for (int t = 0; t < nt; t++)
 				for (int q = 0; q < BLOCK_O; q++)
-					wt[(((size_t)cb * d->oc + o) * TAPS + t) * BLOCK_O + q] =
-						w[((size_t)o * d->c + (size_t)cb * BLOCK_O + q) * TAPS + t];
+					wt[(((size_t)cb * d->oc + o) * nt + t) * BLOCK_O + q] =
+						w[((size_t)o * d->c + (size_t)cb * BLOCK_O + q) * nt + t];
 }
 
 /* ---- per-thread work ------------------------------------------------------------ */
@@ -407,10 +440,11 @@ static void conv_planes(const struct direct_task *t, float *out, const float *in
 {
 	const struct flat *f = &t->f;
 	const size_t len = round_up(f->len, t->k.block_j);
+	const fwd_block_fn block = f->taps == 1 ? t->k.fwd1_block : t->k.fwd_block;
 	for (int ob = 0; ob < n_out / BLOCK_O; ob++)
 		for (size_t j0 = 0; j0 < len; j0 += t->k.block_j)
-			t->k.fwd_block(out + (size_t)ob * BLOCK_O * f->s + f->base, in + f->base, f->s,
-				       w + (size_t)ob * n_in * TAPS * BLOCK_O, n_in, off, j0);
+			block(out + (size_t)ob * BLOCK_O * f->s + f->base, in + f->base, f->s,
+			      w + (size_t)ob * n_in * f->taps * BLOCK_O, n_in, off, j0);
 }
 
 static void direct_forward_groups(void *arg, int tid, int nth)

@@ -1,5 +1,5 @@
 /*
- * conv_direct.h — direct 3×3 stride-1 convolution without im2col (conv_direct.c).
+ * conv_direct.h — direct 3×3 and 1×1 stride-1 convolutions without im2col (conv_direct.c).
  *
  * conv2d_forward/backward (ops.h) take this path for the layers and
  * directions where it is faster (conv_direct_use_*), unless it is switched
@@ -10,9 +10,12 @@
 
 #include "nn/ops.h"
 
-/* 3×3, stride 1, pad 1, output channels a multiple of 4 (and, for dinp, input channels too). */
+/* 3×3 pad 1 or 1×1 pad 0, stride 1, output channels a multiple of 4 (and, for
+   dinp, input channels too); the weight gradient for 3×3 only (dweight must be
+   NULL otherwise). */
 int conv_direct_supported(const struct conv2d_dims *d);
 int conv_direct_supported_dinp(const struct conv2d_dims *d);
+int conv_direct_supported_weights(const struct conv2d_dims *d);
 /* Whether conv2d_* may use the direct path at all (default yes). */
 int conv_direct_enabled(void);
 void conv_direct_enable(int on);

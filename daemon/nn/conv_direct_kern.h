@@ -15,33 +15,40 @@ typedef float KERN(vf) __attribute__((vector_size(VW * sizeof(float))));
 typedef float KERN(vfu) __attribute__((vector_size(VW * sizeof(float)), aligned(4), may_alias));
 
 /*
- * out[o·S + j] = Σ_c Σ_t w[c][t][o] · in[c·S + j + off[t]] for the 4 rows o
- * and the KJ·VW positions j from j0; w is packed [C][9][4].
+ * out[o·S + j] = Σ_c Σ_t w[c][t][o] · in[c·S + j + off[t]] for the 4 rows o,
+ * the KJ·VW positions j from j0 and the NT taps t; w is packed [C][NT][4].
+ * Written once for any tap count, instantiated for 9 (3×3) and 1 (1×1).
  */
-KERN_TARGET static void KERN(fwd_block)(float *restrict out, const float *restrict in, size_t s,
-					const float *restrict w, int c_in, const long *off, size_t j0)
-{
-	KERN(vf) acc[4][KJ];
-	for (int o = 0; o < 4; o++)
-		for (int j = 0; j < KJ; j++)
-			acc[o][j] = (KERN(vf)){ 0 };
-	for (int c = 0; c < c_in; c++) {
-		const float *x = in + (size_t)c * s + j0;
-		const float *wc = w + (size_t)c * 36;
-		for (int t = 0; t < 9; t++) {
-			KERN(vf) xv[KJ];
-			for (int j = 0; j < KJ; j++)
-				xv[j] = *(const KERN(vfu) *)(x + off[t] + j * VW);
-			for (int o = 0; o < 4; o++)
-				for (int j = 0; j < KJ; j++)
-					acc[o][j] += xv[j] * wc[t * 4 + o];
-		}
+#define FWD_BLOCK(name, NT)                                                                  \
+	KERN_TARGET static void KERN(name)(float *restrict out, const float *restrict in,      \
+					   size_t s, const float *restrict w, int c_in,          \
+					   const long *off, size_t j0)                           \
+	{                                                                                    \
+		KERN(vf) acc[4][KJ];                                                         \
+		for (int o = 0; o < 4; o++)                                                  \
+			for (int j = 0; j < KJ; j++)                                         \
+				acc[o][j] = (KERN(vf)){ 0 };                                 \
+		for (int c = 0; c < c_in; c++) {                                             \
+			const float *x = in + (size_t)c * s + j0;                            \
+			const float *wc = w + (size_t)c * (NT) * 4;                          \
+			for (int t = 0; t < (NT); t++) {                                     \
+				KERN(vf) xv[KJ];                                             \
+				for (int j = 0; j < KJ; j++)                                 \
+					xv[j] = *(const KERN(vfu) *)(x + off[t] + j * VW);   \
+				for (int o = 0; o < 4; o++)                                  \
+					for (int j = 0; j < KJ; j++)                         \
+						acc[o][j] += xv[j] * wc[t * 4 + o];          \
+			}                                                                    \
+		}                                                                            \
+		for (int o = 0; o < 4; o++)                                                  \
+			for (int j = 0; j < KJ; j++)                                         \
+				*(KERN(vfu) *)(out + (size_t)o * s + j0 + (size_t)j * VW) =   \
+					acc[o][j];                                           \
 	}
-	for (int o = 0; o < 4; o++)
-		for (int j = 0; j < KJ; j++)
-			*(KERN(vfu) *)(out + (size_t)o * s + j0 + (size_t)j * VW) = acc[o][j];
-}
 
+FWD_BLOCK(fwd_block, 9)
+FWD_BLOCK(fwd1_block, 1)
+#undef FWD_BLOCK
 
 #ifndef FWD_ONLY
 /* The sum of a vector's lanes, as a tree of halves (short dependency chain). */

@@ -10,7 +10,8 @@
  * every element must hold that bound, computed beside the float64 value.
  * The shapes cover single images and groups, batches that split unevenly
  * over two threads, planes from 1×1 to 28×28, non-square planes, one input
- * channel, and more channels than a register block.
+ * channel, more channels than a register block, and 1×1 layers (forward and
+ * input gradient; their weight gradient is im2col's).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -29,14 +30,15 @@
 #define U 0x1p-24
 
 struct shape {
-	int n, c, h, w, oc, bias;
+	int n, c, h, w, oc, bias, k;
 };
 
 static const struct shape SHAPES[] = {
-	{ 1, 4, 5, 5, 4, 0 },    { 5, 16, 28, 28, 16, 1 }, { 3, 4, 7, 7, 8, 1 },
-	{ 7, 8, 4, 4, 12, 0 },   { 2, 1, 9, 11, 4, 1 },    { 3, 32, 14, 14, 32, 0 },
-	{ 2, 4, 5, 13, 8, 1 },   { 3, 4, 1, 1, 4, 0 },     { 4, 128, 4, 4, 128, 0 },
-	{ 2, 12, 2, 3, 20, 1 },
+	{ 1, 4, 5, 5, 4, 0, 3 },     { 5, 16, 28, 28, 16, 1, 3 }, { 3, 4, 7, 7, 8, 1, 3 },
+	{ 7, 8, 4, 4, 12, 0, 3 },    { 2, 1, 9, 11, 4, 1, 3 },    { 3, 32, 14, 14, 32, 0, 3 },
+	{ 2, 4, 5, 13, 8, 1, 3 },    { 3, 4, 1, 1, 4, 0, 3 },     { 4, 128, 4, 4, 128, 0, 3 },
+	{ 2, 12, 2, 3, 20, 1, 3 },   { 5, 64, 8, 8, 16, 1, 1 },   { 3, 16, 7, 5, 64, 0, 1 },
+	{ 9, 256, 2, 2, 32, 0, 1 },  { 2, 1, 6, 6, 4, 1, 1 },
 };
 
 static double gamma_n(double n)
@@ -68,10 +70,10 @@ static float *copy(const float *src, size_t n)
 
 static void bufs_init(struct bufs *b, const struct shape *s, int nth, struct rng *r)
 {
-	assert_int_equal(conv2d_dims_init(&b->d, s->n, s->c, s->h, s->w, s->oc, 3, 1, 1), 0);
+	assert_int_equal(conv2d_dims_init(&b->d, s->n, s->c, s->h, s->w, s->oc, s->k, 1, s->k / 2), 0);
 	b->nin = (size_t)s->n * s->c * s->h * s->w;
 	b->nout = (size_t)s->n * s->oc * s->h * s->w;
-	b->nw = (size_t)s->oc * s->c * 9;
+	b->nw = (size_t)s->oc * s->c * s->k * s->k;
 	b->x = randn(r, b->nin);
 	b->w = randn(r, b->nw);
 	b->b = s->bias ? randn(r, (size_t)s->oc) : NULL;
@@ -98,7 +100,7 @@ static void bufs_free(struct bufs *b)
 static const float *tap(const float *plane, const struct conv2d_dims *d, int y, int x, int ky,
 			int kx)
 {
-	int iy = y + ky - 1, ix = x + kx - 1;
+	int iy = y + ky - d->pad, ix = x + kx - d->pad;
 	return iy < 0 || iy >= d->h || ix < 0 || ix >= d->w ? NULL : plane + iy * d->w + ix;
 }
 
@@ -119,6 +121,7 @@ static int within(const char *what, size_t i, double got, double start, double s
 static int check_forward(const struct bufs *b, double *worst)
 {
 	const struct conv2d_dims *d = &b->d;
+	const int kk = d->k * d->k;
 	int bad = 0;
 	for (int i = 0; i < d->n; i++)
 		for (int o = 0; o < d->oc; o++)
@@ -126,15 +129,15 @@ static int check_forward(const struct bufs *b, double *worst)
 				for (int x = 0; x < d->w; x++) {
 					double sum = 0, mag = 0;
 					for (int c = 0; c < d->c; c++)
-						for (int t = 0; t < 9; t++) {
-							const float *p = tap(b->x + ((size_t)i * d->c + c) * d->h * d->w, d, y, x, t / 3, t % 3);
-							double v = p ? (double)*p * b->w[((size_t)o * d->c + c) * 9 + t] : 0;
+						for (int t = 0; t < kk; t++) {
+							const float *p = tap(b->x + ((size_t)i * d->c + c) * d->h * d->w, d, y, x, t / d->k, t % d->k);
+							double v = p ? (double)*p * b->w[((size_t)o * d->c + c) * kk + t] : 0;
 							sum += v;
 							mag += fabs(v);
 						}
 					size_t k = (((size_t)i * d->oc + o) * d->h + y) * d->w + x;
 					double bias = b->b ? b->b[o] : 0;
-					bad |= within("y", k, b->y[k], bias, sum, mag, d->c * 9.0, worst);
+					bad |= within("y", k, b->y[k], bias, sum, mag, (double)d->c * kk, worst);
 				}
 	return bad;
 }
@@ -142,6 +145,7 @@ static int check_forward(const struct bufs *b, double *worst)
 static int check_dinp(const struct bufs *b, double *worst)
 {
 	const struct conv2d_dims *d = &b->d;
+	const int kk = d->k * d->k;
 	const size_t hw = (size_t)d->h * d->w;
 	int bad = 0;
 	for (int i = 0; i < d->n; i++)
@@ -150,18 +154,18 @@ static int check_dinp(const struct bufs *b, double *worst)
 				for (int x = 0; x < d->w; x++) {
 					double sum = 0, mag = 0;
 					for (int o = 0; o < d->oc; o++)
-						for (int t = 0; t < 9; t++) {
-							/* output (y−ky+1, x−kx+1) reads this pixel at tap t */
-							int oy = y - t / 3 + 1, ox = x - t % 3 + 1;
+						for (int t = 0; t < kk; t++) {
+							/* output (y−ky+pad, x−kx+pad) reads this pixel at tap t */
+							int oy = y - t / d->k + d->pad, ox = x - t % d->k + d->pad;
 							if (oy < 0 || oy >= d->h || ox < 0 || ox >= d->w)
 								continue;
 							double v = (double)b->dy[((size_t)i * d->oc + o) * hw + (size_t)oy * d->w + ox] *
-								   b->w[((size_t)o * d->c + c) * 9 + t];
+								   b->w[((size_t)o * d->c + c) * kk + t];
 							sum += v;
 							mag += fabs(v);
 						}
 					size_t k = ((size_t)i * d->c + c) * hw + (size_t)y * d->w + x;
-					bad |= within("dx", k, b->dx[k], b->dx0[k], sum, mag, d->oc * 9.0, worst);
+					bad |= within("dx", k, b->dx[k], b->dx0[k], sum, mag, (double)d->oc * kk, worst);
 				}
 	return bad;
 }
@@ -216,9 +220,12 @@ static double run_isa(enum nn_isa isa, int nth)
 		assert_true(conv_direct_supported(&b.d));
 		conv_direct_forward(pool, b.y, b.work, b.x, b.w, b.b, &b.d);
 		int with_dinp = conv_direct_supported_dinp(&b.d);
-		conv_direct_backward(pool, with_dinp ? b.dx : NULL, b.dw, b.b ? b.db : NULL, b.work,
-				     b.dy, b.x, b.w, &b.d);
-		int bad = check_forward(&b, &worst) | check_dweight(&b, &worst);
+		int with_dw = conv_direct_supported_weights(&b.d);
+		conv_direct_backward(pool, with_dinp ? b.dx : NULL, with_dw ? b.dw : NULL,
+				     b.b && with_dw ? b.db : NULL, b.work, b.dy, b.x, b.w, &b.d);
+		int bad = check_forward(&b, &worst);
+		if (with_dw)
+			bad |= check_dweight(&b, &worst);
 		if (with_dinp)
 			bad |= check_dinp(&b, &worst);
 		if (bad)
@@ -284,6 +291,9 @@ static void test_supported_shapes(void **state)
 	conv2d_dims_init(&d, 2, 16, 8, 8, 16, 3, 2, 1);
 	assert_false(conv_direct_supported(&d));
 	conv2d_dims_init(&d, 2, 16, 8, 8, 16, 1, 1, 0);
+	assert_true(conv_direct_supported(&d) && conv_direct_supported_dinp(&d));
+	assert_false(conv_direct_supported_weights(&d));
+	conv2d_dims_init(&d, 2, 16, 8, 8, 16, 1, 2, 0);
 	assert_false(conv_direct_supported(&d));
 }
 
