@@ -55,20 +55,60 @@ static void update_tensor(float *p, const float *g, float *mu, size_t n, int dec
 	}
 }
 
+struct optim_task {
+	struct nn_net *net;
+	float *mom;
+	const struct byol_optim *o;
+	double lr;
+};
+
+/*
+ * A thread updates the tensors that start in its share of the arena, each
+ * whole: a tensor's norms are summed by one thread in one order, so the
+ * result does not depend on the thread count.
+ */
+static void optim_tensors(void *arg, int tid, int nth)
+{
+	const struct optim_task *t = arg;
+	const struct nn_net *net = t->net;
+	size_t lo, hi;
+	pool_split(net->param_len, tid, nth, &lo, &hi);
+	for (int i = 0; i < net->n_params; i++) {
+		const struct nn_tensor *p = &net->params[i];
+		if (p->offset < lo || p->offset >= hi)
+			continue;
+		update_tensor(net->param + p->offset, net->grad + p->offset, t->mom + p->offset,
+			      p->len, !(p->flags & NN_PARAM_NO_DECAY), t->o, t->lr);
+	}
+}
+
 void byol_optim_update(struct nn_net *net, float *mom, const struct byol_optim *o, double lr)
 {
-	for (int i = 0; i < net->n_params; i++) {
-		const struct nn_tensor *t = &net->params[i];
-		update_tensor(net->param + t->offset, net->grad + t->offset, mom + t->offset, t->len,
-			      !(t->flags & NN_PARAM_NO_DECAY), o, lr);
-	}
+	struct optim_task t = { .net = net, .mom = mom, .o = o, .lr = lr };
+	pool_run(net->pool, optim_tensors, &t);
+}
+
+struct ema_task {
+	float *target;
+	const float *online;
+	size_t len;
+	float a, b;
+};
+
+static void ema_range(void *arg, int tid, int nth)
+{
+	const struct ema_task *t = arg;
+	size_t lo, hi;
+	pool_split(t->len, tid, nth, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		t->target[i] = t->a * t->target[i] + t->b * t->online[i];
 }
 
 void byol_ema_update(struct nn_net *target, const struct nn_net *online, double tau)
 {
-	const float a = (float)tau, b = (float)(1.0 - tau);
-	for (size_t i = 0; i < online->param_len; i++)
-		target->param[i] = a * target->param[i] + b * online->param[i];
+	struct ema_task t = { .target = target->param, .online = online->param,
+			      .len = online->param_len, .a = (float)tau, .b = (float)(1.0 - tau) };
+	pool_run(online->pool, ema_range, &t);
 }
 
 struct byol_hyper byol_hyper_at(const struct byol_schedule *s, long k)
