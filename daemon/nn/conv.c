@@ -1,12 +1,17 @@
 /*
- * conv.c — 2-D convolution as im2col + sgemm (darknet's scheme).
+ * conv.c — 2-D convolution: the dispatch, and im2col + sgemm (darknet's scheme).
+ *
+ * A layer's forward, input gradient and weight gradient each take the direct
+ * kernels (conv_direct.c) where conv_direct_use_* says they are faster here,
+ * Winograd (winograd.c) for 3×3 stride-1 layers when the net asks for it
+ * (model.conv), and im2col otherwise.
  *
  * Each thread takes its share of the batch in groups of G images: it
  * unfolds a group into its own column buffer (C·K·K × G·OH·OW) and runs one
  * single-threaded sgemm for the whole group, so the weights are packed once
  * per group rather than once per image and small feature maps still make a
- * wide product. G is chosen so a group's columns stay near COL_BUDGET
- * floats. With G = 1 the product writes straight into the output, and 1×1
+ * wide product. G is chosen so a group's columns and product stay near
+ * COL_BUDGET floats. With G = 1 the product writes straight into the output, and 1×1
  * stride-1 convs skip the unfolding. Weight gradients go to per-thread
  * partial sums reduced at the end, so threads never write the same memory.
  *
@@ -21,8 +26,8 @@
 #include <cblas.h>
 #include <string.h>
 
-/* Floats of column buffer a group aims for (4 MiB): 512 channels at 4×4 still
-   group 14 images, where one image alone makes a product only 16 columns wide. */
+/* Floats of column buffer and product a group aims for (4 MiB): 512 channels at
+   4×4 still group 12 images, where one alone makes a product 16 columns wide. */
 #define COL_BUDGET (1 << 20)
 
 int conv2d_dims_init(struct conv2d_dims *d, int n, int c, int h, int w, int oc, int k, int stride,
@@ -54,7 +59,7 @@ static size_t ohw(const struct conv2d_dims *d)
 static int group_size(const struct conv2d_dims *d, int nth)
 {
 	size_t per_thread = ((size_t)d->n + (size_t)nth - 1) / (size_t)nth;
-	size_t cols = ckk(d) * ohw(d);
+	size_t cols = (ckk(d) + (size_t)d->oc) * ohw(d); /* col and tmp per image */
 	size_t g = cols ? COL_BUDGET / cols : 1;
 	g = g < 1 ? 1 : g > per_thread ? per_thread : g;
 	return (int)g;
@@ -82,15 +87,20 @@ static int use_winograd(const struct conv2d_dims *d)
 	return d->winograd && conv2d_winograd_supported(d);
 }
 
+/* The most any path may take: the choice is made per call (conv_direct_use_*), so a
+   workspace sized now stays enough if the instruction set or the switches change. */
 size_t conv2d_work_floats(const struct conv2d_dims *d, int nth)
 {
-	if (use_winograd(d))
-		return conv2d_winograd_work_floats(d, nth);
-	size_t im2col = layout(d, nth).per_thread * (size_t)nth;
-	if (!conv_direct_use_forward(d) && !conv_direct_use_dinp(d) && !conv_direct_use_weights(d))
-		return im2col;
-	size_t direct = conv_direct_work_floats(d, nth);
-	return direct > im2col ? direct : im2col;
+	size_t need = layout(d, nth).per_thread * (size_t)nth;
+	if (conv_direct_supported(d)) {
+		size_t direct = conv_direct_work_floats(d, nth);
+		need = direct > need ? direct : need;
+	}
+	if (use_winograd(d)) {
+		size_t wino = conv2d_winograd_work_floats(d, nth);
+		need = wino > need ? wino : need;
+	}
+	return need;
 }
 
 double conv2d_flops(const struct conv2d_dims *d)

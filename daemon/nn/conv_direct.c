@@ -1,7 +1,8 @@
 /*
- * conv_direct.c — 3×3 stride-1 "same" convolutions computed directly, with
- * no im2col: each thread copies a group of G images into "flat" planes and
- * runs register-blocked vector loops (conv_direct_kern.h) over them.
+ * conv_direct.c — 3×3 "same" and 1×1 stride-1 convolutions computed directly,
+ * with no im2col: each thread copies a group of G images into "flat" planes
+ * and runs register-blocked vector loops (conv_direct_kern.h) over them. A
+ * 1×1 layer's planes are the images packed densely, and its loop has one tap.
  *
  * A flat plane lays the group's images of one channel one below the other,
  * each row followed by one zero column and each image by one zero row, with
@@ -480,7 +481,7 @@ static void group_weight_grad(const struct direct_task *t, const struct thread_b
 	const struct flat *f = &t->f;
 	const size_t len = round_up(f->len, t->k.dw_vw), stride = (size_t)d->c * TAPS;
 	const int bo = t->k.dw_o;
-	for (int ob = 0; ob < d->oc / bo; ob++) {
+	for (int ob = 0; t->dweight && ob < d->oc / bo; ob++) {
 		const float *dout = b->dout + (size_t)ob * bo * f->s + f->base;
 		for (int c = 0; c < d->c; c++) {
 			float *dw = b->dw + (size_t)ob * bo * stride + (size_t)c * TAPS;

@@ -304,11 +304,13 @@ class ConfigTest(unittest.TestCase):
         # STATUS= follows the jobs.
         c = self.clients(path, 1)[0]
         job_id = c.result("job.submit", {"preset": "fmnist-convnet",
-                                         "set": {**SMALL, "train.epochs": 50}})["job_id"]
+                                         "set": {**SMALL, "train.epochs": 100000}})["job_id"]
+        deadline = time.time() + 60  # WATCHDOG=1 keeps coming, so recv never times out
         while True:
             msg = sock.recv(4096).decode()
             if re.search(r"STATUS=listening; 1 running", msg):
                 break
+            self.assertLess(time.time(), deadline, "no STATUS= with the job running")
         c.result("job.cancel", {"job_id": job_id})
         self.assertEqual(d.stop(), 0)
         drain(sock)

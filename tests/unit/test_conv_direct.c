@@ -175,21 +175,22 @@ static int check_dweight(const struct bufs *b, double *worst)
 	const struct conv2d_dims *d = &b->d;
 	const size_t hw = (size_t)d->h * d->w;
 	const double n = (double)d->n * hw;
+	const int kk = d->k * d->k;
 	int bad = 0;
 	for (int o = 0; o < d->oc; o++) {
 		double sb = 0, mb = 0;
 		for (int c = 0; c < d->c; c++)
-			for (int t = 0; t < 9; t++) {
+			for (int t = 0; t < kk; t++) {
 				double sum = 0, mag = 0;
 				for (int i = 0; i < d->n; i++)
 					for (int y = 0; y < d->h; y++)
 						for (int x = 0; x < d->w; x++) {
-							const float *p = tap(b->x + ((size_t)i * d->c + c) * hw, d, y, x, t / 3, t % 3);
+							const float *p = tap(b->x + ((size_t)i * d->c + c) * hw, d, y, x, t / d->k, t % d->k);
 							double v = p ? (double)*p * b->dy[((size_t)i * d->oc + o) * hw + (size_t)y * d->w + x] : 0;
 							sum += v;
 							mag += fabs(v);
 						}
-				size_t k = ((size_t)o * d->c + c) * 9 + t;
+				size_t k = ((size_t)o * d->c + c) * kk + t;
 				bad |= within("dw", k, b->dw[k], b->dw0[k], sum, mag, n, worst);
 			}
 		for (int i = 0; i < d->n; i++)
@@ -202,6 +203,13 @@ static int check_dweight(const struct bufs *b, double *worst)
 			bad |= within("db", (size_t)o, b->db[o], b->db0[o], sb, mb, n, worst);
 	}
 	return bad;
+}
+
+/* Workspace full of NaN: a value the kernels read without writing it first shows. */
+static void poison(float *work, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		work[i] = NAN;
 }
 
 /* Every shape on one instruction set with nth threads; returns the worst error ÷ bound. */
@@ -218,7 +226,9 @@ static double run_isa(enum nn_isa isa, int nth)
 		struct bufs b;
 		bufs_init(&b, &SHAPES[s], nth, &r);
 		assert_true(conv_direct_supported(&b.d));
+		poison(b.work, conv_direct_work_floats(&b.d, nth));
 		conv_direct_forward(pool, b.y, b.work, b.x, b.w, b.b, &b.d);
+		poison(b.work, conv_direct_work_floats(&b.d, nth));
 		int with_dinp = conv_direct_supported_dinp(&b.d);
 		int with_dw = conv_direct_supported_weights(&b.d);
 		conv_direct_backward(pool, with_dinp ? b.dx : NULL, with_dw ? b.dw : NULL,
@@ -251,6 +261,48 @@ static void test_every_isa(void **state)
 				      nn_isa_name((enum nn_isa)isa), nth, run_isa((enum nn_isa)isa, nth));
 	}
 	nn_isa_set(before);
+}
+
+/*
+ * Through conv2d_* (conv.c): every layer, whichever paths its directions take
+ * on this instruction set (direct, im2col, or a split of the two), within the
+ * same bounds; the workspace is sized with the direct path off and poisoned,
+ * then used with it on, as when the switches change after a net is sized.
+ */
+static void test_dispatch(void **state)
+{
+	(void)state;
+	enum nn_isa before = nn_isa();
+	struct pool *pool;
+	struct err e = { 0 };
+	assert_int_equal(pool_init(&pool, 2, &e), 0);
+	struct rng r;
+	rng_init(&r, 13, 0);
+	double worst = 0;
+	for (int isa = NN_ISA_GENERIC; isa <= NN_ISA_AVX512; isa++) {
+		if (nn_isa_set((enum nn_isa)isa))
+			continue;
+		for (size_t s = 0; s < sizeof SHAPES / sizeof *SHAPES; s++) {
+			struct bufs b;
+			bufs_init(&b, &SHAPES[s], 2, &r);
+			conv_direct_enable(0);
+			size_t need = conv2d_work_floats(&b.d, 2);
+			conv_direct_enable(1);
+			float *work = malloc(need * sizeof(float));
+			poison(work, need);
+			conv2d_forward(pool, b.y, work, b.x, b.w, b.b, &b.d);
+			poison(work, need);
+			conv2d_backward(pool, b.dx, b.dw, b.b ? b.db : NULL, work, b.dy, b.x, b.w, &b.d);
+			if (check_forward(&b, &worst) | check_dinp(&b, &worst) | check_dweight(&b, &worst))
+				fail_msg("%s: shape %zu out of bounds through conv2d_*",
+					 nn_isa_name((enum nn_isa)isa), s);
+			free(work);
+			bufs_free(&b);
+		}
+	}
+	print_message("through conv2d_*: worst error %.3f of its bound\n", worst);
+	nn_isa_set(before);
+	pool_free(pool);
 }
 
 /* The backward products are independent: computed apart they give the same bits. */
@@ -301,6 +353,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_isa),
+		cmocka_unit_test(test_dispatch),
 		cmocka_unit_test(test_backward_parts_apart),
 		cmocka_unit_test(test_supported_shapes),
 	};

@@ -394,6 +394,7 @@ static const struct reject rejects[] = {
 	{NULL, "model.encoder=resnet99", "model.encoder",
 	 "unknown encoder \"resnet99\" (convnet, resnet18, resnet34, resnet50)"},
 	{NULL, "model.stem=tiny", "model.stem", "unknown stem \"tiny\" (cifar, imagenet)"},
+	{NULL, "model.conv=fft", "model.conv", "unknown convolution \"fft\" (exact, winograd)"},
 	{NULL, "optim.name=adam", "optim.name", "unknown optimizer \"adam\" (lars, sgd)"},
 	/* strings */
 	{NULL, "name=a\nb", "name", "must be printable UTF-8"},
