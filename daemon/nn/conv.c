@@ -400,13 +400,19 @@ static void conv_reduce_partials(void *arg, int tid, int nth)
 	for (int s = 0; s < nth; s++) {
 		float *col, *tmp, *dw, *db;
 		thread_buffers(t, s, &col, &tmp, &dw, &db);
-		for (size_t j = lo; j < hi; j++) {
-			if (j < wn) {
-				if (t->dweight)
-					t->dweight[j] += dw[j];
-			} else if (t->dbias) {
-				t->dbias[j - wn] += dw[j];
-			}
+		conv_add_partial(t->dweight, t->dbias, wn, dw, lo, hi);
+	}
+}
+
+void conv_add_partial(float *dweight, float *dbias, size_t wn, const float *part, size_t lo,
+		      size_t hi)
+{
+	for (size_t j = lo; j < hi; j++) {
+		if (j < wn) {
+			if (dweight)
+				dweight[j] += part[j];
+		} else if (dbias) {
+			dbias[j - wn] += part[j];
 		}
 	}
 }

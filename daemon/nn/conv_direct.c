@@ -538,17 +538,8 @@ static void direct_reduce_partials(void *arg, int tid, int nth)
 	const size_t wn = weights(t->d);
 	size_t lo, hi;
 	pool_split(wn + (size_t)t->d->oc, tid, nth, &lo, &hi);
-	for (int s = 0; s < nth; s++) {
-		const float *part = thread_buf(t, s).dw;
-		for (size_t j = lo; j < hi; j++) {
-			if (j < wn) {
-				if (t->dweight)
-					t->dweight[j] += part[j];
-			} else if (t->dbias) {
-				t->dbias[j - wn] += part[j];
-			}
-		}
-	}
+	for (int s = 0; s < nth; s++)
+		conv_add_partial(t->dweight, t->dbias, wn, thread_buf(t, s).dw, lo, hi);
 }
 
 void conv_direct_backward(struct pool *p, float *dinp, float *dweight, float *dbias, float *work,

@@ -25,6 +25,11 @@ int conv_direct_use_forward(const struct conv2d_dims *d);
 int conv_direct_use_dinp(const struct conv2d_dims *d);
 int conv_direct_use_weights(const struct conv2d_dims *d);
 
+/* dweight[j] += part[j] for j < wn and dbias[j − wn] += part[j] beyond, j in
+   [lo, hi): one thread's partial sums (weights then bias) added in (conv.c). */
+void conv_add_partial(float *dweight, float *dbias, size_t wn, const float *part, size_t lo,
+		      size_t hi);
+
 size_t conv_direct_work_floats(const struct conv2d_dims *d, int nth);
 void conv_direct_forward(struct pool *p, float *out, float *work, const float *inp,
 			 const float *weight, const float *bias, const struct conv2d_dims *d);
