@@ -235,11 +235,7 @@ static void output_transform(float *restrict plane, const float *restrict m, siz
 	}
 }
 
-/*
- * dm[ξ·ms + t] ← (A dY Aᵀ)[ξ] of the 2×2 output-gradient tiles of one plane
- * (zero outside it): the adjoint of the output transform. One rounding per
- * stage; s holds 8·tw floats.
- */
+/* A applied along a row of tiles: m0..m3 (stride ms) from the tiles' two columns a and b. */
 static void dm_columns(float *restrict m0, size_t ms, const float *restrict a,
 		       const float *restrict b, int tw)
 {
@@ -252,6 +248,11 @@ static void dm_columns(float *restrict m0, size_t ms, const float *restrict a,
 	}
 }
 
+/*
+ * dm[ξ·ms + t] ← (A dY Aᵀ)[ξ] of the 2×2 output-gradient tiles of one plane
+ * (zero outside it): the adjoint of the output transform. One rounding per
+ * stage; s holds 8·tw floats.
+ */
 static void dout_transform(float *restrict dm, size_t ms, const float *restrict plane, int h,
 			   int w, int th, int tw, float *restrict s)
 {
