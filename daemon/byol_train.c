@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "byol/model.h"
+#include "clock.h"
 #include "engine/engine.h"
 #include "nn/blas.h"
 #include "nn/profile.h"
@@ -278,12 +279,10 @@ static int bench(const struct spec *s, long steps, int profile)
 		fprintf(stderr, "byol-train: out of memory for the profile\n");
 		return EXIT_FAILED;
 	}
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double t0 = clock_seconds();
 	for (long k = 0; k < steps; k++)
 		byol_step(&m, views, views + n, &hp, &st);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	double secs = clock_seconds() - t0;
 	double flops = step_flops(&m);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);

@@ -5,10 +5,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "byol/loss.h"
 #include "byol/optim.h"
+#include "clock.h"
 
 static const char *const prefixes[BYOL_PARTS] = {
 	"online.encoder.", "online.projector.", "online.predictor.", "target.encoder.",
@@ -118,20 +118,13 @@ void byol_model_free(struct byol_model *m)
 	memset(m, 0, sizeof *m);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Run stmt; in profile mode add its seconds to m->prof->field. */
 #define TIMED(m, field, stmt)                                   \
 	do {                                                    \
-		double t0_ = (m)->prof ? now_s() : 0;           \
+		double t0_ = (m)->prof ? clock_seconds() : 0;           \
 		stmt;                                           \
 		if ((m)->prof)                                  \
-			(m)->prof->field += now_s() - t0_;      \
+			(m)->prof->field += clock_seconds() - t0_;      \
 	} while (0)
 
 int byol_model_profile(struct byol_model *m, int on)
@@ -172,7 +165,7 @@ static double online_view(struct byol_model *m, const float *view, const float *
 void byol_step(struct byol_model *m, const float *view1, const float *view2,
 	       const struct byol_hyper *h, struct byol_stats *stats)
 {
-	double start = m->prof ? now_s() : 0;
+	double start = m->prof ? clock_seconds() : 0;
 	const size_t out = (size_t)m->batch * nn_net_out_dim(&m->net[BYOL_TARGET_PROJECTOR]);
 	memcpy(m->target_z[0], project(m, BYOL_TARGET_ENCODER, view1), out * sizeof(float));
 	memcpy(m->target_z[1], project(m, BYOL_TARGET_ENCODER, view2), out * sizeof(float));
@@ -189,7 +182,7 @@ void byol_step(struct byol_model *m, const float *view1, const float *view2,
 	      byol_ema_update(&m->net[BYOL_TARGET_ENCODER], &m->net[BYOL_ENCODER], h->tau);
 	      byol_ema_update(&m->net[BYOL_TARGET_PROJECTOR], &m->net[BYOL_PROJECTOR], h->tau));
 	if (m->prof) {
-		m->prof->step_s += now_s() - start;
+		m->prof->step_s += clock_seconds() - start;
 		m->prof->steps++;
 	}
 }

@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "clock.h"
 
 enum slot_state { SLOT_EMPTY, SLOT_FILLING, SLOT_READY };
 
@@ -268,22 +269,15 @@ int loader_start(struct loader **out, const struct loader_config *cfg, long firs
 	return 0;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
-
 int loader_next(struct loader *l, struct loader_batch *b, struct err *e)
 {
 	struct slot *s = &l->slots[l->next_take % l->cfg.depth];
 	pthread_mutex_lock(&l->mu);
 	if (!(s->state == SLOT_READY && s->step == l->next_take)) {
-		double t0 = now_ms();
+		double t0 = clock_seconds();
 		while (!(s->state == SLOT_READY && s->step == l->next_take))
 			pthread_cond_wait(&l->ready, &l->mu);
-		l->wait_ms += now_ms() - t0;
+		l->wait_ms += 1e3 * (clock_seconds() - t0);
 	}
 	pthread_mutex_unlock(&l->mu);
 	if (s->failed)

@@ -19,6 +19,7 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "engine/checkpoint.h"
+#include "clock.h"
 #include "event.h"
 
 #define EVAL_BATCH 256
@@ -42,13 +43,6 @@ struct engine {
 	int n_kept;
 	size_t eval_bad[2];  /* images of data, eval_data the last evaluation could not decode */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Hand an event to the hooks and free it. */
 static void emit(struct engine *g, cJSON *ev)
@@ -272,7 +266,7 @@ static int save(struct engine *g, struct err *e)
 		return rc;
 	keep(g, path, removed);
 	snprintf(g->r->checkpoint, sizeof g->r->checkpoint, "%s", path);
-	g->last_ckpt_time = now_s();
+	g->last_ckpt_time = clock_seconds();
 	cJSON *ev = event_new("checkpoint", g->step, epoch);
 	cJSON_AddStringToObject(ev, "path", path);
 	cJSON_AddStringToObject(ev, "sha256", sha);
@@ -354,7 +348,7 @@ struct window {          /* what a step point or an epoch summary averages */
 static void step_point(struct engine *g, struct window *w, const struct byol_hyper *hp,
 		       const struct byol_stats *st, int epoch)
 {
-	double t = now_s();
+	double t = clock_seconds();
 	cJSON *ev = event_new("step", g->step, epoch);
 	cJSON_AddNumberToObject(ev, "loss", w->loss / (double)w->steps);
 	cJSON_AddNumberToObject(ev, "tau", hp->tau);
@@ -369,7 +363,7 @@ static void step_point(struct engine *g, struct window *w, const struct byol_hyp
 /* The epoch's mean loss, its seconds, and how long of them the loop waited for batches. */
 static void epoch_summary(struct engine *g, struct window *w, int epoch)
 {
-	double t = now_s(), seconds = t - w->start;
+	double t = clock_seconds(), seconds = t - w->start;
 	double wait_ms = loader_wait_ms(g->loader), waited = (wait_ms - w->wait_ms) / 1e3;
 	cJSON *ev = event_new("epoch", g->step, epoch);
 	g->r->final_loss = w->loss / (double)w->steps;
@@ -388,7 +382,7 @@ static int periodic_checkpoint(struct engine *g, struct err *e)
 	const long every = g->s->checkpoint.every_steps;
 	const double seconds = g->s->checkpoint.every_seconds;
 	if ((every > 0 && g->step % every == 0) ||
-	    (seconds > 0 && now_s() - g->last_ckpt_time >= seconds))
+	    (seconds > 0 && clock_seconds() - g->last_ckpt_time >= seconds))
 		return save(g, e);
 	return 0;
 }
@@ -411,7 +405,7 @@ static int stop_requested(const struct engine *g)
 
 static int train(struct engine *g, struct err *e)
 {
-	struct window pt = { .start = now_s() }, ep = pt;
+	struct window pt = { .start = clock_seconds() }, ep = pt;
 	const long first = g->step;
 	g->last_ckpt_time = pt.start;
 	while (g->step < g->total) {

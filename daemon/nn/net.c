@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "rng.h"
 
 #define NN_MAX_BATCH 65536
@@ -542,13 +542,6 @@ static void forward_node(struct nn_net *net, struct nn_node *nd)
 	}
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void nn_net_forward_node(struct nn_net *net, int i, int train)
 {
 	net->train = train;
@@ -556,9 +549,9 @@ void nn_net_forward_node(struct nn_net *net, int i, int train)
 		forward_node(net, &net->nodes[i]);
 		return;
 	}
-	double t0 = now_s();
+	double t0 = clock_seconds();
 	forward_node(net, &net->nodes[i]);
-	net->prof[i].fwd_s += now_s() - t0;
+	net->prof[i].fwd_s += clock_seconds() - t0;
 	net->prof[i].fwd_calls++;
 }
 
@@ -638,16 +631,16 @@ void nn_net_backward_node(struct nn_net *net, int i)
 		return;
 	}
 	struct nn_node_prof *pr = &net->prof[i];
-	double t0 = now_s();
+	double t0 = clock_seconds();
 	if (nd->op == NN_OP_CONV2D || nd->op == NN_OP_LINEAR) {
 		backward_node(net, nd, BWD_DATA);
-		double t1 = now_s();
+		double t1 = clock_seconds();
 		backward_node(net, nd, BWD_WEIGHTS);
 		pr->bwd_data_s += t1 - t0;
-		pr->bwd_weights_s += now_s() - t1;
+		pr->bwd_weights_s += clock_seconds() - t1;
 	} else {
 		backward_node(net, nd, BWD_ALL);
-		pr->bwd_data_s += now_s() - t0;
+		pr->bwd_data_s += clock_seconds() - t0;
 	}
 	pr->bwd_calls++;
 }
