@@ -693,20 +693,24 @@ void nn_net_conv_dims(const struct nn_net *net, const struct nn_node *nd, int ba
 	d->winograd = net->conv_winograd;
 }
 
+double nn_node_flops(const struct nn_net *net, const struct nn_node *nd)
+{
+	const struct nn_act *in = &net->acts[nd->in], *out = &net->acts[nd->out];
+	if (nd->op == NN_OP_LINEAR)
+		return 2.0 * net->batch * act_floats(in) * out->c;
+	if (nd->op != NN_OP_CONV2D)
+		return 0;
+	struct conv2d_dims d;
+	nn_net_conv_dims(net, nd, net->batch, &d);
+	return conv2d_flops(&d);
+}
+
 void nn_net_flops(const struct nn_net *net, double *fwd, double *bwd)
 {
 	*fwd = *bwd = 0;
 	for (int i = 0; i < net->n_nodes; i++) {
 		const struct nn_node *nd = &net->nodes[i];
-		const struct nn_act *in = &net->acts[nd->in], *out = &net->acts[nd->out];
-		double f = 0;
-		if (nd->op == NN_OP_CONV2D) {
-			struct conv2d_dims d;
-			nn_net_conv_dims(net, nd, net->batch, &d);
-			f = conv2d_flops(&d);
-		} else if (nd->op == NN_OP_LINEAR) {
-			f = 2.0 * net->batch * act_floats(in) * out->c;
-		}
+		double f = nn_node_flops(net, nd);
 		*fwd += f;
 		/* the first layer makes no input gradient unless asked to */
 		*bwd += nd->in > 0 || net->grad_mode == NN_GRAD_INPUT ? 2 * f : f;

@@ -181,6 +181,9 @@ int nn_net_out_dim(const struct nn_net *net);
 /* The dimensions (and algorithm) of conv node nd at batch size batch. */
 void nn_net_conv_dims(const struct nn_net *net, const struct nn_node *nd, int batch,
 		      struct conv2d_dims *d);
+/* FLOPs (2 per multiply-add) of one product of a conv or linear node at the current
+   batch size; 0 for other ops. */
+double nn_node_flops(const struct nn_net *net, const struct nn_node *nd);
 /* FLOPs of one forward and one backward pass at the current batch size (backward:
    the weight products, and the input products wherever an input gradient is made). */
 void nn_net_flops(const struct nn_net *net, double *fwd, double *bwd);

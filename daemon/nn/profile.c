@@ -61,19 +61,6 @@ static void shape(const struct nn_net *net, const struct nn_node *nd, char *buf,
 		snprintf(buf, cap, "b%d %s", net->batch, a);
 }
 
-/* FLOPs of one product (2 per multiply-add) of a conv or linear, else 0. */
-static double product_flops(const struct nn_net *net, const struct nn_node *nd)
-{
-	const struct nn_act *in = &net->acts[nd->in], *out = &net->acts[nd->out];
-	if (nd->op == NN_OP_LINEAR)
-		return 2.0 * net->batch * in->c * in->h * in->w * out->c;
-	if (nd->op != NN_OP_CONV2D)
-		return 0;
-	struct conv2d_dims d;
-	nn_net_conv_dims(net, nd, net->batch, &d);
-	return conv2d_flops(&d);
-}
-
 /* Bytes of an elementwise node's forward and backward (see profile.h). */
 static void bytes(const struct nn_net *net, const struct nn_node *nd, int want_din, double *fwd,
 		  double *bwd)
@@ -115,7 +102,7 @@ void nn_node_describe(const struct nn_net *net, int i, struct nn_node_info *info
 	label(net, i, info->label, sizeof info->label);
 	info->op = op_names[nd->op];
 	shape(net, nd, info->shape, sizeof info->shape);
-	double f = product_flops(net, nd);
+	double f = nn_node_flops(net, nd);
 	int want_din = nd->in > 0 || net->grad_mode == NN_GRAD_INPUT;
 	info->flops_fwd = f;
 	info->flops_bwd_data = want_din ? f : 0;
