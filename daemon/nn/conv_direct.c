@@ -305,13 +305,13 @@ int conv_direct_use_weights(const struct conv2d_dims *d)
 	return conv_direct_enabled() && conv_direct_supported_weights(d) && direct_wins_weights(d->c);
 }
 
-/* Per thread: the flat planes, packed weights (both orders), weight and bias partials. */
 static size_t weights(const struct conv2d_dims *d)
 {
 	return (size_t)d->oc * d->c * (size_t)(d->k * d->k);
 }
 
-/* A thread's share of the workspace, rounded to whole cache lines. */
+/* A thread's share of the workspace, rounded to whole cache lines: the flat
+   planes, the packed weights (both orders), the weight and bias partials. */
 static size_t thread_floats(const struct conv2d_dims *d, const struct flat *f)
 {
 	return round_up(planes(d) * f->s + 3 * weights(d) + (size_t)d->oc, 16);
@@ -380,28 +380,34 @@ static void unpack_flat(float *dst, const float *src, int gn, int c, const float
 	}
 }
 
-/* wp[ob][c][t][q] = w[ob·4 + q][c][t]: the forward loop's order. */
+/*
+ * dst[rb][o][t][q] = w[(rb·4 + q)·row_stride + o·other_stride + t]: blocks of 4
+ * rows (the loop's output channels) by every other index and tap.
+ */
+static void pack_blocks(float *dst, const float *w, int rows, size_t row_stride, int others,
+			size_t other_stride, int nt)
+{
+	for (int rb = 0; rb < rows / BLOCK_O; rb++)
+		for (int o = 0; o < others; o++)
+			for (int t = 0; t < nt; t++)
+				for (int q = 0; q < BLOCK_O; q++)
+					dst[(((size_t)rb * others + o) * nt + t) * BLOCK_O + q] =
+						w[((size_t)rb * BLOCK_O + q) * row_stride +
+						  (size_t)o * other_stride + (size_t)t];
+}
+
+/* The forward loop's order: wp[ob][c][t][q] = w[ob·4 + q][c][t]. */
 static void pack_weights(float *wp, const float *w, const struct conv2d_dims *d)
 {
 	const int nt = d->k * d->k;
-	for (int ob = 0; ob < d->oc / BLOCK_O; ob++)
-		for (int c = 0; c < d->c; c++)
-			for (int t = 0; t < nt; t++)
-				for (int q = 0; q < BLOCK_O; q++)
-					wp[(((size_t)ob * d->c + c) * nt + t) * BLOCK_O + q] =
-						w[(((size_t)ob * BLOCK_O + q) * d->c + c) * nt + t];
+	pack_blocks(wp, w, d->oc, (size_t)d->c * nt, d->c, (size_t)nt, nt);
 }
 
-/* wt[cb][o][t][q] = w[o][cb·4 + q][t]: backward-data's order (C and OC swapped). */
+/* Backward-data's (C and OC swapped): wt[cb][o][t][q] = w[o][cb·4 + q][t]. */
 static void pack_weights_transposed(float *wt, const float *w, const struct conv2d_dims *d)
 {
 	const int nt = d->k * d->k;
-	for (int cb = 0; cb < d->c / BLOCK_O; cb++)
-		for (int o = 0; o < d->oc; o++)
-			for (int t = 0; t < nt; t++)
-				for (int q = 0; q < BLOCK_O; q++)
-					wt[(((size_t)cb * d->oc + o) * nt + t) * BLOCK_O + q] =
-						w[((size_t)o * d->c + (size_t)cb * BLOCK_O + q) * nt + t];
+	pack_blocks(wt, w, d->c, (size_t)nt, d->oc, (size_t)d->c * nt, nt);
 }
 
 /* ---- per-thread work ------------------------------------------------------------ */
@@ -435,7 +441,7 @@ static struct thread_buf thread_buf(const struct direct_task *t, int tid)
 	return b;
 }
 
-/* out planes (n_out channels) = the 3×3 sums of in planes (n_in) with packed weights w. */
+/* out planes (n_out channels) = the tap sums of in planes (n_in) with packed weights w. */
 static void conv_planes(const struct direct_task *t, float *out, const float *in, const float *w,
 			int n_in, int n_out, const long *off)
 {
