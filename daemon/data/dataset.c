@@ -386,12 +386,8 @@ static int load_memory(const struct dataset *ds, size_t i, struct image *img, st
 
 int dataset_load(const struct dataset *ds, size_t i, struct image *img, struct err *e)
 {
-	if (i >= ds->n)
-		return err_set(e, ERR_RANGE, "image %zu out of range (dataset has %zu)", i,
-			       ds->n);
-	if (ds->folder)
-		return imagefolder_load(ds, i, 8, img, e);
-	return load_memory(ds, i, img, e);
+	int full = 8;
+	return dataset_load_scaled(ds, i, &full, img, e);
 }
 
 int dataset_load_scaled(const struct dataset *ds, size_t i, int *scale, struct image *img,

@@ -11,8 +11,8 @@
  * single-threaded sgemm for the whole group, so the weights are packed once
  * per group rather than once per image and small feature maps still make a
  * wide product. G is chosen so a group's columns and product stay near
- * COL_BUDGET floats. With G = 1 the product writes straight into the output, and 1×1
- * stride-1 convs skip the unfolding. Weight gradients go to per-thread
+ * COL_BUDGET floats. With G = 1 the product writes straight into the output,
+ * and 1×1 stride-1 convs skip the unfolding. Weight gradients go to per-thread
  * partial sums reduced at the end, so threads never write the same memory.
  *
  * Workspace per thread: col (C·K·K × G·OH·OW), tmp (OC × G·OH·OW),
