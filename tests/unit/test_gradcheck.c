@@ -348,12 +348,34 @@ static void test_small_ops(void **state)
 	gc_free(&c);
 }
 
+/* Ties go to a window's first tap in row-major order, on the 2×2/2 fast path as on the
+   general one (3×3/2 padded): a plane of equal values. */
+static void test_maxpool_ties(void **state)
+{
+	(void)state;
+	struct pool *pool;
+	struct err e;
+	assert_int_equal(pool_init(&pool, 1, &e), 0);
+	float x[16], y[4];
+	int32_t at[4];
+	for (int i = 0; i < 16; i++)
+		x[i] = 1.0f;
+	maxpool2d_forward(pool, y, at, x, 1, 1, 4, 4, 2, 2, 0);
+	const int32_t first2[4] = { 0, 2, 8, 10 };
+	assert_memory_equal(at, first2, sizeof first2);
+	maxpool2d_forward(pool, y, at, x, 1, 1, 4, 4, 3, 2, 1);
+	const int32_t first3[4] = { 0, 1, 4, 5 };
+	assert_memory_equal(at, first3, sizeof first3);
+	pool_free(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conv),
 		cmocka_unit_test(test_batchnorm),
 		cmocka_unit_test(test_maxpool),
+		cmocka_unit_test(test_maxpool_ties),
 		cmocka_unit_test(test_small_ops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
