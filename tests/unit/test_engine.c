@@ -65,6 +65,12 @@ static void on_event(void *ctx, const cJSON *ev)
 		s->last_step = step;
 	} else if (strcmp(type, "epoch") == 0) {
 		s->epochs++;
+		/* The time the loop waited for batches: part of the epoch's seconds. */
+		double waited = cJSON_GetObjectItem(ev, "data_wait_s")->valuedouble;
+		double share = cJSON_GetObjectItem(ev, "data_wait_share")->valuedouble;
+		double seconds = cJSON_GetObjectItem(ev, "seconds")->valuedouble;
+		assert_true(waited >= 0 && waited <= seconds);
+		assert_true(share >= 0 && share <= 1 && fabs(share * seconds - waited) < 1e-9 + 1e-6 * waited);
 	} else if (strcmp(type, "checkpoint") == 0) {
 		s->checkpoints++;
 	} else if (strcmp(type, "eval") == 0) {
