@@ -63,8 +63,9 @@ define need_debs
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing: $$missing"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+			apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
+				$$missing >/dev/null || exit 1; \
 		else \
 			echo "missing packages; run: sudo apt-get install $$missing" >&2; exit 1; \
 		fi; \
@@ -75,7 +76,8 @@ $(BUILD)/.deps: Makefile
 	$(call need_debs,$(BUILD_DEBS))
 	@mkdir -p $(@D) && touch $@
 
-$(BUILD)/.test-deps: Makefile
+# After .deps: two apt-get runs at once (make -j) would fight over apt's lock.
+$(BUILD)/.test-deps: Makefile | $(BUILD)/.deps
 	$(call need_debs,$(TEST_DEBS) $(DATA_DEBS))
 	@mkdir -p $(@D) && touch $@
 
