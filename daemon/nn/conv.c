@@ -62,7 +62,7 @@ static int group_size(const struct conv2d_dims *d, int nth)
 	size_t cols = (ckk(d) + (size_t)d->oc) * ohw(d); /* col and tmp per image */
 	size_t g = cols ? COL_BUDGET / cols : 1;
 	g = g < 1 ? 1 : g > per_thread ? per_thread : g;
-	return (int)g;
+	return (int)conv_even_group(per_thread, g);
 }
 
 struct conv_layout {
@@ -402,6 +402,12 @@ static void conv_reduce_partials(void *arg, int tid, int nth)
 		thread_buffers(t, s, &col, &tmp, &dw, &db);
 		conv_add_partial(t->dweight, t->dbias, wn, dw, lo, hi);
 	}
+}
+
+size_t conv_even_group(size_t n, size_t g)
+{
+	size_t groups = (n + g - 1) / g;
+	return groups ? (n + groups - 1) / groups : 1;
 }
 
 void conv_add_partial(float *dweight, float *dbias, size_t wn, const float *part, size_t lo,

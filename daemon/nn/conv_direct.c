@@ -207,7 +207,7 @@ static size_t planes(const struct conv2d_dims *d)
 /*
  * Images per group: enough for GROUP_LEN flat positions, so the vector
  * loops run long and little is lost to rounding, unless the planes would
- * pass GROUP_BUDGET floats.
+ * pass GROUP_BUDGET floats; then evened out over a thread's images.
  */
 static int group_images(const struct conv2d_dims *d, int nth)
 {
@@ -218,7 +218,7 @@ static int group_images(const struct conv2d_dims *d, int nth)
 		g = per_thread;
 	while (g > 1 && planes(d) * plane_floats(d, (int)g) > GROUP_BUDGET)
 		g--;
-	return (int)(g < 1 ? 1 : g);
+	return (int)conv_even_group(per_thread, g < 1 ? 1 : g);
 }
 
 static struct flat flat_of(const struct conv2d_dims *d, int nth)

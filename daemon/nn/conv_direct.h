@@ -30,6 +30,10 @@ int conv_direct_use_weights(const struct conv2d_dims *d);
 void conv_add_partial(float *dweight, float *dbias, size_t wn, const float *part, size_t lo,
 		      size_t hi);
 
+/* At most g images per group, in as many groups of equal size as that
+   takes for n images, so no group at the end is short (conv.c). */
+size_t conv_even_group(size_t n, size_t g);
+
 size_t conv_direct_work_floats(const struct conv2d_dims *d, int nth);
 void conv_direct_forward(struct pool *p, float *out, float *work, const float *inp,
 			 const float *weight, const float *bias, const struct conv2d_dims *d);
