@@ -13,7 +13,7 @@ THREADS   ?= $(shell nproc)
 
 PKGS      := libuv libcjson openblas sqlite3 libjpeg zlib
 BUILD_DEBS := pkg-config libuv1-dev libcjson-dev libopenblas-dev libsqlite3-dev \
-	      libjpeg62-turbo-dev zlib1g-dev
+	      libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin
 TEST_DEBS := libcmocka-dev python3-torch python3-torchvision python3-numpy
 DATA_DEBS := dataset-fashion-mnist
 
@@ -24,6 +24,11 @@ CPPFLAGS  += -Icommon -Idaemon
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    += $(PKG_LIBS) -lm -pthread
+# MPI (distributed byol-train, daemon/dist): Open MPI when pkg-config finds it;
+# without it byol-train still builds and refuses to run under mpirun.
+MPI_CFLAGS = $(shell pkg-config --exists ompi-c 2>/dev/null && echo -DBYOL_HAVE_MPI \
+	       $$(pkg-config --cflags ompi-c))
+MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null)
 
 COMMON_SRC := $(wildcard common/*.c)
 NN_SRC     := $(wildcard daemon/nn/*.c)
@@ -111,8 +116,12 @@ $(BUILD)/gen/presets.c: $(PRESETS) common/presets/embed.sh
 $(BUILD)/gen/presets.o: $(BUILD)/gen/presets.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/byol-train: $(BUILD)/daemon/byol_train.o $(CORE_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/daemon/dist/%.o: daemon/dist/%.c Makefile | $(BUILD)/.deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(MPI_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/byol-train: $(BUILD)/daemon/byol_train.o $(BUILD)/daemon/dist/dist.o $(CORE_OBJ)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/byold: $(BUILD)/daemon/byold.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

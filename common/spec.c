@@ -43,7 +43,7 @@ static const char defaults_json[] =
 	" \"optim\": {\"name\": \"lars\", \"base_lr\": 0.2, \"weight_decay\": 1.5e-6,"
 	"  \"momentum\": 0.9, \"eta\": 0.001, \"warmup_epochs\": 10},"
 	" \"train\": {\"epochs\": 300, \"batch_size\": 4096, \"tau_base\": 0.996,"
-	"  \"log_every\": 10},"
+	"  \"log_every\": 10, \"sync_bn\": true},"
 	" \"checkpoint\": {\"every_steps\": 0, \"every_seconds\": 300, \"keep_last\": 3},"
 	" \"eval\": {\"linear\": {\"epochs\": 100}, \"knn\": {\"k\": 200, \"t\": 0.1},"
 	"  \"every_epochs\": 0}}";
@@ -635,7 +635,7 @@ static int read_view(struct spec_view *v, const cJSON *o, const char *prefix,
 	return 0;
 }
 
-/* The encoder, stem, convolution and optimiser names. */
+/* The encoder, stem, convolution and optimiser names; train.sync_bn. */
 static int read_choices(struct spec *s, const cJSON *json, struct spec_error *err)
 {
 	const cJSON *model = at(json, "model");
@@ -650,6 +650,7 @@ static int read_choices(struct spec *s, const cJSON *json, struct spec_error *er
 	s->model.imagenet_stem = stem == 1;
 	s->model.winograd = conv == 1;
 	strcpy(s->optim.name, optimizers[optim]);
+	s->train.sync_bn = cJSON_IsTrue(at(at(json, "train"), "sync_bn"));
 	return 0;
 }
 

@@ -84,6 +84,7 @@ struct spec {
 	} optim;
 	struct {
 		int epochs, batch_size, log_every;
+		int sync_bn; /* BN statistics over all ranks' slices (1) or each rank's own (0) */
 		double tau_base;
 	} train;
 	struct {

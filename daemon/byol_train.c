@@ -30,6 +30,7 @@
 
 #include "byol/model.h"
 #include "clock.h"
+#include "dist/dist.h"
 #include "engine/engine.h"
 #include "nn/blas.h"
 #include "nn/profile.h"
@@ -354,9 +355,31 @@ static int out_dir(char *dir, size_t cap, const struct args *a, const struct spe
 	return make_dir(dir);
 }
 
-static int train(const struct args *a, const struct spec *s, const char *spec_json)
+/* A rank of a distributed run other than 0: it trains its slices and writes nothing. */
+static int train_follower(const struct args *a, const struct spec *s, const char *spec_json,
+			  const struct replica *rep)
+{
+	struct engine_options o = { .resume = a->resume, .eval_only = a->eval_only,
+				    .replica = rep };
+	struct engine_hooks h = { .stop = &stop_requested };
+	struct engine_result r;
+	struct err e = { 0 };
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (engine_run(s, spec_json, &o, &h, &r, &e) == 0)
+		return 0;
+	char msg[sizeof e.msg + 64];
+	snprintf(msg, sizeof msg, "failed at step %ld: %s", r.step, e.msg);
+	dist_abort(rep, msg, EXIT_FAILED);
+	return EXIT_FAILED;
+}
+
+static int train(const struct args *a, const struct spec *s, const char *spec_json,
+		 const struct replica *rep)
 {
 	char dir[4096], path[4200];
+	if (rep->rank != 0)
+		return train_follower(a, s, spec_json, rep);
 	if (out_dir(dir, sizeof dir, a, s))
 		return EXIT_FAILED;
 	snprintf(path, sizeof path, "%s/spec.json", dir);
@@ -373,7 +396,7 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 	}
 	snprintf(path, sizeof path, "%s/checkpoints", dir);
 	struct engine_options o = { .checkpoint_dir = path, .resume = a->resume,
-				    .eval_only = a->eval_only };
+				    .eval_only = a->eval_only, .replica = rep };
 	struct engine_hooks h = { .event = on_event, .ctx = &run, .stop = &stop_requested };
 	struct engine_result r;
 	struct err e = { 0 };
@@ -381,6 +404,11 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 	signal(SIGTERM, on_signal);
 	int rc = engine_run(s, spec_json, &o, &h, &r, &e);
 	fclose(run.metrics);
+	if (rc && rep->n > 1) { /* the other ranks may wait in a collective: end them */
+		char msg[sizeof e.msg + 64];
+		snprintf(msg, sizeof msg, "failed at step %ld: %s", r.step, e.msg);
+		dist_abort(rep, msg, EXIT_FAILED);
+	}
 	if (rc) {
 		fprintf(stderr, "byol-train: failed at step %ld: %s\n", r.step, e.msg);
 		return EXIT_FAILED;
@@ -411,6 +439,16 @@ int main(int argc, char **argv)
 	int rc = resolve(&s, &json, &a);
 	if (rc)
 		return rc;
+	struct replica rep;
+	struct err e = { 0 };
+	if (dist_init(&rep, &argc, &argv, &e)) {
+		fprintf(stderr, "byol-train: %s\n", e.msg);
+		cJSON_Delete(json);
+		return EXIT_FAILED;
+	}
+	if (s.threads == 0 && dist_local_ranks() > 1) /* the host's cores shared by its ranks */
+		s.threads = pool_cores() / dist_local_ranks() > 0 ? pool_cores() / dist_local_ranks()
+								   : 1;
 	char *text = cJSON_PrintUnformatted(json);
 	if (a.print_spec) {
 		char *pretty = cJSON_Print(json);
@@ -419,9 +457,10 @@ int main(int argc, char **argv)
 	} else if (a.bench) {
 		rc = bench(&s, a.steps, a.profile);
 	} else {
-		rc = train(&a, &s, text ? text : "{}");
+		rc = train(&a, &s, text ? text : "{}", &rep);
 	}
 	free(text);
 	cJSON_Delete(json);
+	dist_finish();
 	return rc;
 }

@@ -162,6 +162,35 @@ static double online_view(struct byol_model *m, const float *view, const float *
 	return loss;
 }
 
+/* The mean over replicas of each one's value (its slice's mean loss). */
+static double replica_mean(const struct replica *r, double value)
+{
+	const int n = replica_count(r);
+	if (n == 1)
+		return value;
+	replica_sum_f64(r, &value, 1);
+	return value / n;
+}
+
+/* The mean of the replicas' gradients: that of the global batch's mean loss. */
+static void average_grads(const struct replica *r, struct nn_net *net)
+{
+	const int n = replica_count(r);
+	if (n == 1)
+		return;
+	replica_sum_f32(r, net->grad, net->param_len);
+	const float k = 1.0f / (float)n;
+	for (size_t i = 0; i < net->param_len; i++)
+		net->grad[i] *= k;
+}
+
+void byol_model_set_replica(struct byol_model *m, const struct replica *r, int sync_bn)
+{
+	m->replica = r;
+	for (int p = 0; p < BYOL_PARTS; p++)
+		m->net[p].replica = sync_bn ? r : NULL;
+}
+
 void byol_step(struct byol_model *m, const float *view1, const float *view2,
 	       const struct byol_hyper *h, struct byol_stats *stats)
 {
@@ -173,9 +202,9 @@ void byol_step(struct byol_model *m, const float *view1, const float *view2,
 		TIMED(m, zero_grad_s, nn_net_zero_grad(&m->net[p]));
 	double loss = online_view(m, view1, m->target_z[1], &stats->z_std);
 	loss += online_view(m, view2, m->target_z[0], NULL);
-	stats->loss = loss;
+	stats->loss = replica_mean(m->replica, loss);
 	for (int p = BYOL_ENCODER; p <= BYOL_PREDICTOR; p++) {
-		replica_sum_f32(m->replica, m->net[p].grad, m->net[p].param_len);
+		average_grads(m->replica, &m->net[p]);
 		TIMED(m, optim_s, byol_optim_update(&m->net[p], m->momentum[p], &m->optim, h->lr));
 	}
 	TIMED(m, ema_s,

@@ -10,7 +10,7 @@
  * target keeps its own running statistics), then for each view the online
  * forward, the loss against the target projection of the OTHER view
  * (stop-gradient), and its backward, accumulating gradients; then the
- * gradients are summed over replicas, the optimizer updates θ, and the EMA
+ * gradients are averaged over replicas, the optimizer updates θ, and the EMA
  * moves ξ toward θ. The two views' losses do not share online activations,
  * so one set of activation buffers serves both.
  *
@@ -91,6 +91,10 @@ struct byol_model {
 	struct byol_step_prof *prof;         /* profile mode, else NULL */
 	int batch;
 };
+
+/* Train as one of r's replicas (NULL: alone): gradients and losses averaged over
+   them, and with sync_bn BatchNorm's statistics taken over the global batch. */
+void byol_model_set_replica(struct byol_model *m, const struct replica *r, int sync_bn);
 
 /* Checkpoint prefix of a part: "online.encoder." ... "target.projector.". */
 const char *byol_part_prefix(enum byol_part part);

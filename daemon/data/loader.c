@@ -33,7 +33,8 @@ struct loader {
 	struct loader_config cfg;
 	size_t n;           /* images */
 	long per_epoch;     /* steps per epoch */
-	size_t view_len;    /* floats per view of a batch */
+	int slice_n;        /* images of each batch built here */
+	size_t view_len;    /* floats per view of a batch's slice */
 	struct slot *slots;
 	struct worker *workers;
 	pthread_mutex_t mu;
@@ -153,9 +154,9 @@ static int fill(struct worker *w, struct slot *s, const size_t *perm, long epoch
 	struct loader *l = w->l;
 	const struct loader_config *c = &l->cfg;
 	const long pos = s->step % l->per_epoch;
-	const size_t per_image = l->view_len / (size_t)c->batch;
-	for (int b = 0; b < c->batch; b++) {
-		size_t idx = perm[(size_t)pos * (size_t)c->batch + (size_t)b];
+	const size_t per_image = l->view_len / (size_t)l->slice_n;
+	for (int b = 0; b < l->slice_n; b++) {
+		size_t idx = perm[(size_t)pos * (size_t)c->batch + (size_t)(c->slice_lo + b)];
 		struct augment_draw d[2];
 		if (load_image(w, &idx, epoch, d, e) || ensure_scratch(w, e))
 			return e->code;
@@ -234,7 +235,9 @@ int loader_start(struct loader **out, const struct loader_config *cfg, long firs
 	if (per_epoch < 1)
 		return err_set(e, ERR_INVALID, "the data set has %zu images, fewer than one batch "
 			       "of %d", n, cfg->batch);
-	if (cfg->threads < 1 || cfg->depth < 2 || first_step < 0)
+	const int slice_n = cfg->slice_n ? cfg->slice_n : cfg->batch;
+	if (cfg->threads < 1 || cfg->depth < 2 || first_step < 0 || cfg->slice_lo < 0 ||
+	    slice_n < 1 || cfg->slice_lo + slice_n > cfg->batch)
 		return err_set(e, ERR_INVALID, "loader: bad configuration");
 	struct loader *l = calloc(1, sizeof *l);
 	if (!l)
@@ -242,7 +245,8 @@ int loader_start(struct loader **out, const struct loader_config *cfg, long firs
 	l->cfg = *cfg;
 	l->n = n;
 	l->per_epoch = per_epoch;
-	l->view_len = (size_t)cfg->batch * (size_t)cfg->channels * (size_t)cfg->size *
+	l->slice_n = slice_n;
+	l->view_len = (size_t)slice_n * (size_t)cfg->channels * (size_t)cfg->size *
 		      (size_t)cfg->size;
 	l->next_fill = l->next_take = first_step;
 	pthread_mutex_init(&l->mu, NULL);

@@ -7,8 +7,9 @@
  * last incomplete batch is dropped), and each image's two views come from
  * augment_rng(seed, epoch, index, view). A batch is therefore a function of
  * (seed, step) alone: any thread may build it, and a run resumed at step k
- * sees exactly the batches the uninterrupted run saw. Batches are handed out
- * strictly in step order from a ring of `depth` slots.
+ * sees exactly the batches the uninterrupted run saw; replicas that each
+ * build their slice of it see together the batch one process sees. Batches
+ * are handed out strictly in step order from a ring of `depth` slots.
  *
  * Both views' crops are drawn on the image's native size (dataset_shape,
  * from the JPEG header) before it is decoded; with dct_scale the image is
@@ -34,7 +35,9 @@
 
 struct loader_config {
 	const struct dataset *ds;
-	int batch, size;          /* batch size; output side */
+	int batch, size;          /* (global) batch size; output side */
+	int slice_lo, slice_n;    /* build only images [lo, lo + n) of each batch (a
+				     replica's slice, replica.h); n = 0: all */
 	int channels;             /* of the images the data set hands out */
 	float mean[3], std[3];    /* normalisation per channel */
 	struct augment_view view[2];
@@ -50,7 +53,7 @@ struct loader_config {
 struct loader_batch {
 	long step;
 	int epoch;
-	const float *view1, *view2; /* batch × C × size × size each */
+	const float *view1, *view2; /* slice × C × size × size each */
 };
 
 struct loader;

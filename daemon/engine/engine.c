@@ -42,12 +42,13 @@ struct engine {
 	char (*kept)[4200]; /* checkpoint paths written, oldest first */
 	int n_kept;
 	size_t eval_bad[2];  /* images of data, eval_data the last evaluation could not decode */
+	int rank, ranks;     /* this replica of the job's */
 };
 
 /* Hand an event to the hooks and free it. */
 static void emit(struct engine *g, cJSON *ev)
 {
-	if (ev && g->h && g->h->event)
+	if (ev && g->rank == 0 && g->h && g->h->event)
 		g->h->event(g->h->ctx, ev);
 	cJSON_Delete(ev);
 }
@@ -122,10 +123,20 @@ static int build(struct engine *g, struct err *e)
 	struct byol_optim optim;
 	int rc = engine_model_config(g->s, &cfg, &optim, e);
 	g->arch = cfg.encoder;
+	if (!rc && cfg.batch % g->ranks != 0)
+		rc = err_set(e, ERR_INVALID, "train.batch_size %d does not split evenly over %d "
+			     "ranks", cfg.batch, g->ranks);
+	cfg.batch /= g->ranks; /* each rank's slice */
+	if (!rc && g->s->train.sync_bn == 0 && cfg.batch < 2 && g->ranks > 1)
+		rc = err_set(e, ERR_INVALID, "train.batch_size %d over %d ranks leaves %d image per "
+			     "rank: BatchNorm without sync_bn needs 2", g->s->train.batch_size,
+			     g->ranks, cfg.batch);
 	if (!rc)
 		rc = pool_init(&g->pool, g->s->threads, e);
 	if (!rc)
 		rc = byol_model_init(&g->m, &cfg, &optim, g->pool, g->s->seed, e);
+	if (!rc)
+		byol_model_set_replica(&g->m, g->o->replica, g->s->train.sync_bn);
 	return rc;
 }
 
@@ -202,6 +213,8 @@ static int start_loader(struct engine *g, struct err *e)
 {
 	struct loader_config c;
 	engine_loader_config(g->s, g->train, g->o->loader_threads, &c);
+	c.slice_n = c.batch / g->ranks;
+	c.slice_lo = g->rank * c.slice_n;
 	return loader_start(&g->loader, &c, g->step, e);
 }
 
@@ -231,9 +244,9 @@ static int setup(struct engine *g, struct err *e)
 		return err_set(e, ERR_NOMEM, "engine: out of memory");
 	if (g->o->eval_only)
 		return 0;
-	if (mkdir(g->o->checkpoint_dir, 0755) != 0 && errno != EEXIST)
+	if (g->rank == 0 && mkdir(g->o->checkpoint_dir, 0755) != 0 && errno != EEXIST)
 		return err_set(e, ERR_IO, "%s: %s", g->o->checkpoint_dir, strerror(errno));
-	if (g->o->resume)
+	if (g->o->resume && g->rank == 0)
 		adopt_checkpoints(g);
 	return start_loader(g, e);
 }
@@ -255,13 +268,45 @@ static void keep(struct engine *g, const char *path, char removed[4200])
 	snprintf(g->kept[g->n_kept++], sizeof g->kept[0], "%s", path);
 }
 
+/* A hash of the five nets' parameters, and of their buffers (BN's running
+   statistics) when those are taken over all ranks. */
+static uint64_t model_hash(const struct byol_model *m, int buffers)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+	for (int p = 0; p < BYOL_PARTS; p++) {
+		const struct nn_net *net = &m->net[p];
+		const float *arrays[2] = { net->param, net->buffer };
+		const size_t lens[2] = { net->param_len, buffers ? net->buffer_len : 0 };
+		for (int a = 0; a < 2; a++)
+			for (size_t i = 0; i < lens[a]; i++) {
+				uint32_t w;
+				memcpy(&w, &arrays[a][i], sizeof w);
+				h = (h ^ w) * 0x100000001b3u;
+			}
+	}
+	return h;
+}
+
+/* The ranks' weights must be equal to the bit: checked after a run's first step and
+   at each checkpoint. */
+static int check_replicas_agree(struct engine *g, struct err *e)
+{
+	if (g->ranks == 1 || replica_same(g->o->replica, model_hash(&g->m, g->s->train.sync_bn)))
+		return 0;
+	return err_set(e, ERR_INVALID, "step %ld: the ranks' weights differ (the ranks must run "
+		       "the same byol-train build on the same kind of CPU)", g->step);
+}
+
 static int save(struct engine *g, struct err *e)
 {
 	char path[4200], sha[65], removed[4200];
 	size_t bytes;
 	int epoch = (int)(g->step / g->per_epoch);
+	int rc = check_replicas_agree(g, e);
+	if (rc || g->rank != 0) /* rank 0 writes for all */
+		return rc;
 	snprintf(path, sizeof path, "%s/step-%08ld.safetensors", g->o->checkpoint_dir, g->step);
-	int rc = checkpoint_write(&g->m, path, g->spec_json, g->step, epoch, sha, &bytes, e);
+	rc = checkpoint_write(&g->m, path, g->spec_json, g->step, epoch, sha, &bytes, e);
 	if (rc)
 		return rc;
 	keep(g, path, removed);
@@ -392,15 +437,16 @@ static int end_of_epoch(struct engine *g, struct window *ep, int epoch, struct e
 {
 	epoch_summary(g, ep, epoch);
 	int every = g->s->eval.every_epochs;
-	if (every > 0 && (epoch + 1) % every == 0 && g->step < g->total)
-		return evaluate(g, 0, e);
+	if (every > 0 && (epoch + 1) % every == 0 && g->step < g->total && g->rank == 0)
+		return evaluate(g, 0, e); /* the other ranks wait in the next step's collectives */
 	return 0;
 }
 
+/* Whether to stop now: a stop on any rank stops every rank at the same step. */
 static int stop_requested(const struct engine *g)
 {
 	const atomic_int *stop = stop_flag(g);
-	return stop && atomic_load(stop);
+	return replica_any(g->o->replica, stop && atomic_load(stop));
 }
 
 static int train(struct engine *g, struct err *e)
@@ -425,6 +471,8 @@ static int train(struct engine *g, struct err *e)
 			return err_set(e, ERR_INVALID, "the loss is %f at step %ld", st.loss,
 				       g->step + 1);
 		g->step++;
+		if (g->step == first + 1 && (rc = check_replicas_agree(g, e)))
+			return rc;
 		pt.loss += st.loss, pt.steps++;
 		ep.loss += st.loss, ep.steps++;
 		if (g->step % g->s->train.log_every == 0)
@@ -448,6 +496,8 @@ static int train(struct engine *g, struct err *e)
 static int finish(struct engine *g, struct err *e)
 {
 	const char *only = g->o->eval_only ? g->o->eval_kind : NULL;
+	if (g->rank != 0)
+		return 0;
 	int rc = !only || strcmp(only, "knn") == 0 ? evaluate(g, 0, e) : 0;
 	if (!rc && (only ? strcmp(only, "linear") == 0 : g->s->eval.linear_epochs > 0))
 		rc = evaluate(g, 1, e);
@@ -471,7 +521,9 @@ static void teardown(struct engine *g)
 int engine_run(const struct spec *s, const char *spec_json, const struct engine_options *o,
 	       const struct engine_hooks *h, struct engine_result *r, struct err *e)
 {
-	struct engine g = { .s = s, .spec_json = spec_json, .o = o, .h = h, .r = r };
+	struct engine g = { .s = s, .spec_json = spec_json, .o = o, .h = h, .r = r,
+			    .rank = o->replica ? o->replica->rank : 0,
+			    .ranks = replica_count(o->replica) };
 	memset(r, 0, sizeof *r);
 	r->top1 = r->top5 = r->knn_top1 = -1;
 	r->final_loss = NAN; /* unknown until an epoch ends in this run */

@@ -37,6 +37,9 @@ struct engine_options {
 	int loader_threads;         /* 0: one */
 	int eval_only;              /* evaluate the starting weights (random, or resumed); no training */
 	const char *eval_kind;      /* with eval_only: "knn" or "linear" alone; NULL: both */
+	const struct replica *replica; /* one of the job's ranks (dist.h), or NULL: alone.
+				       Each rank trains on its slice of every batch; rank 0
+				       alone emits events, writes checkpoints and evaluates */
 };
 
 enum engine_state { ENGINE_COMPLETED, ENGINE_STOPPED };

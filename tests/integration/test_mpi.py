@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""One byol-train job over MPI ranks (Open MPI's mpirun, shared memory), against
+the same job in one process: the first steps' losses and the weights after
+step 1 agree to 1e-5 (only summation order differs), and so does the final
+kNN; without sync_bn each rank's BatchNorm statistics are its own, so they
+differ; a batch that does not split over the ranks is refused at start; a
+rank killed mid-run ends the whole job within 10 s naming the rank, with no
+process left behind; SIGTERM to mpirun checkpoints and stops every rank; the
+run resumed on 2 ranks is bit for bit the uninterrupted one, and resumed in
+one process it follows the one-process run up to summation order.
+"""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "ref"))
+from byold_harness import SANITIZED, SLOW, run_tests  # noqa: E402
+import stio  # noqa: E402
+
+BUILD = os.environ.get("BUILD", "build")
+TRAIN = os.path.abspath(os.path.join(BUILD, "byol-train"))
+MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
+# 5 steps an epoch of batch 128 on 640 images; the learning rate warms up over the
+# first epochs, as a real run's first steps do.
+SETS = {"data.limit": 640, "eval_data.limit": 500, "train.batch_size": 128,
+        "train.epochs": 2, "optim.warmup_epochs": 2, "train.log_every": 1,
+        "checkpoint.every_steps": 1, "checkpoint.keep_last": 20, "eval.linear.epochs": 0,
+        "eval.every_epochs": 0, "eval.knn.k": 20}
+ENV = {**os.environ, "OMPI_MCA_btl": "self,vader"}
+if SANITIZED:  # Open MPI's own allocations are not the project's leaks
+    ENV["ASAN_OPTIONS"] = ENV.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+
+
+def train_args(out, threads, **sets):
+    args = [TRAIN, "fmnist-quick", "--out", out, "--jsonl"]
+    for key, value in {**SETS, "threads": threads, **sets}.items():
+        args += ["--set", f"{key}={json.dumps(value)}"]
+    return args
+
+
+def run(args, ranks=1, timeout=300):
+    """Events of a run (rank 0's stdout); fails the test if it fails."""
+    cmd = (MPIRUN + ["-np", str(ranks)] if ranks > 1 else []) + args
+    done = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout * SLOW)
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def losses(events):
+    return [e["loss"] for e in events if e["event"] == "step"]
+
+
+def weights(out, step):
+    tensors, _ = stio.load(os.path.join(out, "checkpoints", f"step-{step:08d}.safetensors"))
+    return {k: v.double().numpy() for k, v in tensors.items()}
+
+
+def worst_difference(a, b):
+    """Largest |a − b| over every tensor, relative to that tensor's largest |b| (≥ 1)."""
+    assert a.keys() == b.keys()
+    return max(float(np.max(np.abs(a[k] - b[k]))) / max(1.0, float(np.max(np.abs(b[k]))))
+               for k in a if a[k].size)
+
+
+def knn(events):
+    return [e["top1"] for e in events if e["event"] == "eval" and e["kind"] == "knn"][-1]
+
+
+class MPITest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.one_dir = os.path.join(cls.tmp.name, "one")
+        cls.one = run(train_args(cls.one_dir, 2))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def out(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def test_two_ranks_match_one_process(self):
+        two = run(train_args(self.out("two"), 1), ranks=2)
+        for step, (a, b) in enumerate(zip(losses(two)[:5], losses(self.one)[:5]), 1):
+            self.assertLess(abs(a - b) / abs(b), 1e-5, f"step {step}: loss {a} vs {b}")
+        diff = worst_difference(weights(self.out("two"), 1), weights(self.one_dir, 1))
+        print(f"two ranks: weights after step 1 within {diff:.2e} of one process")
+        self.assertLess(diff, 1e-5)
+        self.assertAlmostEqual(knn(two), knn(self.one), delta=0.5)
+        # rank 0 alone wrote the run: one metrics file, one set of checkpoints
+        self.assertEqual(len(glob.glob(self.out("two") + "/checkpoints/*")),
+                         len(glob.glob(self.one_dir + "/checkpoints/*")))
+
+    def test_without_sync_bn_the_ranks_statistics_are_their_own(self):
+        run(train_args(self.out("local-bn"), 1, **{"train.sync_bn": False}), ranks=2)
+        local = weights(self.out("local-bn"), 1)
+        synced = weights(self.one_dir, 1)
+        stats = [k for k in local if k.endswith("running_var")]
+        self.assertTrue(stats)
+        diff = max(float(np.max(np.abs(local[k] - synced[k]) / np.abs(synced[k]))) for k in stats)
+        print(f"without sync_bn: running variances differ by up to {diff:.1%} after step 1")
+        self.assertGreater(diff, 1e-3)
+
+    def test_a_batch_that_does_not_split_is_refused(self):
+        cmd = MPIRUN + ["-np", "2"] + train_args(self.out("uneven"), 1,
+                                                 **{"train.batch_size": 129})
+        done = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=60 * SLOW)
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("does not split evenly over 2 ranks", done.stderr)
+
+    def test_a_killed_rank_ends_the_job_naming_it(self):
+        out = self.out("killed")
+        proc = subprocess.Popen(MPIRUN + ["-np", "2"] + train_args(out, 1, **{"train.epochs": 50}),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=ENV)
+        proc.stdout.readline()  # the first step: both ranks are training
+        ranks = rank_pids(proc.pid)
+        self.assertEqual(len(ranks), 2, ranks)
+        victim = ranks[0]
+        victim_rank = rank_of(victim)
+        os.kill(victim, signal.SIGKILL)
+        t0 = time.monotonic()
+        _, err = proc.communicate(timeout=30 * SLOW)
+        took = time.monotonic() - t0
+        print(f"a rank killed: the job ended in {took:.1f} s")
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertLess(took, 10 * SLOW)
+        print(err[-600:])
+        self.assertRegex(err, rf"rank {victim_rank}\b")
+        self.assertEqual([p for p in ranks if alive(p)], [])
+
+    def test_sigterm_checkpoints_and_the_run_resumes_on_any_rank_count(self):
+        out = self.out("stopped")
+        proc = subprocess.Popen(MPIRUN + ["-np", "2"] + train_args(out, 1),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=ENV)
+        for _ in range(3):
+            proc.stdout.readline()  # step 1, its checkpoint, step 2
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=60 * SLOW)
+        # mpirun exits 1 after forwarding a signal, however its ranks ended
+        self.assertIn("byol-train: stopped at step", err)
+        events = [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
+        last = [e for e in events if e["event"] == "checkpoint"][-1]
+        self.assertLess(last["step"], 10)
+        # on 2 ranks again: bit for bit the uninterrupted 2-rank run
+        again = run(train_args(self.out("again"), 1) + ["--resume", last["path"]], ranks=2)
+        whole = run(train_args(self.out("whole"), 1), ranks=2)
+        self.assertEqual(losses(again), losses(whole)[last["step"]:])
+        self.assertEqual(worst_difference(weights(self.out("again"), 10),
+                                          weights(self.out("whole"), 10)), 0)
+        # on 1 process: the uninterrupted 1-process run, up to summation order
+        single = run(train_args(self.out("single"), 2) + ["--resume", last["path"]])
+        diff = max(abs(a - b) / b for a, b in zip(losses(single),
+                                                  losses(self.one)[last["step"]:]))
+        print(f"stopped at step {last['step']} on 2 ranks: resumed on 2, bit for bit the "
+              f"uninterrupted run; on 1, losses within {diff:.1e} of one process's")
+        self.assertLess(diff, 3e-3)
+
+
+def rank_pids(mpirun_pid, timeout=10):
+    """The byol-train processes mpirun started (its descendants)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["ps", "-eo", "pid,ppid,comm"], capture_output=True,
+                             text=True).stdout.split("\n")[1:]
+        procs = [line.split() for line in out if line.strip()]
+        children = {int(p[0]) for p in procs if int(p[1]) == mpirun_pid}
+        found = sorted(int(p[0]) for p in procs if p[2] == "byol-train" and
+                       (int(p[1]) in children or int(p[1]) == mpirun_pid))
+        if len(found) >= 2:
+            return found
+        time.sleep(0.1)
+    return []
+
+
+def rank_of(pid):
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+    return int(env[b"OMPI_COMM_WORLD_RANK"])
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split()[2] != "Z"
+
+
+if __name__ == "__main__":
+    run_tests()
