@@ -254,8 +254,9 @@ static void print_profile(const struct byol_model *m)
 	profile_passes(m, steps, step_ms, nodes_ms);
 }
 
-/* Random views, one warm-up step, then steps timed (and profiled if asked). */
-static int bench(const struct spec *s, long steps, int profile)
+/* Random views, one warm-up step, then steps timed (and profiled if asked). On
+   several ranks each takes its slice of the batch; rank 0 reports for all. */
+static int bench(const struct spec *s, long steps, int profile, const struct replica *rep)
 {
 	struct byol_config cfg;
 	struct byol_optim optim;
@@ -263,15 +264,26 @@ static int bench(const struct spec *s, long steps, int profile)
 	struct pool *pool;
 	struct byol_model m;
 	struct err e = { 0 };
-	if (engine_model_config(s, &cfg, &optim, &e) || pool_init(&pool, s->threads, &e) ||
+	if (engine_model_config(s, &cfg, &optim, &e)) {
+		fprintf(stderr, "byol-train: %s\n", e.msg);
+		return EXIT_FAILED;
+	}
+	if (cfg.batch % rep->n) {
+		fprintf(stderr, "byol-train: train.batch_size %d does not split evenly over %d "
+			"ranks\n", cfg.batch, rep->n);
+		return EXIT_FAILED;
+	}
+	cfg.batch /= rep->n;
+	if (pool_init(&pool, s->threads, &e) ||
 	    byol_model_init(&m, &cfg, &optim, pool, s->seed, &e)) {
 		fprintf(stderr, "byol-train: %s\n", e.msg);
 		return EXIT_FAILED;
 	}
+	byol_model_set_replica(&m, rep, s->train.sync_bn);
 	size_t n = (size_t)cfg.batch * cfg.channels * cfg.size * cfg.size;
 	float *views = malloc(2 * n * sizeof *views);
 	struct rng r;
-	rng_init(&r, s->seed, 0);
+	rng_init(&r, s->seed, (uint64_t)rep->rank);
 	for (size_t i = 0; i < 2 * n; i++)
 		views[i] = (float)rng_normal(&r);
 	struct byol_stats st;
@@ -280,22 +292,30 @@ static int bench(const struct spec *s, long steps, int profile)
 		fprintf(stderr, "byol-train: out of memory for the profile\n");
 		return EXIT_FAILED;
 	}
+	double bytes0, wait0, bytes1, wait1;
+	dist_traffic(&bytes0, &wait0);
 	double t0 = clock_seconds();
 	for (long k = 0; k < steps; k++)
 		byol_step(&m, views, views + n, &hp, &st);
 	double secs = clock_seconds() - t0;
-	double flops = step_flops(&m);
+	dist_traffic(&bytes1, &wait1);
+	double flops = step_flops(&m) * rep->n;
+	const int batch = cfg.batch * rep->n;
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	if (profile)
+	if (profile && rep->rank == 0)
 		print_profile(&m);
-	printf("{\"event\":\"bench\",\"img_s\":%.1f,\"ms_per_step\":%.2f,\"peak_rss_mb\":%.1f,"
-	       "\"steps\":%ld,\"batch\":%d,\"threads\":%d,\"blas_core\":\"%s\","
-	       "\"gflop_per_step\":%.3f,\"gflops\":%.2f,\"loss\":%.17g,\"profile\":%s}\n",
-	       (double)steps * cfg.batch / secs, 1e3 * secs / (double)steps,
-	       (double)ru.ru_maxrss / 1024.0, steps, cfg.batch, pool_threads(pool),
-	       blas_core_name(), 1e-9 * flops, 1e-9 * flops * (double)steps / secs, st.loss,
-	       profile ? "true" : "false");
+	if (rep->rank == 0)
+		printf("{\"event\":\"bench\",\"img_s\":%.1f,\"ms_per_step\":%.2f,"
+		       "\"peak_rss_mb\":%.1f,\"steps\":%ld,\"batch\":%d,\"threads\":%d,"
+		       "\"blas_core\":\"%s\",\"gflop_per_step\":%.3f,\"gflops\":%.2f,\"loss\":%.17g,"
+		       "\"profile\":%s,\"ranks\":%d,\"allreduce_mb_per_step\":%.3f,"
+		       "\"collective_ms_per_step\":%.3f}\n",
+		       (double)steps * batch / secs, 1e3 * secs / (double)steps,
+		       (double)ru.ru_maxrss / 1024.0, steps, batch, pool_threads(pool),
+		       blas_core_name(), 1e-9 * flops, 1e-9 * flops * (double)steps / secs, st.loss,
+		       profile ? "true" : "false", rep->n, (bytes1 - bytes0) / 1e6 / (double)steps,
+		       1e3 * (wait1 - wait0) / (double)steps);
 	free(views);
 	byol_model_free(&m);
 	pool_free(pool);
@@ -455,7 +475,7 @@ int main(int argc, char **argv)
 		printf("%s\n", pretty ? pretty : "{}");
 		free(pretty);
 	} else if (a.bench) {
-		rc = bench(&s, a.steps, a.profile);
+		rc = bench(&s, a.steps, a.profile, &rep);
 	} else {
 		rc = train(&a, &s, text ? text : "{}", &rep);
 	}

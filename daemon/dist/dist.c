@@ -34,6 +34,7 @@ static double stall_limit = DIST_STALL_SECONDS;
 static _Atomic double entered; /* clock_seconds() when the current collective began; 0: none */
 static atomic_int watching;
 static pthread_t watchdog;
+static double reduced_bytes, reduce_seconds; /* all-reduced so far, and the time it took */
 
 static void fail_mpi(const char *what, int rc)
 {
@@ -68,7 +69,8 @@ static void allreduce(void *buf, size_t len, MPI_Datatype type, MPI_Op op, const
 	char *p = buf;
 	int elem = 0;
 	MPI_Type_size(type, &elem);
-	atomic_store(&entered, clock_seconds());
+	const double t0 = clock_seconds();
+	atomic_store(&entered, t0);
 	for (size_t done = 0; done < len; done += chunk) {
 		int n = (int)(len - done < chunk ? len - done : chunk);
 		int rc = MPI_Allreduce(MPI_IN_PLACE, p + done * (size_t)elem, n, type, op,
@@ -77,6 +79,8 @@ static void allreduce(void *buf, size_t len, MPI_Datatype type, MPI_Op op, const
 			fail_mpi(what, rc);
 	}
 	atomic_store(&entered, 0.0);
+	reduced_bytes += (double)len * elem;
+	reduce_seconds += clock_seconds() - t0;
 }
 
 static void sum_f64(void *ctx, double *buf, size_t len)
@@ -145,6 +149,12 @@ int dist_local_ranks(void)
 	return local_ranks;
 }
 
+void dist_traffic(double *bytes, double *seconds)
+{
+	*bytes = reduced_bytes;
+	*seconds = reduce_seconds;
+}
+
 void dist_finish(void)
 {
 	if (!joined)
@@ -179,6 +189,11 @@ int dist_init(struct replica *r, int *argc, char ***argv, struct err *e)
 int dist_local_ranks(void)
 {
 	return 1;
+}
+
+void dist_traffic(double *bytes, double *seconds)
+{
+	*bytes = *seconds = 0;
 }
 
 void dist_finish(void)

@@ -25,6 +25,9 @@
 int dist_init(struct replica *r, int *argc, char ***argv, struct err *e);
 /* Ranks of the job on this host (1 when alone): they share its cores. */
 int dist_local_ranks(void);
+/* Bytes this rank has all-reduced so far, and the seconds it spent in those
+   collectives (waiting for the others included). */
+void dist_traffic(double *bytes, double *seconds);
 /* Leave MPI (a no-op when dist_init did not join it). */
 void dist_finish(void);
 /* Print "byol-train: rank R: msg" and end every rank of the job with code. */

@@ -2,8 +2,9 @@
 """One byol-train job over MPI ranks (Open MPI's mpirun, shared memory), against
 the same job in one process: the first steps' losses and the weights after
 step 1 agree to 1e-5 (only summation order differs), and so does the final
-kNN; without sync_bn each rank's BatchNorm statistics are its own, so they
-differ; a batch that does not split over the ranks is refused at start; a
+kNN, over shared memory, over TCP, and with the ranks on two "hosts" (network
+namespaces joined by a veth pair); without sync_bn each rank's BatchNorm
+statistics are its own, so they differ; a batch that does not split over the ranks is refused at start; a
 rank killed mid-run ends the whole job within 10 s naming the rank, with no
 process left behind; SIGTERM to mpirun checkpoints and stops every rank; the
 run resumed on 2 ranks is bit for bit the uninterrupted one, and resumed in
@@ -48,10 +49,11 @@ def train_args(out, threads, **sets):
     return args
 
 
-def run(args, ranks=1, timeout=300):
+def run(args, ranks=1, timeout=300, launcher=None, env=None):
     """Events of a run (rank 0's stdout); fails the test if it fails."""
-    cmd = (MPIRUN + ["-np", str(ranks)] if ranks > 1 else []) + args
-    done = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout * SLOW)
+    cmd = (launcher or MPIRUN + ["-np", str(ranks)] if ranks > 1 else []) + args
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env or ENV,
+                          timeout=timeout * SLOW)
     if done.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-3000:]}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -93,15 +95,34 @@ class MPITest(unittest.TestCase):
 
     def test_two_ranks_match_one_process(self):
         two = run(train_args(self.out("two"), 1), ranks=2)
-        for step, (a, b) in enumerate(zip(losses(two)[:5], losses(self.one)[:5]), 1):
-            self.assertLess(abs(a - b) / abs(b), 1e-5, f"step {step}: loss {a} vs {b}")
-        diff = worst_difference(weights(self.out("two"), 1), weights(self.one_dir, 1))
-        print(f"two ranks: weights after step 1 within {diff:.2e} of one process")
-        self.assertLess(diff, 1e-5)
+        self.check_matches_one_process("two", two)
         self.assertAlmostEqual(knn(two), knn(self.one), delta=0.5)
         # rank 0 alone wrote the run: one metrics file, one set of checkpoints
         self.assertEqual(len(glob.glob(self.out("two") + "/checkpoints/*")),
                          len(glob.glob(self.one_dir + "/checkpoints/*")))
+
+    def check_matches_one_process(self, name, events):
+        for step, (a, b) in enumerate(zip(losses(events)[:5], losses(self.one)[:5]), 1):
+            self.assertLess(abs(a - b) / abs(b), 1e-5, f"step {step}: loss {a} vs {b}")
+        diff = worst_difference(weights(self.out(name), 1), weights(self.one_dir, 1))
+        print(f"{name}: weights after step 1 within {diff:.2e} of one process")
+        self.assertLess(diff, 1e-5)
+
+    def test_over_tcp(self):
+        env = {**ENV, "OMPI_MCA_btl": "tcp,self"}
+        self.check_matches_one_process("tcp", run(train_args(self.out("tcp"), 1), ranks=2,
+                                                  env=env))
+
+    def test_two_hosts_joined_by_a_veth_pair(self):
+        """Each rank in its own network namespace with its own address; mpirun starts
+        the second through `ip netns exec` where it would use ssh."""
+        with Namespaces(self.tmp.name) as ns:
+            launcher = ["ip", "netns", "exec", ns.names[0]] + MPIRUN + [
+                "-np", "2", "--host", ",".join(ns.addrs), "--mca", "plm_rsh_agent", ns.agent,
+                "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", ns.net,
+                "--mca", "oob_tcp_if_include", ns.net]
+            events = run(train_args(self.out("hosts"), 1), ranks=2, launcher=launcher)
+            self.check_matches_one_process("hosts", events)
 
     def test_without_sync_bn_the_ranks_statistics_are_their_own(self):
         run(train_args(self.out("local-bn"), 1, **{"train.sync_bn": False}), ranks=2)
@@ -137,8 +158,11 @@ class MPITest(unittest.TestCase):
         print(f"a rank killed: the job ended in {took:.1f} s")
         self.assertNotEqual(proc.returncode, 0)
         self.assertLess(took, 10 * SLOW)
-        print(err[-600:])
         self.assertRegex(err, rf"rank {victim_rank}\b")
+        deadline = time.monotonic() + 10 * SLOW  # the survivor is being killed by mpirun
+        while [p for p in ranks if alive(p)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        print(f"no rank left {time.monotonic() - t0:.1f} s after the kill")
         self.assertEqual([p for p in ranks if alive(p)], [])
 
     def test_sigterm_checkpoints_and_the_run_resumes_on_any_rank_count(self):
@@ -168,6 +192,40 @@ class MPITest(unittest.TestCase):
         print(f"stopped at step {last['step']} on 2 ranks: resumed on 2, bit for bit the "
               f"uninterrupted run; on 1, losses within {diff:.1e} of one process's")
         self.assertLess(diff, 3e-3)
+
+
+class Namespaces:
+    """Two network namespaces joined by a veth pair, 10.77.N.1 and 10.77.N.2, and an
+    rsh agent for mpirun that runs a command in the namespace owning a host."""
+
+    def __init__(self, tmp):
+        tag = os.getpid() % 200 + 20
+        self.names = [f"byol{tag}a", f"byol{tag}b"]
+        self.addrs = [f"10.77.{tag}.1", f"10.77.{tag}.2"]
+        self.net = f"10.77.{tag}.0/24"
+        self.agent = os.path.join(tmp, "netns-agent")
+        cases = "".join(f"{a}) ns={n} ;; " for a, n in zip(self.addrs, self.names))
+        with open(self.agent, "w") as f:
+            f.write(f'#!/bin/sh\nhost=$1; shift\ncase $host in {cases}*) exit 1 ;; esac\n'
+                    'exec ip netns exec $ns sh -c "$*"\n')
+        os.chmod(self.agent, 0o755)
+
+    def __enter__(self):
+        a, b = self.names
+        ip = lambda *args: subprocess.run(["ip", *args], check=True)  # noqa: E731
+        ip("netns", "add", a)
+        ip("netns", "add", b)
+        ip("link", "add", f"{a}0", "type", "veth", "peer", "name", f"{b}0")
+        for ns, addr in zip(self.names, self.addrs):
+            ip("link", "set", f"{ns}0", "netns", ns)
+            ip("-n", ns, "addr", "add", f"{addr}/24", "dev", f"{ns}0")
+            ip("-n", ns, "link", "set", f"{ns}0", "up")
+            ip("-n", ns, "link", "set", "lo", "up")
+        return self
+
+    def __exit__(self, *exc):
+        for ns in self.names:
+            subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
 def rank_pids(mpirun_pid, timeout=10):
