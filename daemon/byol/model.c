@@ -144,9 +144,43 @@ static const float *project(struct byol_model *m, enum byol_part encoder, const 
 	return nn_net_forward(&m->net[encoder + 1], y, 1);
 }
 
-/* The online half for one view: forward, loss against the other view's target, backward. */
+/* Gradients of one net summed over replicas in buckets of about BUCKET_FLOATS, each
+   started as soon as the last backward has made it final, so the sums travel while
+   the earlier layers' backward runs. */
+#define BUCKET_FLOATS ((size_t)1 << 20)
+
+struct bucketer {
+	const struct replica *r;
+	float *grad;
+	size_t unsent; /* gradients [0, unsent) not started yet */
+};
+
+static void send_ready(void *ctx, size_t from)
+{
+	struct bucketer *b = ctx;
+	if (from < b->unsent && (b->unsent - from >= BUCKET_FLOATS || from == 0)) {
+		replica_start_sum_f32(b->r, b->grad + from, b->unsent - from);
+		b->unsent = from;
+	}
+	replica_progress(b->r);
+}
+
+/* Backward of net from dout; on the step's last backward with replicas, sending. */
+static void backward(struct byol_model *m, enum byol_part p, const float *dout, int last)
+{
+	struct nn_net *net = &m->net[p];
+	if (!last || replica_count(m->replica) == 1) {
+		nn_net_backward(net, dout);
+		return;
+	}
+	struct bucketer b = { .r = m->replica, .grad = net->grad, .unsent = net->param_len };
+	nn_net_backward_each(net, dout, send_ready, &b);
+}
+
+/* The online half for one view: forward, loss against the other view's target, backward
+   (the step's last: its gradients are final as they come). */
 static double online_view(struct byol_model *m, const float *view, const float *target,
-			  double *z_std)
+			  double *z_std, int last)
 {
 	const int dim = nn_net_out_dim(&m->net[BYOL_PREDICTOR]);
 	const float *z = project(m, BYOL_ENCODER, view);
@@ -156,9 +190,9 @@ static double online_view(struct byol_model *m, const float *view, const float *
 	double loss;
 	TIMED(m, loss_s, memset(m->dp, 0, (size_t)m->batch * dim * sizeof(float));
 	      loss = byol_loss(m->dp, p, target, m->batch, dim));
-	nn_net_backward(&m->net[BYOL_PREDICTOR], m->dp);
-	nn_net_backward(&m->net[BYOL_PROJECTOR], m->net[BYOL_PREDICTOR].acts[0].grad);
-	nn_net_backward(&m->net[BYOL_ENCODER], m->net[BYOL_PROJECTOR].acts[0].grad);
+	backward(m, BYOL_PREDICTOR, m->dp, last);
+	backward(m, BYOL_PROJECTOR, m->net[BYOL_PREDICTOR].acts[0].grad, last);
+	backward(m, BYOL_ENCODER, m->net[BYOL_PROJECTOR].acts[0].grad, last);
 	return loss;
 }
 
@@ -172,13 +206,13 @@ static double replica_mean(const struct replica *r, double value)
 	return value / n;
 }
 
-/* The mean of the replicas' gradients: that of the global batch's mean loss. */
+/* The mean of the replicas' gradients (summed by backward): that of the global
+   batch's mean loss. */
 static void average_grads(const struct replica *r, struct nn_net *net)
 {
 	const int n = replica_count(r);
 	if (n == 1)
 		return;
-	replica_sum_f32(r, net->grad, net->param_len);
 	const float k = 1.0f / (float)n;
 	for (size_t i = 0; i < net->param_len; i++)
 		net->grad[i] *= k;
@@ -200,8 +234,9 @@ void byol_step(struct byol_model *m, const float *view1, const float *view2,
 	memcpy(m->target_z[1], project(m, BYOL_TARGET_ENCODER, view2), out * sizeof(float));
 	for (int p = BYOL_ENCODER; p <= BYOL_PREDICTOR; p++)
 		TIMED(m, zero_grad_s, nn_net_zero_grad(&m->net[p]));
-	double loss = online_view(m, view1, m->target_z[1], &stats->z_std);
-	loss += online_view(m, view2, m->target_z[0], NULL);
+	double loss = online_view(m, view1, m->target_z[1], &stats->z_std, 0);
+	loss += online_view(m, view2, m->target_z[0], NULL, 1);
+	replica_wait_sums(m->replica);
 	stats->loss = replica_mean(m->replica, loss);
 	for (int p = BYOL_ENCODER; p <= BYOL_PREDICTOR; p++) {
 		average_grads(m->replica, &m->net[p]);

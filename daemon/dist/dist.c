@@ -21,6 +21,7 @@ static int launched(void)
 
 #ifdef BYOL_HAVE_MPI
 
+#include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -95,6 +96,56 @@ static void sum_f32(void *ctx, float *buf, size_t len)
 	allreduce(buf, len, MPI_FLOAT, MPI_SUM, "MPI_Allreduce (gradients)");
 }
 
+/* The gradient buckets in flight (start_sum_f32), oldest first. */
+#define MAX_PENDING 256
+static MPI_Request pending[MAX_PENDING];
+static size_t pending_bytes[MAX_PENDING];
+static int n_pending;
+
+static void wait_sums(void *ctx)
+{
+	(void)ctx;
+	if (n_pending == 0)
+		return;
+	const double t0 = clock_seconds();
+	atomic_store(&entered, t0);
+	int rc = MPI_Waitall(n_pending, pending, MPI_STATUSES_IGNORE);
+	if (rc != MPI_SUCCESS)
+		fail_mpi("MPI_Waitall (gradients)", rc);
+	atomic_store(&entered, 0.0);
+	for (int i = 0; i < n_pending; i++)
+		reduced_bytes += (double)pending_bytes[i];
+	reduce_seconds += clock_seconds() - t0;
+	n_pending = 0;
+}
+
+static void start_sum_f32(void *ctx, float *buf, size_t len)
+{
+	if (len > INT_MAX || n_pending == MAX_PENDING) { /* too big for one count, or too many */
+		wait_sums(ctx);
+		sum_f32(ctx, buf, len);
+		return;
+	}
+	const double t0 = clock_seconds();
+	int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+				&pending[n_pending]);
+	if (rc != MPI_SUCCESS)
+		fail_mpi("MPI_Iallreduce (gradients)", rc);
+	pending_bytes[n_pending++] = len * sizeof(float);
+	reduce_seconds += clock_seconds() - t0;
+}
+
+/* Let the buckets in flight move on: MPI progresses them inside its calls. */
+static void progress(void *ctx)
+{
+	(void)ctx;
+	int done;
+	const double t0 = clock_seconds();
+	if (n_pending)
+		MPI_Testall(n_pending, pending, &done, MPI_STATUSES_IGNORE);
+	reduce_seconds += clock_seconds() - t0;
+}
+
 static int any(void *ctx, int flag)
 {
 	(void)ctx;
@@ -135,6 +186,9 @@ int dist_init(struct replica *r, int *argc, char ***argv, struct err *e)
 	if (r->n > 1) {
 		r->sum_f64 = sum_f64;
 		r->sum_f32 = sum_f32;
+		r->start_sum_f32 = start_sum_f32;
+		r->progress = progress;
+		r->wait_sums = wait_sums;
 		r->any = any;
 		r->same = same;
 		atomic_store(&watching, 1);

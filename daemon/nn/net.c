@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "clock.h"
@@ -645,12 +646,56 @@ void nn_net_backward_node(struct nn_net *net, int i)
 	pr->bwd_calls++;
 }
 
-void nn_net_backward(struct nn_net *net, const float *dout)
+/* Arena span [*lo, *hi) of node i's parameters; empty (lo = hi = 0) if it has none. */
+static void node_params(const struct nn_net *net, int i, size_t *lo, size_t *hi)
+{
+	const int ids[2] = { net->nodes[i].weight, net->nodes[i].bias };
+	*lo = SIZE_MAX, *hi = 0;
+	for (int k = 0; k < 2; k++) {
+		if (ids[k] < 0)
+			continue;
+		const struct nn_tensor *t = &net->params[ids[k]];
+		*lo = t->offset < *lo ? t->offset : *lo;
+		*hi = t->offset + t->len > *hi ? t->offset + t->len : *hi;
+	}
+	if (*hi == 0)
+		*lo = 0;
+}
+
+/* Offset from which every gradient is final once nodes [i, n) have run backward:
+   the lowest offset of their parameters, provided no earlier node's lie above it
+   (parameters are laid out in node order, so they never do). */
+static size_t final_from(const struct nn_net *net, int i)
+{
+	size_t from = net->param_len, lo, hi;
+	for (int j = i; j < net->n_nodes; j++) {
+		node_params(net, j, &lo, &hi);
+		if (hi > lo && lo < from)
+			from = lo;
+	}
+	for (int j = 0; j < i; j++) {
+		node_params(net, j, &lo, &hi);
+		if (hi > from)
+			return net->param_len;
+	}
+	return from;
+}
+
+void nn_net_backward_each(struct nn_net *net, const float *dout,
+			  void (*ready)(void *ctx, size_t from), void *ctx)
 {
 	const struct nn_act *last = &net->acts[net->n_acts - 1];
 	memcpy(last->grad, dout, (size_t)net->batch * act_floats(last) * sizeof(float));
-	for (int i = net->n_nodes - 1; i >= 0; i--)
+	for (int i = net->n_nodes - 1; i >= 0; i--) {
 		nn_net_backward_node(net, i);
+		if (ready)
+			ready(ctx, i == 0 ? 0 : final_from(net, i));
+	}
+}
+
+void nn_net_backward(struct nn_net *net, const float *dout)
+{
+	nn_net_backward_each(net, dout, NULL, NULL);
 }
 
 int nn_net_profile(struct nn_net *net, int on)

@@ -161,6 +161,11 @@ void nn_net_zero_grad(struct nn_net *net);
    into net->grad, the input's gradient lands in net->acts[0].grad (the only activation
    gradient still valid afterwards: the others share memory). */
 void nn_net_backward(struct nn_net *net, const float *dout);
+/* The same, calling ready(ctx, from) after each node: the gradients at arena
+   offsets [from, param_len) are final from then on (no node left to run writes
+   them), so they can be sent while the rest of the backward runs. */
+void nn_net_backward_each(struct nn_net *net, const float *dout,
+			  void (*ready)(void *ctx, size_t from), void *ctx);
 
 /* Node i alone (0 <= i < n_nodes), as nn_net_forward and nn_net_backward run it, on the
    activations and gradients as they are: for tests that feed each node its own input. */

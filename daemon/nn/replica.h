@@ -20,6 +20,11 @@ struct replica {
 	int rank, n;                                         /* this replica, of n */
 	void (*sum_f64)(void *ctx, double *buf, size_t len); /* in-place allreduce */
 	void (*sum_f32)(void *ctx, float *buf, size_t len);
+	/* Non-blocking sums: start one (buf must stay untouched), let the started ones
+	   progress, wait until all are done. NULL: sum_f32 at once. */
+	void (*start_sum_f32)(void *ctx, float *buf, size_t len);
+	void (*progress)(void *ctx);
+	void (*wait_sums)(void *ctx);
 	int (*any)(void *ctx, int flag);                     /* flag OR-ed over replicas */
 	int (*same)(void *ctx, uint64_t value);              /* value equal on every replica? */
 	void *ctx;
@@ -40,6 +45,27 @@ static inline void replica_sum_f32(const struct replica *r, float *buf, size_t l
 {
 	if (r && r->sum_f32)
 		r->sum_f32(r->ctx, buf, len);
+}
+
+/* Start summing buf (the sum is there after replica_wait_sums). */
+static inline void replica_start_sum_f32(const struct replica *r, float *buf, size_t len)
+{
+	if (r && r->start_sum_f32)
+		r->start_sum_f32(r->ctx, buf, len);
+	else
+		replica_sum_f32(r, buf, len);
+}
+
+static inline void replica_progress(const struct replica *r)
+{
+	if (r && r->progress)
+		r->progress(r->ctx);
+}
+
+static inline void replica_wait_sums(const struct replica *r)
+{
+	if (r && r->wait_sums)
+		r->wait_sums(r->ctx);
 }
 
 static inline int replica_any(const struct replica *r, int flag)

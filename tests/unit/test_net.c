@@ -282,6 +282,66 @@ static void test_replica_seam(void **state)
 	nn_net_free(&b);
 }
 
+/* What nn_net_backward_each reported: each `from` and the gradients as they were then. */
+struct ready_log {
+	const struct nn_net *net;
+	size_t from[256];
+	float *snap[256];
+	int n;
+};
+
+static void log_ready(void *ctx, size_t from)
+{
+	struct ready_log *l = ctx;
+	assert_true(l->n < 256);
+	l->from[l->n] = from;
+	l->snap[l->n] = malloc(l->net->param_len * sizeof(float));
+	memcpy(l->snap[l->n], l->net->grad, l->net->param_len * sizeof(float));
+	l->n++;
+}
+
+/* Gradients called final are final: nothing after changes them, and the span grows
+   to the whole arena by the last node. ResNet-18 with downsamples (the add's second
+   branch) and the ImageNet stem's max-pool. */
+static void test_backward_each_final_gradients(void **state)
+{
+	(void)state;
+	struct nn_net net;
+	struct err e;
+	build(&net, ENCODER_RESNET18, 0.125, 1, 3, 32);
+	assert_int_equal(nn_net_set_batch(&net, 2, NN_GRAD_PARAMS, &e), 0);
+	nn_net_reset_params(&net, 5);
+	struct rng r;
+	rng_init(&r, 4, 0);
+	size_t nx = 2 * 3 * 32 * 32, ny = 2 * (size_t)nn_net_out_dim(&net);
+	float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+	for (size_t i = 0; i < nx; i++)
+		x[i] = (float)rng_normal(&r);
+	for (size_t i = 0; i < ny; i++)
+		dy[i] = (float)rng_normal(&r);
+	nn_net_forward(&net, x, 1);
+	nn_net_zero_grad(&net);
+	struct ready_log l = { .net = &net };
+	nn_net_backward_each(&net, dy, log_ready, &l);
+	assert_int_equal(l.n, net.n_nodes);
+	assert_int_equal(l.from[l.n - 1], 0);
+	int partial = 0;
+	for (int k = 0; k < l.n; k++) {
+		if (k > 0)
+			assert_true(l.from[k] <= l.from[k - 1]);
+		partial += l.from[k] > 0 && l.from[k] < net.param_len;
+		for (size_t i = l.from[k]; i < net.param_len; i++)
+			if (l.snap[k][i] != net.grad[i])
+				fail_msg("gradient %zu changed after node %d called it final", i,
+					 net.n_nodes - 1 - k);
+		free(l.snap[k]);
+	}
+	assert_true(partial > 10); /* most nodes free a part early */
+	free(x);
+	free(dy);
+	nn_net_free(&net);
+}
+
 struct count_task {
 	int hits[64];
 };
@@ -355,7 +415,7 @@ int main(void)
 		cmocka_unit_test(test_names_and_sizes), cmocka_unit_test(test_width_rounding),
 		cmocka_unit_test(test_init),		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_replica_seam),	cmocka_unit_test(test_pool),
-		cmocka_unit_test(test_winograd_option),
+		cmocka_unit_test(test_winograd_option), cmocka_unit_test(test_backward_each_final_gradients),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
