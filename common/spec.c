@@ -46,7 +46,8 @@ static const char defaults_json[] =
 	"  \"log_every\": 10, \"sync_bn\": true},"
 	" \"checkpoint\": {\"every_steps\": 0, \"every_seconds\": 300, \"keep_last\": 3},"
 	" \"eval\": {\"linear\": {\"epochs\": 100}, \"knn\": {\"k\": 200, \"t\": 0.1},"
-	"  \"every_epochs\": 0}}";
+	"  \"every_epochs\": 0},"
+	" \"distributed\": {\"ranks\": 1, \"hosts\": [], \"hostfile\": \"\", \"launcher\": \"mpirun\"}}";
 
 enum num_kind { NUM_INT, NUM_I64, NUM_U64, NUM_F64, NUM_F32 };
 enum { LO_OPEN = 1, HI_OPEN = 2 };
@@ -90,6 +91,7 @@ static const struct num_field spec_fields[] = {
 	{"eval.knn.k", NUM_INT, S(eval.knn_k), 1, 10000, 0},
 	{"eval.knn.t", NUM_F64, S(eval.knn_t), 0, 100, LO_OPEN},
 	{"eval.every_epochs", NUM_INT, S(eval.every_epochs), 0, 100000, 0},
+	{"distributed.ranks", NUM_INT, S(distributed.ranks), 1, 4096, 0},
 };
 
 static const struct num_field data_fields[] = {
@@ -121,6 +123,7 @@ static const char *const encoders[] = {"convnet", "resnet18", "resnet34", "resne
 static const char *const stems[] = {"cifar", "imagenet", NULL};
 static const char *const convs[] = {"exact", "winograd", NULL};
 static const char *const optimizers[] = {"lars", "sgd", NULL};
+static const char *const launchers[] = {"mpirun", "srun", NULL};
 
 #define FIELD_SIZE (sizeof((struct spec_error *)0)->field)
 #define NAME_MAX_BYTES 128
@@ -252,7 +255,8 @@ static const char *type_name(const cJSON *v)
 	return "an invalid value";
 }
 
-/* v must have the schema value's type; numbers finite, arrays of numbers. */
+/* v must have the schema value's type; numbers finite. An array holds what the
+   schema's does: numbers, or strings where the schema's is empty (host names). */
 static int check_type(const cJSON *schema, const cJSON *v, const char *field,
 		      struct spec_error *err)
 {
@@ -262,13 +266,14 @@ static int check_type(const cJSON *schema, const cJSON *v, const char *field,
 		return fail(err, field, "must be a finite number");
 	if (!cJSON_IsArray(v))
 		return 0;
+	const int strings = cJSON_GetArraySize(schema) == 0;
 	int i = 0;
 	const cJSON *e;
 	cJSON_ArrayForEach(e, v) {
-		if (!cJSON_IsNumber(e))
-			return fail(err, field, "expected an array of numbers, got %s at index %d",
-				    type_name(e), i);
-		if (!isfinite(e->valuedouble))
+		if (strings ? !cJSON_IsString(e) : !cJSON_IsNumber(e))
+			return fail(err, field, "expected an array of %s, got %s at index %d",
+				    strings ? "strings" : "numbers", type_name(e), i);
+		if (!strings && !isfinite(e->valuedouble))
 			return fail(err, field, "must hold finite numbers");
 		i++;
 	}
@@ -654,6 +659,38 @@ static int read_choices(struct spec *s, const cJSON *json, struct spec_error *er
 	return 0;
 }
 
+/* distributed: the launcher, and where the ranks run: host names or a hostfile. */
+static int read_distributed(struct spec *s, const cJSON *json, struct spec_error *err)
+{
+	static const char host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					 "0123456789.-_:";
+	const cJSON *d = at(json, "distributed"), *h;
+	int launcher = read_choice(d, "distributed", "launcher", "launcher", launchers, err);
+	if (launcher < 0)
+		return ERR_INVALID;
+	strcpy(s->distributed.launcher, launchers[launcher]);
+	s->distributed.hosts[0] = 0;
+	cJSON_ArrayForEach(h, at(d, "hosts")) {
+		const char *name = cJSON_IsString(h) ? h->valuestring : "";
+		size_t len = strlen(name), used = strlen(s->distributed.hosts);
+		if (len == 0 || len > 255 || strspn(name, host_chars) != len)
+			return fail(err, "distributed.hosts", "each must be a host name or address "
+				    "(letters, digits, '.', '-', '_', ':')");
+		if (used + len + 2 > sizeof s->distributed.hosts)
+			return fail(err, "distributed.hosts", "at most %zu bytes of names",
+				    sizeof s->distributed.hosts - 1);
+		snprintf(s->distributed.hosts + used, sizeof s->distributed.hosts - used, "%s%s",
+			 used ? "," : "", name);
+	}
+	const char *file = at(d, "hostfile")->valuestring;
+	if (strlen(file) > PATH_MAX_BYTES || (file[0] && file[0] != '/'))
+		return fail(err, "distributed.hostfile", "must be an absolute path");
+	if (file[0] && s->distributed.hosts[0])
+		return fail(err, "distributed.hostfile", "give hosts or a hostfile, not both");
+	strcpy(s->distributed.hostfile, file);
+	return 0;
+}
+
 /* Warm-up fits in the run. */
 static int check_warmup(const struct spec *s, struct spec_error *err)
 {
@@ -685,7 +722,8 @@ static int convert(struct spec *s, const cJSON *json, struct spec_error *err)
 	    read_data(&s->eval_data, at(json, "eval_data"), "eval_data", err) ||
 	    read_view(&s->view[0], at(views, "view1"), "augment.view1", err) ||
 	    read_view(&s->view[1], at(views, "view2"), "augment.view2", err) ||
-	    read_choices(s, json, err) || check_warmup(s, err) || check_eval_shape(s, err))
+	    read_choices(s, json, err) || read_distributed(s, json, err) || check_warmup(s, err) ||
+	    check_eval_shape(s, err))
 		return ERR_INVALID;
 	return 0;
 }

@@ -87,6 +87,12 @@ struct spec {
 		int sync_bn; /* BN statistics over all ranks' slices (1) or each rank's own (0) */
 		double tau_base;
 	} train;
+	struct {              /* a job over MPI ranks that byold launches (byol-train ignores it) */
+		int ranks;            /* 1: a local job */
+		char hosts[4096];     /* comma-separated; empty: all ranks on this host */
+		char hostfile[4097];  /* absolute, or empty */
+		char launcher[8];     /* mpirun | srun */
+	} distributed;
 	struct {
 		long long every_steps; /* 0 = off */
 		double every_seconds;  /* 0 = off */

@@ -13,7 +13,7 @@
  * baseline BYOL must beat, or with --resume any checkpoint.
  *
  * --out (default ./runs/<name>-<time>) receives spec.json, metrics.jsonl (every
- * event) and checkpoints/. Progress is a line per step point on stderr; with
+ * event) and checkpoints/ (or --checkpoint-dir). Progress is a line per step point on stderr; with
  * --jsonl the events go to stdout one per line. Ctrl-C writes a checkpoint and
  * stops. Exit status: 0 done (or stopped cleanly), 1 the job failed, 64 usage,
  * 65 bad spec.
@@ -46,7 +46,7 @@ struct args {
 	const char *source; /* spec file or preset */
 	const char *sets[MAX_SETS];
 	int n_sets;
-	const char *out, *resume;
+	const char *out, *resume, *checkpoint_dir;
 	int jsonl, print_spec, bench, profile, eval_only;
 	long steps;
 };
@@ -63,7 +63,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: byol-train SPEC.json|PRESET [--set k=v]... [--out DIR] [--jsonl]\n"
-		"                  [--resume CKPT] [--print-spec] [--eval-only]\n"
+		"                  [--resume CKPT] [--checkpoint-dir DIR] [--print-spec] [--eval-only]\n"
 		"       byol-train --bench SPEC|PRESET --steps N [--profile] [--set k=v]...\n");
 	return EXIT_USAGE;
 }
@@ -79,6 +79,8 @@ static int parse_args(struct args *a, int argc, char **argv)
 			a->out = argv[++i];
 		else if (strcmp(s, "--resume") == 0 && v)
 			a->resume = argv[++i];
+		else if (strcmp(s, "--checkpoint-dir") == 0 && v)
+			a->checkpoint_dir = argv[++i];
 		else if (strcmp(s, "--steps") == 0 && v)
 			a->steps = atol(argv[++i]);
 		else if (strcmp(s, "--jsonl") == 0)
@@ -414,7 +416,10 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 		fprintf(stderr, "byol-train: cannot write %s\n", path);
 		return EXIT_FAILED;
 	}
-	snprintf(path, sizeof path, "%s/checkpoints", dir);
+	if (a->checkpoint_dir)
+		snprintf(path, sizeof path, "%s", a->checkpoint_dir);
+	else
+		snprintf(path, sizeof path, "%s/checkpoints", dir);
 	struct engine_options o = { .checkpoint_dir = path, .resume = a->resume,
 				    .eval_only = a->eval_only, .replica = rep };
 	struct engine_hooks h = { .event = on_event, .ctx = &run, .stop = &stop_requested };

@@ -12,6 +12,7 @@
 
 #include "engine/checkpoint.h"
 #include "engine/engine.h"
+#include "engine/launch.h"
 #include "event.h"
 
 struct job {
@@ -236,7 +237,8 @@ static void run_job(struct scheduler *s, struct job *j)
 	struct engine_result r;
 	struct err e = { 0 };
 	j->spec.threads = j->threads;
-	int rc = engine_run(&j->spec, j->spec_json, &o, &h, &r, &e);
+	int rc = j->spec.distributed.ranks > 1 ? engine_run_mpi(&j->spec, j->spec_json, &o, &h, &r, &e)
+					       : engine_run(&j->spec, j->spec_json, &o, &h, &r, &e);
 
 	pthread_mutex_lock(&s->mu);
 	s->free_cores += j->threads;
@@ -325,6 +327,8 @@ static void enqueue(struct scheduler *s, struct job *j)
 {
 	pthread_mutex_lock(&s->mu);
 	int want = j->spec.threads > 0 ? j->spec.threads : s->cores / s->n_workers;
+	if (j->spec.distributed.ranks > 1 && !j->eval_id) /* a core at least per local rank */
+		want = want > launch_local_ranks(&j->spec) ? want : launch_local_ranks(&j->spec);
 	j->threads = want < 1 ? 1 : want > s->cores ? s->cores : want;
 	j->seq = s->seq++;
 	j->next = s->jobs;

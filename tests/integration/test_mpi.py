@@ -25,7 +25,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "ref"))
-from byold_harness import SANITIZED, SLOW, run_tests  # noqa: E402
+from byold_harness import SANITIZED, SLOW, SMALL, Daemon, run_tests, wait_done, wait_for  # noqa: E402
 import stio  # noqa: E402
 
 BUILD = os.environ.get("BUILD", "build")
@@ -192,6 +192,75 @@ class MPITest(unittest.TestCase):
         print(f"stopped at step {last['step']} on 2 ranks: resumed on 2, bit for bit the "
               f"uninterrupted run; on 1, losses within {diff:.1e} of one process's")
         self.assertLess(diff, 3e-3)
+
+
+class ByoldTest(unittest.TestCase):
+    """A 2-rank job through byold: its events live, cancel, a resubmit, kill -9 of
+    byold and the recovery; its history, metrics and checkpoints as a local job's."""
+
+    JOB = {**SMALL, "data.limit": 1024, "train.epochs": 3, "checkpoint.every_steps": 8,
+           "threads": 2}
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.state = os.path.join(self.tmp.name, "state")
+        self.daemon = Daemon(self.state, env=ENV)
+
+    def tearDown(self):
+        self.daemon.close()
+        self.tmp.cleanup()
+
+    def submit(self, c, ranks):
+        job = {**self.JOB, "distributed.ranks": ranks}
+        return c.result("job.submit", {"preset": "fmnist-convnet", "set": job})["job_id"]
+
+    def test_a_two_rank_job_is_a_job_like_any_other(self):
+        c = self.daemon.unix()
+        first = self.submit(c, 2)
+        c.result("job.subscribe", {"job_id": first})
+        ev = c.next_event(timeout=60 * SLOW)
+        while ev["event"] != "step":
+            ev = c.next_event(timeout=60 * SLOW)
+        self.assertEqual(ev["job_id"], first)
+        c.result("job.cancel", {"job_id": first})
+        self.assertEqual(wait_done(c, first)["state"], "cancelled")
+        wait_for(lambda: not train_processes(self.state), 10 * SLOW, what="no byol-train left")
+
+        second = self.submit(c, 2)
+        wait_for(lambda: (c.result("job.metrics", {"job_id": second})["points"] or
+                          [{"step": 0}])[-1]["step"] >= 12, 120 * SLOW, what="step 12")
+        self.daemon.kill()
+        self.daemon.close()
+        wait_for(lambda: not train_processes(self.state), 10 * SLOW,
+                 what="the ranks gone with byold")
+        self.daemon = Daemon(self.state, env=ENV)
+        c = self.daemon.unix()
+        job = wait_done(c, second, timeout=300 * SLOW)
+        self.assertEqual(job["state"], "completed", job)
+        logs = [l["message"] for l in c.result("job.logs", {"job_id": second})["lines"]]
+        self.assertTrue(any("resum" in m for m in logs), logs)
+
+        local = self.submit(c, 1)
+        ref = wait_done(c, local, timeout=300 * SLOW)
+        self.assertEqual(ref["state"], "completed", ref)
+        self.assertEqual(job.keys(), ref.keys())
+        self.assertEqual(job["step"], ref["step"])
+        self.assertAlmostEqual(job["final_loss"], ref["final_loss"], delta=0.05 * ref["final_loss"])
+        self.assertEqual({e["kind"] for e in job["evals"]}, {e["kind"] for e in ref["evals"]})
+        points = [c.result("job.metrics", {"job_id": j})["points"] for j in (second, local)]
+        self.assertEqual([p["step"] for p in points[0]], [p["step"] for p in points[1]])
+        self.assertEqual(points[0][0].keys(), points[1][0].keys())
+        ckpts = [c.result("checkpoint.list", {"job_id": j})["checkpoints"] for j in (second, local)]
+        self.assertEqual([k["step"] for k in ckpts[0]], [k["step"] for k in ckpts[1]])
+        runs = c.result("history.query", {"spec": {"distributed.ranks": 2}})["runs"]
+        self.assertIn(second, [r["job_id"] for r in runs])
+
+
+def train_processes(state):
+    """The launchers and ranks byold started for jobs under state."""
+    out = subprocess.run(["ps", "-eo", "comm,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines()
+            if line.startswith(("byol-train", "mpirun")) and state in line]
 
 
 class Namespaces:
