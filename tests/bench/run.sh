@@ -4,7 +4,8 @@
 # encoder's forward + backward beside PyTorch; whole BYOL training steps beside
 # PyTorch's (interleaved runs, medians) with byol's effective GFLOP/s against
 # that sgemm, and a per-layer profile of each (byol-train --bench --profile);
-# training through byold beside byol-train. byol and PyTorch alternate case by
+# training through byold beside byol-train; the step over 2 MPI ranks beside one
+# process, and the scaling it predicts. byol and PyTorch alternate case by
 # case so drift in the machine's load hits both alike, and every encoder runs
 # in its own process so each peak RSS is that encoder's.
 #
@@ -57,6 +58,10 @@ progress "byold"
 echo
 echo "Training through byold beside byol-train (interleaved runs, median img/s)"
 BUILD="$BUILD" "$PYTHON" tests/bench/bench_byold.py --runs "$BYOLD_RUNS"
+
+progress "MPI ranks"
+echo
+"$PYTHON" tests/bench/mpi_bench.py --build "$BUILD" --runs "$RUNS"
 echo
 echo "make bench: $(($(date +%s) - start)) s"
 
