@@ -1,6 +1,7 @@
 #!/bin/sh
 # The layout's rules, checked: includes point one way (server -> jobs -> engine ->
-# byol -> nn, data; only jobs and server reach the store; everything may use
+# byol -> nn, data; only jobs and server reach the store; MPI (dist) only from
+# byol-train's main, and it sees only nn's replica seam; everything may use
 # common/), include paths are qualified by folder, and no source file passes
 # 800 lines. Run from the source tree (make test does).
 status=0
@@ -16,12 +17,14 @@ forbid() {
 		done
 	done
 }
-forbid nn byol data engine jobs store server
-forbid data nn byol engine jobs store server
-forbid byol engine jobs store server
-forbid engine jobs store server
-forbid store jobs server engine byol nn data
-forbid jobs server
+forbid nn byol data engine jobs store server dist
+forbid data nn byol engine jobs store server dist
+forbid byol engine jobs store server dist
+forbid engine jobs store server dist
+forbid store jobs server engine byol nn data dist
+forbid jobs server dist
+forbid server dist
+forbid dist byol data engine jobs store server
 
 # Headers of daemon/ are named by their folder: "nn/net.h", never "net.h".
 for h in daemon/*/*.h; do
