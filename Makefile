@@ -220,15 +220,17 @@ asan:
 		test
 
 # `make tsan`: byold's unit and integration tests under ThreadSanitizer. A report
-# ends the process with status 66, which fails its test.
+# ends the process with status 66, which fails its test. test_mpi is left out:
+# TSan cannot see Open MPI's own (uninstrumented) synchronisation.
 TSAN_UNIT := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TSAN_INTEG := $(filter-out %/test_mpi.py,$(INTEG))
 tsan:
 	BYOL_SANITIZED=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
 		$(MAKE) BUILD=build-tsan OPT="-O1 -g -fsanitize=thread" NN_OPT= tsan-run
 
 .PHONY: tsan-run
 tsan-run: all
-	@BUILD=$(BUILD) sh tests/run.sh $(TSAN_UNIT) $(INTEG)
+	@BUILD=$(BUILD) sh tests/run.sh $(TSAN_UNIT) $(TSAN_INTEG)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
