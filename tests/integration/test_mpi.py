@@ -144,21 +144,33 @@ class MPITest(unittest.TestCase):
         self.assertNotEqual(done.returncode, 0)
         self.assertIn("does not split evenly over 2 ranks", done.stderr)
 
-    def test_a_killed_rank_ends_the_job_naming_it(self):
-        out = self.out("killed")
-        proc = subprocess.Popen(MPIRUN + ["-np", "2"] + train_args(out, 1, **{"train.epochs": 50}),
+    def long_run(self, name, env=ENV):
+        """A 2-rank run of 50 epochs, its launcher and its ranks' pids, once it trains."""
+        proc = subprocess.Popen(MPIRUN + ["-np", "2"] + train_args(self.out(name), 1,
+                                                                   **{"train.epochs": 50}),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=ENV)
+                                env=env)
         proc.stdout.readline()  # the first step: both ranks are training
         ranks = rank_pids(proc.pid)
         self.assertEqual(len(ranks), 2, ranks)
+        return proc, ranks
+
+    @staticmethod
+    def ending(proc, what):
+        """The launcher's stderr once it exits, and the seconds that took."""
+        t0 = time.monotonic()
+        _, err = proc.communicate(timeout=60 * SLOW)
+        took = time.monotonic() - t0
+        print(f"{what}: the job ended in {took:.1f} s")
+        return err, took
+
+    def test_a_killed_rank_ends_the_job_naming_it(self):
+        proc, ranks = self.long_run("killed")
         victim = ranks[0]
         victim_rank = rank_of(victim)
         os.kill(victim, signal.SIGKILL)
         t0 = time.monotonic()
-        _, err = proc.communicate(timeout=30 * SLOW)
-        took = time.monotonic() - t0
-        print(f"a rank killed: the job ended in {took:.1f} s")
+        err, took = self.ending(proc, "a rank killed")
         self.assertNotEqual(proc.returncode, 0)
         self.assertLess(took, 10 * SLOW)
         self.assertRegex(err, rf"rank {victim_rank}\b")
@@ -169,19 +181,10 @@ class MPITest(unittest.TestCase):
         self.assertEqual([p for p in ranks if alive(p)], [])
 
     def test_a_hung_rank_ends_the_job_at_the_stall_timeout(self):
-        env = {**ENV, "BYOL_MPI_TIMEOUT": "3"}
-        proc = subprocess.Popen(MPIRUN + ["-np", "2"] + train_args(self.out("hung"), 1,
-                                                                   **{"train.epochs": 50}),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=env)
-        proc.stdout.readline()
-        ranks = rank_pids(proc.pid)
+        proc, ranks = self.long_run("hung", env={**ENV, "BYOL_MPI_TIMEOUT": "3"})
         hung = rank_of(ranks[0])
         os.kill(ranks[0], signal.SIGSTOP)
-        t0 = time.monotonic()
-        _, err = proc.communicate(timeout=60 * SLOW)
-        took = time.monotonic() - t0
-        print(f"a rank stopped (SIGSTOP): the job ended in {took:.1f} s")
+        err, took = self.ending(proc, "a rank stopped (SIGSTOP)")
         self.assertNotEqual(proc.returncode, 0)
         self.assertLess(took, 15 * SLOW)
         self.assertRegex(err, rf"rank {1 - hung}: a collective made no progress for 3 s")

@@ -241,6 +241,16 @@ static void check_running_stats(const struct nn_net *net, int n, int copies)
 	assert_int_equal(layers, 20); /* ResNet-18: bn1, 2 per block, 3 downsamples */
 }
 
+/* n standard normal floats (malloc'd). */
+static float *normal_floats(struct rng *r, size_t n)
+{
+	float *v = malloc(n * sizeof *v);
+	assert_non_null(v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = (float)rng_normal(r);
+	return v;
+}
+
 static void test_replica_seam(void **state)
 {
 	(void)state;
@@ -258,11 +268,7 @@ static void test_replica_seam(void **state)
 	struct rng r;
 	rng_init(&r, 3, 0);
 	size_t nx = 4 * 3 * 8 * 8, ny = 4 * (size_t)nn_net_out_dim(&a);
-	float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
-	for (size_t i = 0; i < nx; i++)
-		x[i] = (float)rng_normal(&r);
-	for (size_t i = 0; i < ny; i++)
-		dy[i] = (float)rng_normal(&r);
+	float *x = normal_floats(&r, nx), *dy = normal_floats(&r, ny);
 	/* Identical replicas see the same statistics as one process. */
 	const float *ya = nn_net_forward(&a, x, 1), *yb = nn_net_forward(&b, x, 1);
 	for (size_t i = 0; i < ny; i++)
@@ -314,11 +320,7 @@ static void test_backward_each_final_gradients(void **state)
 	struct rng r;
 	rng_init(&r, 4, 0);
 	size_t nx = 2 * 3 * 32 * 32, ny = 2 * (size_t)nn_net_out_dim(&net);
-	float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
-	for (size_t i = 0; i < nx; i++)
-		x[i] = (float)rng_normal(&r);
-	for (size_t i = 0; i < ny; i++)
-		dy[i] = (float)rng_normal(&r);
+	float *x = normal_floats(&r, nx), *dy = normal_floats(&r, ny);
 	nn_net_forward(&net, x, 1);
 	nn_net_zero_grad(&net);
 	struct ready_log l = { .net = &net };
