@@ -14,7 +14,8 @@ THREADS   ?= $(shell nproc)
 PKGS      := libuv libcjson openblas sqlite3 libjpeg zlib
 BUILD_DEBS := pkg-config libuv1-dev libcjson-dev libopenblas-dev libsqlite3-dev \
 	      libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin
-TEST_DEBS := libcmocka-dev python3-torch python3-torchvision python3-numpy iproute2
+TEST_DEBS := libcmocka-dev python3-torch python3-torchvision python3-numpy iproute2 \
+	     slurm-wlm munge
 DATA_DEBS := dataset-fashion-mnist
 
 OPT       ?= -O2 -g

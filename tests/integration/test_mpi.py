@@ -8,7 +8,9 @@ statistics are its own, so they differ; a batch that does not split over the ran
 rank killed mid-run ends the whole job within 10 s naming the rank, with no
 process left behind, and a hung one at the others' stall timeout; SIGTERM to mpirun checkpoints and stops every rank; the
 run resumed on 2 ranks is bit for bit the uninterrupted one, and resumed in
-one process it follows the one-process run up to summation order.
+one process it follows the one-process run up to summation order. Under a
+Slurm started for the test, srun runs it as mpirun does. Through byold, a
+2-rank job is a job like any other.
 """
 import glob
 import json
@@ -25,7 +27,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "ref"))
-from byold_harness import SANITIZED, SLOW, SMALL, Daemon, run_tests, wait_done, wait_for  # noqa: E402
+from byold_harness import (SANITIZED, SLOW, SMALL, Daemon, run_tests, wait_done,  # noqa: E402
+                           wait_for)
 import stio  # noqa: E402
 
 BUILD = os.environ.get("BUILD", "build")
@@ -219,6 +222,78 @@ class MPITest(unittest.TestCase):
         print(f"stopped at step {last['step']} on 2 ranks: resumed on 2, bit for bit the "
               f"uninterrupted run; on 1, losses within {diff:.1e} of one process's")
         self.assertLess(diff, 3e-3)
+
+
+SLURM_CONF = """ClusterName=byoltest
+SlurmctldHost={host}(127.0.0.1)
+SlurmctldPort={port}
+SlurmdPort={port1}
+AuthType=auth/munge
+AuthInfo=socket={tmp}/munge.sock
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation={tmp}/state
+SlurmdSpoolDir={tmp}/spool
+SlurmctldPidFile={tmp}/slurmctld.pid
+SlurmdPidFile={tmp}/slurmd.pid
+SlurmctldLogFile={tmp}/slurmctld.log
+SlurmdLogFile={tmp}/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
+PartitionName=test Nodes={host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
+"""
+
+
+class SlurmTest(unittest.TestCase):
+    """srun under a Slurm of this host started for the test (munged, slurmctld and
+    slurmd in a temporary directory): the run of mpirun, bit for bit."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        t = self.tmp.name
+        for d in ("state", "spool"):
+            os.mkdir(os.path.join(t, d))
+        key = os.path.join(t, "munge.key")
+        with open(key, "wb") as f:
+            f.write(os.urandom(1024))
+        os.chmod(key, 0o400)
+        subprocess.run(["munged", "--force", f"--socket={t}/munge.sock", f"--key-file={key}",
+                        f"--pid-file={t}/munged.pid", f"--log-file={t}/munged.log",
+                        f"--seed-file={t}/munged.seed"], check=True)
+        port = 20000 + os.getpid() % 20000
+        conf = os.path.join(t, "slurm.conf")
+        with open(conf, "w") as f:
+            f.write(SLURM_CONF.format(host=os.uname().nodename.split(".")[0], port=port,
+                                      port1=port + 1, tmp=t, cpus=os.cpu_count()))
+        self.env = {**ENV, "SLURM_CONF": conf}
+        for daemon in ("slurmctld", "slurmd"):
+            subprocess.run([daemon, "-f", conf], check=True, env=self.env)
+        wait_for(lambda: "idle" in subprocess.run(["sinfo", "-h", "-o", "%t"], env=self.env,
+                                                  capture_output=True, text=True).stdout,
+                 30, what="slurmd idle")
+
+    def tearDown(self):
+        for name in ("slurmd", "slurmctld", "munged"):
+            try:
+                with open(os.path.join(self.tmp.name, f"{name}.pid")) as f:
+                    os.kill(int(f.read()), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.5)
+        self.tmp.cleanup()
+
+    def test_srun_trains_as_mpirun_does(self):
+        srun = ["srun", "-n", "2", "--mpi=pmix"]
+        a = os.path.join(self.tmp.name, "srun")
+        b = os.path.join(self.tmp.name, "mpirun")
+        by_srun = run(train_args(a, 1), ranks=2, launcher=srun, env=self.env)
+        by_mpirun = run(train_args(b, 1), ranks=2)
+        self.assertEqual(losses(by_srun), losses(by_mpirun))
+        self.assertEqual(worst_difference(weights(a, 10), weights(b, 10)), 0)
 
 
 class ByoldTest(unittest.TestCase):
