@@ -377,13 +377,26 @@ static int out_dir(char *dir, size_t cap, const struct args *a, const struct spe
 	return make_dir(dir);
 }
 
-/* A rank of a distributed run other than 0: it trains its slices and writes nothing. */
+/* A follower's log lines (its slices' data problems) to standard error, which the
+   launcher passes on; its other events repeat rank 0's. */
+static void on_follower_event(void *ctx, const cJSON *ev)
+{
+	const struct replica *rep = ctx;
+	const cJSON *type = cJSON_GetObjectItem(ev, "event"), *msg = cJSON_GetObjectItem(ev, "message");
+	const cJSON *level = cJSON_GetObjectItem(ev, "level");
+	if (cJSON_IsString(type) && strcmp(type->valuestring, "log") == 0 && cJSON_IsString(msg))
+		fprintf(stderr, "byol-train: rank %d: %s: %s\n", rep->rank,
+			cJSON_IsString(level) ? level->valuestring : "info", msg->valuestring);
+}
+
+/* A rank of a distributed run other than 0: it trains its slices and writes no files. */
 static int train_follower(const struct args *a, const struct spec *s, const char *spec_json,
 			  const struct replica *rep)
 {
 	struct engine_options o = { .resume = a->resume, .eval_only = a->eval_only,
 				    .replica = rep };
-	struct engine_hooks h = { .stop = &stop_requested };
+	struct engine_hooks h = { .event = on_follower_event, .ctx = (void *)rep,
+				  .stop = &stop_requested };
 	struct engine_result r;
 	struct err e = { 0 };
 	signal(SIGINT, on_signal);

@@ -48,7 +48,7 @@ struct engine {
 /* Hand an event to the hooks and free it. */
 static void emit(struct engine *g, cJSON *ev)
 {
-	if (ev && g->rank == 0 && g->h && g->h->event)
+	if (ev && g->h && g->h->event)
 		g->h->event(g->h->ctx, ev);
 	cJSON_Delete(ev);
 }

@@ -39,7 +39,8 @@ struct engine_options {
 	const char *eval_kind;      /* with eval_only: "knn" or "linear" alone; NULL: both */
 	const struct replica *replica; /* one of the job's ranks (dist.h), or NULL: alone.
 				       Each rank trains on its slice of every batch; rank 0
-				       alone emits events, writes checkpoints and evaluates */
+				       alone writes checkpoints and evaluates. Every rank emits
+				       its events (the others' steps repeat rank 0's) */
 };
 
 enum engine_state { ENGINE_COMPLETED, ENGINE_STOPPED };
