@@ -9,6 +9,7 @@
  */
 #include "spec.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -673,9 +674,10 @@ static int read_distributed(struct spec *s, const cJSON *json, struct spec_error
 	cJSON_ArrayForEach(h, at(d, "hosts")) {
 		const char *name = cJSON_IsString(h) ? h->valuestring : "";
 		size_t len = strlen(name), used = strlen(s->distributed.hosts);
-		if (len == 0 || len > 255 || strspn(name, host_chars) != len)
+		if (len == 0 || len > 255 || strspn(name, host_chars) != len ||
+		    !isalnum((unsigned char)name[0])) /* never an option of mpirun or ssh */
 			return fail(err, "distributed.hosts", "each must be a host name or address "
-				    "(letters, digits, '.', '-', '_', ':')");
+				    "(a letter or digit, then letters, digits, '.', '-', '_', ':')");
 		if (used + len + 2 > sizeof s->distributed.hosts)
 			return fail(err, "distributed.hosts", "at most %zu bytes of names",
 				    sizeof s->distributed.hosts - 1);
@@ -687,6 +689,9 @@ static int read_distributed(struct spec *s, const cJSON *json, struct spec_error
 		return fail(err, "distributed.hostfile", "must be an absolute path");
 	if (file[0] && s->distributed.hosts[0])
 		return fail(err, "distributed.hostfile", "give hosts or a hostfile, not both");
+	if ((file[0] || s->distributed.hosts[0]) && launcher != 0)
+		return fail(err, "distributed.launcher", "srun places the ranks itself: hosts and "
+			    "hostfile are for mpirun");
 	strcpy(s->distributed.hostfile, file);
 	return 0;
 }

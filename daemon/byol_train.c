@@ -409,6 +409,14 @@ static int train_follower(const struct args *a, const struct spec *s, const char
 	return EXIT_FAILED;
 }
 
+/* Rank 0 could not start its run: the other ranks must not wait for it. */
+static int start_failed(const struct replica *rep)
+{
+	if (rep->n > 1)
+		dist_abort(rep, "the run could not start (see above)", EXIT_FAILED);
+	return EXIT_FAILED;
+}
+
 static int train(const struct args *a, const struct spec *s, const char *spec_json,
 		 const struct replica *rep)
 {
@@ -416,18 +424,18 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 	if (rep->rank != 0)
 		return train_follower(a, s, spec_json, rep);
 	if (out_dir(dir, sizeof dir, a, s))
-		return EXIT_FAILED;
+		return start_failed(rep);
 	snprintf(path, sizeof path, "%s/spec.json", dir);
 	FILE *f = fopen(path, "w");
 	if (!f || fprintf(f, "%s\n", spec_json) < 0 || fclose(f) != 0) {
 		fprintf(stderr, "byol-train: cannot write %s\n", path);
-		return EXIT_FAILED;
+		return start_failed(rep);
 	}
 	snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
 	struct run run = { .metrics = fopen(path, "a"), .jsonl = a->jsonl };
 	if (!run.metrics) {
 		fprintf(stderr, "byol-train: cannot write %s\n", path);
-		return EXIT_FAILED;
+		return start_failed(rep);
 	}
 	if (a->checkpoint_dir)
 		snprintf(path, sizeof path, "%s", a->checkpoint_dir);

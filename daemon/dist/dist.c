@@ -26,6 +26,7 @@ static int launched(void)
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 
@@ -46,7 +47,9 @@ static void fail_mpi(const char *what, int rc)
 	dist_abort(&(struct replica){ .rank = my_rank, .n = 2 }, msg, 1);
 }
 
-/* Aborts the job when one collective has waited past the stall limit. */
+/* Ends this rank when one collective has waited past the stall limit; mpirun then
+   ends the job, as for any rank that exits without leaving MPI. MPI is not called
+   from this thread (MPI_THREAD_SINGLE), and the main thread is left alone. */
 static void *watch(void *arg)
 {
 	(void)arg;
@@ -55,10 +58,13 @@ static void *watch(void *arg)
 		nanosleep(&ts, NULL);
 		double t0 = atomic_load(&entered);
 		if (t0 > 0 && clock_seconds() - t0 > stall_limit) {
-			char msg[160];
-			snprintf(msg, sizeof msg, "a collective made no progress for %.0f s (a rank "
-				 "died or hangs; BYOL_MPI_TIMEOUT)", stall_limit);
-			dist_abort(&(struct replica){ .rank = my_rank, .n = 2 }, msg, 1);
+			char msg[200];
+			int n = snprintf(msg, sizeof msg, "byol-train: rank %d: a collective made no "
+					 "progress for %.0f s (a rank died or hangs; "
+					 "BYOL_MPI_TIMEOUT)\n", my_rank, stall_limit);
+			if (write(STDERR_FILENO, msg, (size_t)n) < 0)
+				_exit(1);
+			_exit(1);
 		}
 	}
 	return NULL;
@@ -82,6 +88,21 @@ static void allreduce(void *buf, size_t len, MPI_Datatype type, MPI_Op op, const
 	atomic_store(&entered, 0.0);
 	reduced_bytes += (double)len * elem;
 	reduce_seconds += clock_seconds() - t0;
+}
+
+/* A barrier with no stall limit: the others wait while rank 0 alone evaluates. */
+static void wait_all(void *ctx)
+{
+	(void)ctx;
+	MPI_Request req;
+	int rc = MPI_Ibarrier(MPI_COMM_WORLD, &req), done = 0;
+	while (rc == MPI_SUCCESS && !done) {
+		rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+		if (!done)
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	if (rc != MPI_SUCCESS)
+		fail_mpi("MPI_Ibarrier", rc);
 }
 
 static void sum_f64(void *ctx, double *buf, size_t len)
@@ -191,6 +212,7 @@ int dist_init(struct replica *r, int *argc, char ***argv, struct err *e)
 		r->wait_sums = wait_sums;
 		r->any = any;
 		r->same = same;
+		r->wait_all = wait_all;
 		atomic_store(&watching, 1);
 		if (pthread_create(&watchdog, NULL, watch, NULL) != 0)
 			atomic_store(&watching, 0);

@@ -239,6 +239,13 @@ static int setup(struct engine *g, struct err *e)
 	};
 	if (g->o->resume && (rc = resume(g, e)))
 		return rc;
+	/* The ranks may take unequal time to open their data; then they must agree on it. */
+	replica_wait_all(g->o->replica);
+	uint64_t shape = ((uint64_t)dataset_size(g->train) << 24) ^ (uint64_t)g->total;
+	if (!replica_same(g->o->replica, shape))
+		return err_set(e, ERR_INVALID, "the ranks see different training data (this rank: "
+			       "%zu images, %ld steps): they need the same data set at the same path",
+			       dataset_size(g->train), g->total);
 	g->kept = calloc((size_t)s->checkpoint.keep_last + 1, sizeof *g->kept);
 	if (!g->kept)
 		return err_set(e, ERR_NOMEM, "engine: out of memory");
@@ -303,6 +310,7 @@ static int save(struct engine *g, struct err *e)
 	size_t bytes;
 	int epoch = (int)(g->step / g->per_epoch);
 	int rc = check_replicas_agree(g, e);
+	g->last_ckpt_time = clock_seconds();
 	if (rc || g->rank != 0) /* rank 0 writes for all */
 		return rc;
 	snprintf(path, sizeof path, "%s/step-%08ld.safetensors", g->o->checkpoint_dir, g->step);
@@ -421,15 +429,17 @@ static void epoch_summary(struct engine *g, struct window *w, int epoch)
 	loader_reports(g);
 }
 
-/* Checkpoint when a step or time period has passed. */
+/* Checkpoint when a step or time period has passed; rank 0's clock decides for
+   every rank, so all of them save (and check their weights) at the same step. */
 static int periodic_checkpoint(struct engine *g, struct err *e)
 {
 	const long every = g->s->checkpoint.every_steps;
 	const double seconds = g->s->checkpoint.every_seconds;
-	if ((every > 0 && g->step % every == 0) ||
-	    (seconds > 0 && clock_seconds() - g->last_ckpt_time >= seconds))
-		return save(g, e);
-	return 0;
+	int due = every > 0 && g->step % every == 0;
+	if (!due && seconds > 0)
+		due = replica_any(g->o->replica, g->rank == 0 &&
+					     clock_seconds() - g->last_ckpt_time >= seconds);
+	return due ? save(g, e) : 0;
 }
 
 /* After an epoch: its summary, and the kNN monitor every eval.every_epochs. */
@@ -437,9 +447,11 @@ static int end_of_epoch(struct engine *g, struct window *ep, int epoch, struct e
 {
 	epoch_summary(g, ep, epoch);
 	int every = g->s->eval.every_epochs;
-	if (every > 0 && (epoch + 1) % every == 0 && g->step < g->total && g->rank == 0)
-		return evaluate(g, 0, e); /* the other ranks wait in the next step's collectives */
-	return 0;
+	if (every <= 0 || (epoch + 1) % every != 0 || g->step >= g->total)
+		return 0;
+	int rc = g->rank == 0 ? evaluate(g, 0, e) : 0;
+	replica_wait_all(g->o->replica); /* the others wait for rank 0, however long it takes */
+	return rc;
 }
 
 /* Whether to stop now: a stop on any rank stops every rank at the same step. */

@@ -4,6 +4,7 @@
  */
 #include "engine/launch.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,8 +22,11 @@
 #include "atomic_file.h"
 #include "clock.h"
 #include "event.h"
+#include "nn/pool.h"
 
 #define MAX_ARGS 40
+
+const char *const launch_files[] = { "job-spec.json", "spec.json", "metrics.jsonl", NULL };
 #define STOP_GRACE_S 120.0 /* after SIGTERM, the ranks' checkpoint may take this long */
 
 /* byol-train beside this executable (byold and byol-train install together). */
@@ -61,7 +65,22 @@ static void add_int(struct argv *a, const char *fmt, int v)
 	add(a, a->store[a->n]);
 }
 
-/* Ranks on this host: all of them unless hosts or a hostfile spread them. */
+int launch_check(const struct spec *s, struct err *e)
+{
+	const int ranks = s->distributed.ranks, local = launch_local_ranks(s);
+	if (s->distributed.hostfile[0])
+		return err_set(e, ERR_INVALID, "distributed.hostfile: byold reads no file a client "
+			       "names; give distributed.hosts (HOST or HOST:SLOTS)");
+	if (s->train.batch_size % ranks)
+		return err_set(e, ERR_INVALID, "train.batch_size %d does not split evenly over %d "
+			       "ranks", s->train.batch_size, ranks);
+	if (local > pool_cores())
+		return err_set(e, ERR_INVALID, "distributed.ranks %d on this host of %d cores: give "
+			       "distributed.hosts to place them", local, pool_cores());
+	return 0;
+}
+
+/* Ranks on this host: all of them unless hosts spread them. */
 int launch_local_ranks(const struct spec *s)
 {
 	return s->distributed.hosts[0] || s->distributed.hostfile[0] ? 1 : s->distributed.ranks;
@@ -84,11 +103,6 @@ static void command(struct argv *a, const struct spec *s, const char *train, con
 		if (s->distributed.hosts[0]) {
 			add(a, "--host");
 			add(a, s->distributed.hosts);
-		} else if (s->distributed.hostfile[0]) {
-			add(a, "--hostfile");
-			add(a, s->distributed.hostfile);
-		} else {
-			add(a, "--oversubscribe"); /* more ranks than cores is the user's choice */
 		}
 		add(a, "--bind-to");
 		add(a, "none");
@@ -124,6 +138,7 @@ static void exec_child(const struct argv *a, int out_fd, int err_fd)
 	int null = open("/dev/null", O_RDONLY);
 	if (null >= 0)
 		dup2(null, STDIN_FILENO);
+	close_range(3, ~0U, 0); /* byold's own files (its state lock among them) stay behind */
 	execvp(a->v[0], a->v);
 	_exit(127);
 }
@@ -138,8 +153,12 @@ struct lines {
 struct child {
 	const struct engine_hooks *h;
 	struct engine_result *r;
+	const char *dir;   /* the job's checkpoint directory */
 	long step;
 	int epoch;
+	int stopping;      /* SIGTERM sent */
+	int stopped_ckpt;  /* a checkpoint written after it */
+	int completed;     /* the final evaluations reported (or none were asked) */
 	char last_error[256];
 };
 
@@ -165,8 +184,10 @@ static void note_event(struct child *c, const cJSON *ev)
 	const cJSON *v;
 	if (strcmp(t, "epoch") == 0 && cJSON_IsNumber(v = cJSON_GetObjectItem(ev, "loss")))
 		c->r->final_loss = v->valuedouble;
-	if (strcmp(t, "checkpoint") == 0 && cJSON_IsString(v = cJSON_GetObjectItem(ev, "path")))
+	if (strcmp(t, "checkpoint") == 0 && cJSON_IsString(v = cJSON_GetObjectItem(ev, "path"))) {
 		snprintf(c->r->checkpoint, sizeof c->r->checkpoint, "%s", v->valuestring);
+		c->stopped_ckpt |= c->stopping;
+	}
 	if (strcmp(t, "eval") == 0) {
 		const cJSON *kind = cJSON_GetObjectItem(ev, "kind");
 		const cJSON *top1 = cJSON_GetObjectItem(ev, "top1"), *top5 = cJSON_GetObjectItem(ev, "top5");
@@ -178,6 +199,33 @@ static void note_event(struct child *c, const cJSON *ev)
 	}
 }
 
+/* A path the child names is a file of the job's directory, nothing else. */
+static int in_dir(const struct child *c, const cJSON *path)
+{
+	size_t n = strlen(c->dir);
+	return cJSON_IsString(path) && strncmp(path->valuestring, c->dir, n) == 0 &&
+	       path->valuestring[n] == '/' && !strchr(path->valuestring + n + 1, '/');
+}
+
+/* Whether ev is an event byol-train emits, as byold may store it: its own kinds only,
+   no ids of byold's, checkpoint files inside the job's directory. */
+static int acceptable(const struct child *c, cJSON *ev)
+{
+	static const char *const kinds[] = { "step", "epoch", "checkpoint", "eval", "log", NULL };
+	const cJSON *type = cJSON_GetObjectItem(ev, "event");
+	int known = 0;
+	for (int i = 0; cJSON_IsString(type) && kinds[i]; i++)
+		known |= strcmp(type->valuestring, kinds[i]) == 0;
+	if (!known)
+		return 0;
+	cJSON_DeleteItemFromObject(ev, "eval_id");
+	cJSON_DeleteItemFromObject(ev, "checkpoint_id");
+	cJSON_DeleteItemFromObject(ev, "job_id");
+	const cJSON *removed = cJSON_GetObjectItem(ev, "removed");
+	return strcmp(type->valuestring, "checkpoint") != 0 ||
+	       (in_dir(c, cJSON_GetObjectItem(ev, "path")) && (!removed || in_dir(c, removed)));
+}
+
 /* One line of the child: an event from stdout, a log line from stderr. */
 static void on_line(struct child *c, char *line, int is_err)
 {
@@ -185,18 +233,30 @@ static void on_line(struct child *c, char *line, int is_err)
 		return;
 	if (!is_err) {
 		cJSON *ev = cJSON_Parse(line);
-		if (ev && cJSON_IsObject(ev)) {
+		if (ev && cJSON_IsObject(ev) && acceptable(c, ev)) {
 			note_event(c, ev);
 			emit(c, ev);
 			return;
 		}
 		cJSON_Delete(ev);
 	}
-	if (is_err)
+	if (is_err && strncmp(line, "byol-train: done:", 17) == 0)
+		c->completed = 1;
+	if (is_err && strncmp(line, "byol-train: ", 12) == 0) /* not mpirun's banners */
 		snprintf(c->last_error, sizeof c->last_error, "%s", line);
 	cJSON *ev = event_new("log", c->step, c->epoch);
 	cJSON_AddStringToObject(ev, "level", is_err ? "info" : "warning");
 	cJSON_AddStringToObject(ev, "message", line);
+	emit(c, ev);
+}
+
+/* The ranks ended without the checkpoint of the stop: it goes on from an older one. */
+static void log_stop_without_checkpoint(struct child *c)
+{
+	cJSON *ev = event_new("log", c->step, c->epoch);
+	cJSON_AddStringToObject(ev, "level", "warning");
+	cJSON_AddStringToObject(ev, "message", "the ranks stopped without a checkpoint at the stop; "
+				"the job resumes from its last checkpoint");
 	emit(c, ev);
 }
 
@@ -241,9 +301,12 @@ static void supervise(struct child *c, pid_t pid, struct lines *out, struct line
 		if (stop && atomic_load(stop) && term_at == 0) {
 			kill(pid, SIGTERM); /* mpirun forwards it: every rank checkpoints and stops */
 			term_at = clock_seconds();
+			c->stopping = 1;
 		}
 		if (term_at > 0 && clock_seconds() - term_at > STOP_GRACE_S)
 			kill(-pid, SIGKILL);
+		if (term_at > 0 && clock_seconds() - term_at > STOP_GRACE_S + 10)
+			break; /* a descendant outside the group holds the pipes: stop reading */
 		if (poll(p, 2, 200) < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < 2; i++)
@@ -254,12 +317,15 @@ static void supervise(struct child *c, pid_t pid, struct lines *out, struct line
 				open_fds--;
 			}
 	}
+	for (int i = 0; i < 2; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
 }
 
-static int write_spec(int fd, void *ctx)
+static int write_text(int fd, void *ctx)
 {
-	const char *json = ctx;
-	return atomic_write_all(fd, json, strlen(json));
+	const char *text = ctx;
+	return atomic_write_all(fd, text, strlen(text));
 }
 
 int engine_run_mpi(const struct spec *s, const char *spec_json, const struct engine_options *o,
@@ -273,8 +339,10 @@ int engine_run_mpi(const struct spec *s, const char *spec_json, const struct eng
 		return e->code;
 	if (mkdir(o->checkpoint_dir, 0755) != 0 && errno != EEXIST)
 		return err_set(e, ERR_IO, "%s: %s", o->checkpoint_dir, strerror(errno));
-	snprintf(spec_path, sizeof spec_path, "%s/spec.json", o->checkpoint_dir);
-	if (atomic_file_write(spec_path, 0644, write_spec, (void *)spec_json, e))
+	snprintf(spec_path, sizeof spec_path, "%s/job-spec.json", o->checkpoint_dir);
+	if (atomic_file_write(spec_path, 0644, write_text, (void *)spec_json, e))
+		return e->code;
+	if (launch_check(s, e))
 		return e->code;
 	const int local = launch_local_ranks(s);
 	const int threads = s->threads > local ? s->threads / local : 1;
@@ -292,12 +360,14 @@ int engine_run_mpi(const struct spec *s, const char *spec_json, const struct eng
 		exec_child(&a, out_pipe[1], err_pipe[1]);
 	close(out_pipe[1]);
 	close(err_pipe[1]);
+	if (pid > 0)
+		setpgid(pid, pid); /* as the child does: either order, the group exists for kill */
 	if (pid < 0) {
 		close(out_pipe[0]), close(err_pipe[0]);
 		return err_set(e, ERR_IO, "fork: %s", strerror(errno));
 	}
 	struct lines *lo = malloc(sizeof *lo), *le = malloc(sizeof *le); /* 64 KiB: off the stack */
-	struct child c = { .h = h, .r = r };
+	struct child c = { .h = h, .r = r, .dir = o->checkpoint_dir };
 	if (lo && le) {
 		lo->fd = out_pipe[0], lo->len = 0;
 		le->fd = err_pipe[0], le->len = 0;
@@ -309,15 +379,23 @@ int engine_run_mpi(const struct spec *s, const char *spec_json, const struct eng
 	free(lo);
 	free(le);
 	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	pid_t w;
+	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
-	const int stopped = h && h->stop && atomic_load(h->stop);
-	if (stopped && r->checkpoint[0]) { /* mpirun exits 1 after forwarding a signal */
-		r->state = ENGINE_STOPPED;
+	if (w < 0)
+		return err_set(e, ERR_IO, "waitpid: %s", strerror(errno));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && c.completed) {
+		r->state = ENGINE_COMPLETED;
 		return 0;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		r->state = ENGINE_COMPLETED;
+	if (c.stopping) { /* mpirun exits 1 after forwarding a signal, however the ranks ended */
+		if (!c.stopped_ckpt)
+			log_stop_without_checkpoint(&c);
+		if (!r->checkpoint[0] && o->resume) /* stopped before its first checkpoint */
+			snprintf(r->checkpoint, sizeof r->checkpoint, "%s", o->resume);
+		if (!r->checkpoint[0])
+			return err_set(e, ERR_IO, "the job stopped before its first checkpoint");
+		r->state = ENGINE_STOPPED;
 		return 0;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)

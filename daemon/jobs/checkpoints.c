@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/checkpoint.h"
+#include "engine/launch.h"
 
 static void dir_of(struct jobs *j, long job_id, char *out, size_t cap)
 {
@@ -69,6 +70,11 @@ int jobs_job_delete(struct jobs *j, long job_id, struct err *e)
 		unlink(rows[i].path);
 	free(rows);
 	dir_of(j, job_id, dir, sizeof dir);
+	for (int i = 0; !rc && launch_files[i]; i++) { /* a distributed job's (engine/launch.h) */
+		char path[4400];
+		snprintf(path, sizeof path, "%s/%s", dir, launch_files[i]);
+		unlink(path);
+	}
 	if (!rc)
 		rmdir(dir); /* only if empty: files byold did not index stay */
 	return rc;

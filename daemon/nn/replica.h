@@ -27,6 +27,7 @@ struct replica {
 	void (*wait_sums)(void *ctx);
 	int (*any)(void *ctx, int flag);                     /* flag OR-ed over replicas */
 	int (*same)(void *ctx, uint64_t value);              /* value equal on every replica? */
+	void (*wait_all)(void *ctx); /* until every replica is here, without a time limit */
 	void *ctx;
 };
 
@@ -66,6 +67,12 @@ static inline void replica_wait_sums(const struct replica *r)
 {
 	if (r && r->wait_sums)
 		r->wait_sums(r->ctx);
+}
+
+static inline void replica_wait_all(const struct replica *r)
+{
+	if (r && r->wait_all)
+		r->wait_all(r->ctx);
 }
 
 static inline int replica_any(const struct replica *r, int flag)

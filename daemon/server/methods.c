@@ -14,6 +14,7 @@
 
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "engine/launch.h"
 #include "jobs/checkpoints.h"
 #include "version.h"
 
@@ -151,6 +152,11 @@ static int submit_prepare(const cJSON *params, void **prepared, struct rpc_error
 	*prepared = p;
 	if (spec_resolve(&p->s, &json, &in, &se) != 0)
 		return rpc_error_param(err, se.field, "%s", se.reason);
+	struct err le = { 0 };
+	if (p->s.distributed.ranks > 1 && launch_check(&p->s, &le)) {
+		cJSON_Delete(json);
+		return rpc_error_param(err, "distributed", "%s", le.msg);
+	}
 	rc = probe_data(&p->s.data, "data.path", &n_train, err);
 	if (!rc)
 		rc = probe_data(&p->s.eval_data, "eval_data.path", &n_eval, err);

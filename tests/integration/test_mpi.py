@@ -358,6 +358,25 @@ class ByoldTest(unittest.TestCase):
         self.assertIn(second, [r["job_id"] for r in runs])
 
 
+    def test_submits_byold_cannot_run_are_refused(self):
+        """A spec may name any file byold can read, so byold reads no hostfile (the token
+        stays unread); nor does it start more local ranks than cores, or a batch that
+        does not split over the ranks."""
+        c = self.daemon.unix()
+        token_path = os.path.join(self.state, "token")
+        with open(token_path) as f:
+            token = f.read().strip()
+        for bad, says in (({"distributed.hostfile": token_path}, "byold reads no file"),
+                          ({"distributed.ranks": 64}, "on this host of"),
+                          ({"train.batch_size": 65}, "does not split evenly over 2 ranks")):
+            job = {**self.JOB, "distributed.ranks": 2, **bad}
+            r = c.call("job.submit", {"preset": "fmnist-convnet", "set": job})
+            self.assertIn("error", r, bad)
+            self.assertIn(says, json.dumps(r))
+            self.assertNotIn(token, json.dumps(r))
+        self.assertEqual(c.result("job.list", {})["jobs"], [])
+
+
 def train_processes(state):
     """The launchers and ranks byold started for jobs under state."""
     out = subprocess.run(["ps", "-eo", "comm,args"], capture_output=True, text=True).stdout

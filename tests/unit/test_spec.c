@@ -396,6 +396,19 @@ static const struct reject rejects[] = {
 	{NULL, "model.stem=tiny", "model.stem", "unknown stem \"tiny\" (cifar, imagenet)"},
 	{NULL, "model.conv=fft", "model.conv", "unknown convolution \"fft\" (exact, winograd)"},
 	{NULL, "optim.name=adam", "optim.name", "unknown optimizer \"adam\" (lars, sgd)"},
+	{NULL, "distributed.launcher=ssh", "distributed.launcher",
+	 "unknown launcher \"ssh\" (mpirun, srun)"},
+	/* distributed placement: nothing that mpirun or ssh would take for an option */
+	{NULL, "distributed.hosts=[\"-oProxyCommand=x\"]", "distributed.hosts",
+	 "each must be a host name or address (a letter or digit, then letters, digits, '.', "
+	 "'-', '_', ':')"},
+	{NULL, "distributed.hosts=[\"a b\"]", "distributed.hosts",
+	 "each must be a host name or address (a letter or digit, then letters, digits, '.', "
+	 "'-', '_', ':')"},
+	{NULL, "distributed.hosts=[1]", "distributed.hosts",
+	 "expected an array of strings, got a number at index 0"},
+	{NULL, "distributed.hostfile=hosts", "distributed.hostfile", "must be an absolute path"},
+	{NULL, "distributed.ranks=0", "distributed.ranks", RANGE("[1", "4096]")},
 	/* strings */
 	{NULL, "name=a\nb", "name", "must be printable UTF-8"},
 	{NULL, "name=a\x7f", "name", "must be printable UTF-8"},
