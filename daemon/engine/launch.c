@@ -158,7 +158,7 @@ struct child {
 	int epoch;
 	int stopping;      /* SIGTERM sent */
 	int stopped_ckpt;  /* a checkpoint written after it */
-	int completed;     /* the final evaluations reported (or none were asked) */
+	int completed;     /* rank 0 said "byol-train: done:" (training and evaluations ended) */
 	char last_error[256];
 };
 
