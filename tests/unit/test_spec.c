@@ -399,7 +399,7 @@ static const struct reject rejects[] = {
 	{NULL, "distributed.launcher=ssh", "distributed.launcher",
 	 "unknown launcher \"ssh\" (mpirun, srun)"},
 	/* distributed placement: nothing that mpirun or ssh would take for an option */
-	{NULL, "distributed.hosts=[\"-oProxyCommand=x\"]", "distributed.hosts",
+	{NULL, "distributed.hosts=[\"-Fconfig\"]", "distributed.hosts",
 	 "each must be a host name or address (a letter or digit, then letters, digits, '.', "
 	 "'-', '_', ':')"},
 	{NULL, "distributed.hosts=[\"a b\"]", "distributed.hosts",
