@@ -59,6 +59,17 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+/* SIGINT, SIGTERM and SIGUSR1 all mean "checkpoint and stop". SIGUSR1 is the one
+   mpirun forwards to every rank at once (it answers SIGTERM by SIGCONT, then
+   SIGTERM and SIGKILL odls_base_sigkill_timeout seconds apart); Slurm's
+   --signal=USR1@T uses it too. */
+static void catch_stop_signals(void)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, on_signal);
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -399,8 +410,7 @@ static int train_follower(const struct args *a, const struct spec *s, const char
 				  .stop = &stop_requested };
 	struct engine_result r;
 	struct err e = { 0 };
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	catch_stop_signals();
 	if (engine_run(s, spec_json, &o, &h, &r, &e) == 0)
 		return 0;
 	char msg[sizeof e.msg + 64];
@@ -446,8 +456,7 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 	struct engine_hooks h = { .event = on_event, .ctx = &run, .stop = &stop_requested };
 	struct engine_result r;
 	struct err e = { 0 };
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	catch_stop_signals();
 	int rc = engine_run(s, spec_json, &o, &h, &r, &e);
 	fclose(run.metrics);
 	if (rc && rep->n > 1) { /* the other ranks may wait in a collective: end them */

@@ -27,7 +27,11 @@
 #define MAX_ARGS 40
 
 const char *const launch_files[] = { "job-spec.json", "spec.json", "metrics.jsonl", NULL };
-#define STOP_GRACE_S 120.0 /* after SIGTERM, the ranks' checkpoint may take this long */
+/* What asks every rank to checkpoint and stop: mpirun and srun forward SIGUSR1 to
+   their ranks at once, but answer SIGTERM by ending the job (mpirun's ranks get
+   SIGTERM and SIGKILL a second apart, too soon for a step and a checkpoint). */
+#define STOP_SIGNAL SIGUSR1
+#define STOP_GRACE_S 120.0 /* after STOP_SIGNAL, the ranks' checkpoint may take this long */
 
 /* byol-train beside this executable (byold and byol-train install together). */
 static int train_binary(char *out, size_t cap, struct err *e)
@@ -131,7 +135,9 @@ static void exec_child(const struct argv *a, int out_fd, int err_fd)
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
-	prctl(PR_SET_PDEATHSIG, SIGTERM); /* byold gone (even kill -9): the ranks checkpoint and stop */
+	/* byold gone (even kill -9): the launcher ends its ranks within seconds, before
+	   the recovered job starts again from its last checkpoint */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	setpgid(0, 0);
 	dup2(out_fd, STDOUT_FILENO);
 	dup2(err_fd, STDERR_FILENO);
@@ -156,7 +162,7 @@ struct child {
 	const char *dir;   /* the job's checkpoint directory */
 	long step;
 	int epoch;
-	int stopping;      /* SIGTERM sent */
+	int stopping;      /* STOP_SIGNAL sent */
 	int stopped_ckpt;  /* a checkpoint written after it */
 	int completed;     /* rank 0 said "byol-train: done:" (training and evaluations ended) */
 	char last_error[256];
@@ -289,7 +295,7 @@ static int drain(struct child *c, struct lines *l, int is_err)
 	return 1;
 }
 
-/* Pump both pipes until they close; SIGTERM the launcher once a stop is asked, and
+/* Pump both pipes until they close; signal the launcher once a stop is asked, and
    kill its process group if it outstays the grace period. */
 static void supervise(struct child *c, pid_t pid, struct lines *out, struct lines *err,
 		      const atomic_int *stop)
@@ -299,7 +305,7 @@ static void supervise(struct child *c, pid_t pid, struct lines *out, struct line
 	struct pollfd p[2] = { { .fd = out->fd, .events = POLLIN }, { .fd = err->fd, .events = POLLIN } };
 	while (open_fds > 0) {
 		if (stop && atomic_load(stop) && term_at == 0) {
-			kill(pid, SIGTERM); /* mpirun forwards it: every rank checkpoints and stops */
+			kill(pid, STOP_SIGNAL);
 			term_at = clock_seconds();
 			c->stopping = 1;
 		}

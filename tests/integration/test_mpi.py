@@ -6,12 +6,14 @@ linear top-1 to 0.5 points, over shared memory, over TCP, and with the ranks on 
 namespaces joined by a veth pair); without sync_bn each rank's BatchNorm
 statistics are its own, so they differ; a batch that does not split over the ranks is refused at start; a
 rank killed mid-run ends the whole job within 10 s naming the rank, with no
-process left behind, and a hung one at the others' stall timeout; SIGTERM to mpirun checkpoints and stops every rank; the
+process left behind, and a hung one at the others' stall timeout; SIGUSR1 to mpirun checkpoints and stops every rank at
+once, SIGTERM does when mpirun's kill timeout leaves the ranks time for it; the
 run resumed on 2 ranks is bit for bit the uninterrupted one, and resumed in
 one process it follows the one-process run up to summation order. Under a
 Slurm started for the test, srun runs it as mpirun does. Through byold, a
 2-rank job is a job like any other.
 """
+import datetime
 import glob
 import json
 import os
@@ -195,16 +197,16 @@ class MPITest(unittest.TestCase):
             if alive(p):
                 os.kill(p, signal.SIGKILL)
 
-    def test_sigterm_checkpoints_and_the_run_resumes_on_any_rank_count(self):
+    def test_sigusr1_checkpoints_and_the_run_resumes_on_any_rank_count(self):
         out = self.out("stopped")
         proc = subprocess.Popen(MPIRUN + ["-np", "2"] + train_args(out, 1),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=ENV)
         for _ in range(3):
             proc.stdout.readline()  # step 1, its checkpoint, step 2
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGUSR1)  # mpirun forwards it to every rank at once
         rest, err = proc.communicate(timeout=60 * SLOW)
-        # mpirun exits 1 after forwarding a signal, however its ranks ended
+        self.assertEqual(proc.returncode, 0, err[-3000:])
         self.assertIn("byol-train: stopped at step", err)
         events = [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
         last = [e for e in events if e["event"] == "checkpoint"][-1]
@@ -222,6 +224,33 @@ class MPITest(unittest.TestCase):
         print(f"stopped at step {last['step']} on 2 ranks: resumed on 2, bit for bit the "
               f"uninterrupted run; on 1, losses within {diff:.1e} of one process's")
         self.assertLess(diff, 3e-3)
+
+    def test_sigterm_in_a_long_step_checkpoints_when_mpirun_waits_for_it(self):
+        """mpirun answers SIGTERM with SIGCONT, then SIGTERM and SIGKILL to its ranks
+        odls_base_sigkill_timeout seconds apart; given the time, the ranks finish
+        their step (several gradient buckets in flight) and write the checkpoint."""
+        out = self.out("terminated")
+        grace = 10 * SLOW
+        sets = {"model.encoder": "resnet18", "model.width": 0.25, "train.epochs": 100,
+                "checkpoint.every_steps": 1000,
+                "eval.linear.epochs": 0}
+        proc = subprocess.Popen(MPIRUN + ["-np", "2", "--mca", "odls_base_sigkill_timeout",
+                                          str(grace)] + train_args(out, 1, **sets),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=ENV)
+        proc.stdout.readline()  # step 1: the next one is under way
+        proc.send_signal(signal.SIGTERM)
+        sent = time.time()
+        rest, err = proc.communicate(timeout=4 * grace + 60)
+        # a SIGKILL from mpirun would leave neither the checkpoint nor the message
+        self.assertIn("byol-train: stopped at step", err)
+        events = [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
+        saved = [e for e in events if e["event"] == "checkpoint"]
+        self.assertEqual(len(saved), 1, err[-3000:])
+        self.assertTrue(os.path.exists(saved[0]["path"]))
+        at = datetime.datetime.fromisoformat(saved[0]["time"].replace("Z", "+00:00")).timestamp()
+        print(f"SIGTERM: the ranks stopped at step {saved[0]['step']} and checkpointed "
+              f"{at - sent:.1f} s after it (mpirun's kill timeout {grace} s)")
 
 
 SLURM_CONF = """ClusterName=byoltest
@@ -295,6 +324,18 @@ class SlurmTest(unittest.TestCase):
         self.assertEqual(losses(by_srun), losses(by_mpirun))
         self.assertEqual(worst_difference(weights(a, 10), weights(b, 10)), 0)
 
+    def test_sigusr1_to_srun_checkpoints_and_stops_every_rank(self):
+        out = os.path.join(self.tmp.name, "stopped")
+        proc = subprocess.Popen(["srun", "-n", "2", "--mpi=pmix"] + train_args(out, 1),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env)
+        proc.stdout.readline()  # step 1
+        proc.send_signal(signal.SIGUSR1)  # srun forwards it to its tasks
+        rest, err = proc.communicate(timeout=60 * SLOW)
+        self.assertIn("byol-train: stopped at step", err)
+        saved = [json.loads(line) for line in rest.splitlines() if '"checkpoint"' in line]
+        self.assertTrue(saved and os.path.exists(saved[-1]["path"]), err[-3000:])
+
 
 class ByoldTest(unittest.TestCase):
     """A 2-rank job through byold: its events live, cancel, a resubmit, kill -9 of
@@ -324,6 +365,16 @@ class ByoldTest(unittest.TestCase):
         while ev["event"] != "step":
             ev = c.next_event(timeout=60 * SLOW)
         self.assertEqual(ev["job_id"], first)
+        # paused between steps: its ranks checkpoint and end; resumed, it goes on
+        c.result("job.pause", {"job_id": first})
+        wait_for(lambda: c.result("job.get", {"job_id": first})["state"] == "paused" and
+                 not train_processes(self.state), 60 * SLOW, what="paused, no rank left")
+        paused_at = c.result("job.get", {"job_id": first})["step"]
+        saved = c.result("checkpoint.list", {"job_id": first})["checkpoints"]
+        self.assertEqual(saved[-1]["step"], paused_at)
+        c.result("job.resume", {"job_id": first})
+        wait_for(lambda: c.result("job.get", {"job_id": first})["step"] > paused_at,
+                 60 * SLOW, what="a step after the resume")
         c.result("job.cancel", {"job_id": first})
         self.assertEqual(wait_done(c, first)["state"], "cancelled")
         wait_for(lambda: not train_processes(self.state), 10 * SLOW, what="no byol-train left")
