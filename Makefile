@@ -12,8 +12,9 @@ PYTHON    := /usr/bin/python3
 THREADS   ?= $(shell nproc)
 
 PKGS      := libuv libcjson openblas sqlite3 libjpeg zlib
+WEB_PKGS  := libwebsockets
 BUILD_DEBS := pkg-config libuv1-dev libcjson-dev libopenblas-dev libsqlite3-dev \
-	      libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin
+	      libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin libwebsockets-dev
 TEST_DEBS := libcmocka-dev python3-torch python3-torchvision python3-numpy iproute2 \
 	     slurm-wlm munge
 DATA_DEBS := dataset-fashion-mnist
@@ -36,10 +37,13 @@ NN_SRC     := $(wildcard daemon/nn/*.c)
 BYOL_SRC   := $(wildcard daemon/byol/*.c)
 DATA_SRC   := $(wildcard daemon/data/*.c)
 DAEMON_SRC := $(filter-out daemon/byold.c daemon/byol_train.c,$(wildcard daemon/*.c)) \
-	      $(wildcard daemon/server/*.c daemon/jobs/*.c daemon/store/*.c daemon/engine/*.c)
+	      $(wildcard daemon/server/*.c daemon/jobs/*.c daemon/store/*.c daemon/engine/*.c) \
+	      daemon/web/session.c daemon/web/bridge.c
 CORE_SRC   := $(COMMON_SRC) $(NN_SRC) $(BYOL_SRC) $(DATA_SRC) $(DAEMON_SRC)
 PRESETS    := $(sort $(wildcard common/presets/*.json))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/presets.o
+# The dashboard's listener (libwebsockets) and its embedded front-end: byold only.
+WEB_OBJ    := $(BUILD)/daemon/web/web.o $(BUILD)/gen/web_bundle.o
 BIN        := $(BUILD)/byol-train $(BUILD)/byold $(BUILD)/byolctl
 # byolctl links no training engine: its own files and common/'s spec and presets
 # (for --dry-run), SHA-256, the line framer, UTF-8 and the safetensors reader/writer.
@@ -124,8 +128,35 @@ $(BUILD)/daemon/dist/%.o: daemon/dist/%.c Makefile | $(BUILD)/.deps
 $(BUILD)/byol-train: $(BUILD)/daemon/byol_train.o $(BUILD)/daemon/dist/dist.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
-$(BUILD)/byold: $(BUILD)/daemon/byold.o $(CORE_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/byold: $(BUILD)/daemon/byold.o $(CORE_OBJ) $(WEB_OBJ)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs $(WEB_PKGS) 2>/dev/null)
+
+# ---- the dashboard's front-end (client/web) --------------------------------
+
+# npm packages pinned by client/web/package-lock.json; esbuild bundles the
+# sources into build/web/, and embed.sh compiles that into byold. npm comes from
+# Debian when the machine has none.
+WEB_FILES  := client/web/index.html $(wildcard client/web/src/*.js client/web/src/*.css)
+
+$(BUILD)/.npm: client/web/package-lock.json | $(BUILD)/.deps
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive \
+		apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends nodejs npm \
+		>/dev/null; } || { echo "npm missing; run: sudo apt-get install npm" >&2; exit 1; }
+	cd client/web && npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/web/app.js: $(WEB_FILES) $(BUILD)/.npm
+	@mkdir -p $(@D)
+	client/web/node_modules/.bin/esbuild client/web/src/main.js --bundle --minify \
+		--target=es2020 --outfile=$@ --log-level=warning
+	cp client/web/index.html $(@D)/index.html
+
+$(BUILD)/gen/web_bundle.c: $(BUILD)/web/app.js client/web/embed.sh
+	@mkdir -p $(@D)
+	sh client/web/embed.sh $(BUILD)/web/index.html $(BUILD)/web/app.js $(BUILD)/web/app.css > $@
+
+$(BUILD)/gen/web_bundle.o: $(BUILD)/gen/web_bundle.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/byolctl: $(CTL_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(shell pkg-config --libs libcjson 2>/dev/null) -lm

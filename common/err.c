@@ -24,7 +24,7 @@ const char *err_name(int code)
 	case ERR_INVALID: return "invalid";
 	case ERR_IO: return "i/o error";
 	case ERR_RANGE: return "out of range";
-	case ERR_STATE: return "bad state";
+	case ERR_BAD_STATE: return "bad state";
 	case ERR_NOTFOUND: return "not found";
 	case ERR_BUSY: return "busy";
 	case ERR_STOPPED: return "stopped";

@@ -13,7 +13,7 @@ enum err_code {
 	ERR_INVALID = -2, /* bad argument, spec or file content */
 	ERR_IO = -3,      /* read, write, open or fsync failed */
 	ERR_RANGE = -4,   /* a size or value outside its bounds */
-	ERR_STATE = -5,   /* operation not allowed in the current state */
+	ERR_BAD_STATE = -5, /* operation not allowed in the current state */
 	ERR_NOTFOUND = -6,
 	ERR_BUSY = -7,    /* a limit is reached; try again later */
 	ERR_STOPPED = -8, /* given up because a stop was asked for (not a failure) */

@@ -32,6 +32,7 @@
 #include "server/notify.h"
 #include "server/server.h"
 #include "version.h"
+#include "web/web.h"
 
 #define EXIT_USAGE 64  /* EX_USAGE: a bad flag */
 #define EXIT_CONFIG 78 /* EX_CONFIG: a bad config file */
@@ -44,6 +45,7 @@ struct byold {
 	const char *config_path;      /* --config, else the default if it exists, else NULL */
 	char default_config[4200];    /* $CONFIGURATION_DIRECTORY/byold.conf.json */
 	struct daemon_ctx *d;         /* max_queued follows reloads */
+	struct web_server *web;       /* the dashboard, with --http */
 	int argc;                     /* the flags, applied again over a reloaded file */
 	char **argv;
 };
@@ -84,10 +86,24 @@ static void on_reload(void *ctx)
 
 static void on_ready(void *ctx, const char *unix_path, const char *tcp_addr)
 {
-	(void)ctx;
+	struct byold *b = ctx;
 	log_info("listening on unix:%s", unix_path);
 	if (tcp_addr)
 		log_info("listening on tcp:%s", tcp_addr);
+	if (b->web)
+		log_info("dashboard on http:%s (port %d)", b->cfg.http, web_port(b->web));
+}
+
+/* The dashboard, with --http: its RPC goes to our own Unix socket. */
+static int start_web(struct byold *b, const char *token, struct err *e)
+{
+	if (!b->cfg.http[0])
+		return 0;
+	const struct web_config w = { .listen = b->cfg.http, .names = b->cfg.http_names,
+				      .socket_path = b->socket, .token = token,
+				      .max_conns = b->cfg.http_max_connections,
+				      .timeout_s = 10, .max_line = b->cfg.max_line_bytes };
+	return web_start(&b->web, &w, e);
 }
 
 /* Without --config: $CONFIGURATION_DIRECTORY/byold.conf.json if it exists (systemd's
@@ -171,7 +187,7 @@ static int prepare_state(const char *dir, struct err *e)
 	snprintf(path, sizeof path, "%s/lock", dir);
 	int fd = open(path, O_RDWR | O_CREAT, 0600); /* held open until exit */
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0)
-		return err_set(e, ERR_STATE, "%s: another byold uses this state directory", path);
+		return err_set(e, ERR_BAD_STATE, "%s: another byold uses this state directory", path);
 	return 0;
 }
 
@@ -222,9 +238,12 @@ int main(int argc, char **argv)
 	server_limits(&b.server, &b.cfg);
 	const struct server_hooks hooks = { on_ready, on_reload, &b };
 	if (!rc)
+		rc = start_web(&b, d.token, &e);
+	if (!rc)
 		rc = server_run(&d, &b.server, &hooks, &e);
 	if (rc)
 		log_error("%s", e.msg);
+	web_stop(b.web);
 	scheduler_stop(d.jobs.sched);
 	streams_free(d.streams);
 	store_close(d.jobs.store);

@@ -169,7 +169,7 @@ static void store_one(struct jobs *j, struct sched_event *x)
 		return;
 	if (rc == ERR_NOTFOUND) /* deleted while its last events were on their way */
 		;
-	else if (rc == ERR_STATE)
+	else if (rc == ERR_BAD_STATE)
 		log_error("%s", e.msg);
 	else {
 		log_error("job %ld: storing an event: %s", x->job_id, e.msg);

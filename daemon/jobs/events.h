@@ -23,7 +23,7 @@ void jobs_events_drain(struct jobs *j, struct sched_event **out, int *n);
 void jobs_events_free(struct sched_event *ev, int n);
 
 /* Store one event (for tests and for the drain): 0, ERR_NOTFOUND if the job is gone,
-   ERR_STATE for a transition the state machine refuses, other errors of the store. */
+   ERR_BAD_STATE for a transition the state machine refuses, other errors of the store. */
 int jobs_event_store(struct jobs *j, long job_id, cJSON *ev, struct err *e);
 
 #endif

@@ -380,7 +380,7 @@ int scheduler_cancel(struct scheduler *s, long job_id, struct err *e)
 	if (!j) {
 		rc = err_set(e, ERR_NOTFOUND, "job %ld is not queued or running", job_id);
 	} else if (j->cancelled) {
-		rc = err_set(e, ERR_STATE, "job %ld is being cancelled", job_id);
+		rc = err_set(e, ERR_BAD_STATE, "job %ld is being cancelled", job_id);
 	} else if (j->running) {
 		j->cancelled = 1;
 		atomic_store(&j->stop, 1);
@@ -411,7 +411,7 @@ void scheduler_fail(struct scheduler *s, long job_id, const char *reason)
 static int pause_locked(struct scheduler *s, struct job *j, int pause, struct err *e)
 {
 	if (j->cancelled)
-		return err_set(e, ERR_STATE, "job %ld is being cancelled", j->id);
+		return err_set(e, ERR_BAD_STATE, "job %ld is being cancelled", j->id);
 	if (j->running) {
 		if (j->failure[0])
 			return 0; /* it stops as failed whatever is asked */
@@ -441,7 +441,7 @@ int scheduler_remove(struct scheduler *s, long job_id, struct err *e)
 	struct job *j = find_locked(s, job_id);
 	int rc = 0;
 	if (j && j->running)
-		rc = err_set(e, ERR_STATE, "job %ld is running", job_id);
+		rc = err_set(e, ERR_BAD_STATE, "job %ld is running", job_id);
 	else if (j) {
 		unlink_locked(s, j);
 		job_free(j);

@@ -65,11 +65,11 @@ int scheduler_cancel(struct scheduler *s, long job_id, struct err *e);
 void scheduler_fail(struct scheduler *s, long job_id, const char *reason);
 
 /* Pause (pause = 1) or resume a job: queued or held jobs at once, running ones at their
-   next step boundary. ERR_NOTFOUND if the scheduler does not hold it, ERR_STATE while
+   next step boundary. ERR_NOTFOUND if the scheduler does not hold it, ERR_BAD_STATE while
    it is being cancelled. */
 int scheduler_pause(struct scheduler *s, long job_id, int pause, struct err *e);
 
-/* Forget a job that is not running (job.delete), without an event; ERR_STATE if it
+/* Forget a job that is not running (job.delete), without an event; ERR_BAD_STATE if it
    runs. 0 also when the scheduler does not hold it. */
 int scheduler_remove(struct scheduler *s, long job_id, struct err *e);
 

@@ -78,7 +78,7 @@ int jobs_transition(struct store *st, long job_id, enum job_event ev, const char
 	if (from)
 		*from = cur;
 	if (next < 0)
-		return err_set(e, ERR_STATE, "job %ld: %s is not allowed from %s", job_id,
+		return err_set(e, ERR_BAD_STATE, "job %ld: %s is not allowed from %s", job_id,
 			       job_event_name(ev), name);
 	if (to)
 		*to = (enum job_state)next;

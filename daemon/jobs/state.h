@@ -12,7 +12,7 @@
  *	interrupt (found running at start-up): running → interrupted
  *
  * A job is created queued or paused (store_job_insert). A transition that
- * the table does not allow is refused (ERR_STATE) and changes nothing: the
+ * the table does not allow is refused (ERR_BAD_STATE) and changes nothing: the
  * caller logs it. Loop thread only (it reads and writes the store).
  */
 #ifndef BYOL_JOBS_STATE_H
@@ -42,7 +42,7 @@ int job_state_next(enum job_state from, enum job_event ev);
 
 /* Checks ev against the job's stored state and applies it (error is stored with
    the state, NULL clears it). *from and *to (either may be NULL) receive the states.
-   ERR_NOTFOUND if the job is gone (deleted), ERR_STATE if not allowed. */
+   ERR_NOTFOUND if the job is gone (deleted), ERR_BAD_STATE if not allowed. */
 int jobs_transition(struct store *st, long job_id, enum job_event ev, const char *error,
 		    enum job_state *from, enum job_state *to, struct err *e);
 

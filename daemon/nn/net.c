@@ -22,7 +22,7 @@ static void *grow(struct nn_net *net, void **arr, int *n, size_t sz)
 	if (net->err.code)
 		return NULL;
 	if (net->finalized) {
-		err_set(&net->err, ERR_STATE, "network: layer added after finalize");
+		err_set(&net->err, ERR_BAD_STATE, "network: layer added after finalize");
 		return NULL;
 	}
 	void *p = realloc(*arr, sz * (size_t)(*n + 1));
@@ -415,7 +415,7 @@ static void batch_needs(const struct nn_net *net, int batch, size_t *work, size_
 int nn_net_set_batch(struct nn_net *net, int batch, enum nn_grad_mode mode, struct err *e)
 {
 	if (!net->finalized)
-		return err_set(e, ERR_STATE, "network: set_batch before finalize");
+		return err_set(e, ERR_BAD_STATE, "network: set_batch before finalize");
 	if (batch < 1 || batch > NN_MAX_BATCH)
 		return err_set(e, ERR_RANGE, "network: batch %d outside 1..%d", batch, NN_MAX_BATCH);
 	if (batch == net->batch && mode == net->grad_mode)

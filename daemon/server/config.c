@@ -37,6 +37,13 @@ static const struct key keys[] = {
 	  "$RUNTIME_DIRECTORY/byold.sock, else <state-dir>/byold.sock" },
 	{ "listen", KEY_STRING, FIELD(listen), 0, 0, 0, KEY_FLAG, "HOST:PORT",
 	  "also accept TCP clients, who must auth with the token", "none (no TCP)" },
+	{ "http", KEY_STRING, FIELD(http), 0, 0, 0, KEY_FLAG, "HOST:PORT",
+	  "serve the web dashboard (log in with the token)", "none (no dashboard)" },
+	{ "http-names", KEY_STRING, FIELD(http_names), 0, 0, 0, KEY_FLAG, "NAMES",
+	  "Host names the dashboard answers besides its address, localhost and loopback "
+	  "(comma-separated)", "none" },
+	{ "http_max_connections", KEY_INT, FIELD(http_max_connections), 8, 10000, 256, 0, "N",
+	  "dashboard connections at once", NULL },
 	{ "workers", KEY_INT, FIELD(workers), 1, 64, 1, KEY_FLAG, "N", "jobs trained at once", NULL },
 	{ "threads", KEY_INT, FIELD(threads), 0, 1024, 0, KEY_FLAG, "N",
 	  "compute threads for all jobs together, 0 = all cores", NULL },
@@ -241,6 +248,12 @@ int config_validate(const struct byold_config *c, struct err *e)
 	int port;
 	if (c->listen[0] && hostport_parse(c->listen, host, sizeof host, &port, e) != 0)
 		return err_set(e, ERR_INVALID, "listen: %s", e->msg);
+	if (c->http[0] && hostport_parse(c->http, host, sizeof host, &port, e) != 0)
+		return err_set(e, ERR_INVALID, "http: %s", e->msg);
+	for (const char *p = c->http_names; *p; p++)
+		if (!(*p == ',' || *p == '.' || *p == '-' || *p == ':' || (*p >= '0' && *p <= '9') ||
+		      ((*p | 32) >= 'a' && (*p | 32) <= 'z')))
+			return err_set(e, ERR_INVALID, "http-names: '%c' is not part of a host name", *p);
 	return 0;
 }
 

@@ -25,6 +25,9 @@ struct byold_config {
 	char state_dir[4096];     /* "state-dir"; "" = $STATE_DIRECTORY, else ./var */
 	char socket[4096];        /* "socket"; "" = $RUNTIME_DIRECTORY/byold.sock, else <state-dir>/byold.sock */
 	char listen[256];         /* "listen": "HOST:PORT"; "" = no TCP */
+	char http[256];           /* "http": the dashboard's "HOST:PORT"; "" = none */
+	char http_names[1024];    /* "http-names": more Host names it answers, comma-separated */
+	int http_max_connections;
 	int workers;              /* jobs trained at once */
 	int threads;              /* compute threads for all jobs; 0 = all cores */
 	int max_queued;           /* jobs waiting (queued or paused) at once */

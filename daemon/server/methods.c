@@ -251,7 +251,8 @@ static int m_metrics(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	return reply(result, store_metrics(ctx_of(c)->jobs.store, job_id_of(params),
 					   (long)rpc_param_int(params, "from_step", 0),
 					   (long)rpc_param_int(params, "to_step", 0),
-					   (long)rpc_param_int(params, "every", 1), &e),
+					   (long)rpc_param_int(params, "every", 1),
+					   (long)rpc_param_int(params, "max_points", 0), &e),
 		     err, &e);
 }
 
@@ -385,7 +386,7 @@ static int m_cancel(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	struct err e = { 0 };
 	long id = job_id_of(params);
 	if (scheduler_cancel(ctx_of(c)->jobs.sched, id, &e) != 0)
-		return e.code == ERR_STATE
+		return e.code == ERR_BAD_STATE
 			       ? rpc_error_set(err, RPC_BAD_STATE, "job %ld is already being "
 					       "cancelled", id)
 			       : not_held(ctx_of(c), id, "cancelled", err);
@@ -401,7 +402,7 @@ static int pause_or_resume(struct rpc_conn *c, const cJSON *params, cJSON **resu
 	long id = job_id_of(params);
 	int before = scheduler_job_state(d->jobs.sched, id);
 	if (scheduler_pause(d->jobs.sched, id, pause, &e) != 0)
-		return e.code == ERR_STATE ? rpc_error_set(err, RPC_BAD_STATE, "job %ld: %s", id, e.msg)
+		return e.code == ERR_BAD_STATE ? rpc_error_set(err, RPC_BAD_STATE, "job %ld: %s", id, e.msg)
 					   : not_held(d, id, pause ? "paused" : "resumed", err);
 	return state_result(id, pause ? "paused" : before == 1 ? "running" : "queued", result);
 }
@@ -546,7 +547,8 @@ static const struct rpc_param p_list[] = {
 };
 static const struct rpc_param p_metrics[] = {
 	ID("job_id", 1), { "from_step", RPC_INT, 0, 0, RPC_INT_MAX },
-	{ "to_step", RPC_INT, 0, 0, RPC_INT_MAX }, { "every", RPC_INT, 0, 1, 1e9 }, { 0 },
+	{ "to_step", RPC_INT, 0, 0, RPC_INT_MAX }, { "every", RPC_INT, 0, 1, 1e9 },
+	{ "max_points", RPC_INT, 0, 2, 1e6 }, { 0 },
 };
 static const struct rpc_param p_logs[] = { ID("job_id", 1), { "tail", RPC_INT, 0, 1, 100000 },
 					   { 0 } };

@@ -146,7 +146,7 @@ int rpc_error_from_err(struct rpc_error *err, const struct err *e)
 	int code = RPC_INTERNAL_ERROR;
 	switch (e->code) {
 	case ERR_NOTFOUND: code = RPC_NOT_FOUND; break;
-	case ERR_STATE: code = RPC_BAD_STATE; break;
+	case ERR_BAD_STATE: code = RPC_BAD_STATE; break;
 	case ERR_BUSY: code = RPC_BUSY; break;
 	case ERR_INVALID: case ERR_RANGE: code = RPC_INVALID_PARAMS; break;
 	}

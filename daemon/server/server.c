@@ -173,7 +173,7 @@ int server_claim_socket(const char *path, struct err *e)
 	if (lstat(path, &st) != 0)
 		return errno == ENOENT ? 0 : err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
-		return err_set(e, ERR_STATE, "%s exists and is not a socket", path);
+		return err_set(e, ERR_BAD_STATE, "%s exists and is not a socket", path);
 	if (strlen(path) >= sizeof sa.sun_path)
 		return err_set(e, ERR_RANGE, "%s: path too long for a Unix socket", path);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
@@ -184,7 +184,7 @@ int server_claim_socket(const char *path, struct err *e)
 	       (errno != ECONNREFUSED && errno != ENOENT);
 	close(fd);
 	if (live)
-		return err_set(e, ERR_STATE, "%s is the socket of a running byold: give this one "
+		return err_set(e, ERR_BAD_STATE, "%s is the socket of a running byold: give this one "
 			       "another --socket", path);
 	if (unlink(path) != 0 && errno != ENOENT)
 		return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));

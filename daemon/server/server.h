@@ -39,7 +39,7 @@ struct server_hooks {
 /* Makes path free to bind byold's Unix socket at: it is free already, or a stale
    socket of a killed byold (nothing answers it), which is removed. A running byold's
    socket (another state dir) and anything that is not a socket are left alone:
-   ERR_STATE naming the path. byold calls it before it starts any job. */
+   ERR_BAD_STATE naming the path. byold calls it before it starts any job. */
 int server_claim_socket(const char *path, struct err *e);
 
 /* Run until SIGTERM or SIGINT (SIGPIPE is ignored: a client gone mid-reply is an

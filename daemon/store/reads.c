@@ -29,15 +29,21 @@ const char *const store_query_sql[ST_COUNT] = {
 		"SELECT " POINT_COLUMNS " FROM metrics WHERE job_id = :job_id"
 		" ORDER BY step DESC LIMIT 1",
 	[ST_JOB_LIST] =
-		"SELECT job_id, name, state, created, started, finished, step, total_steps,"
-		" (SELECT loss FROM metrics AS m WHERE m.job_id = j.job_id"
-		"  ORDER BY m.step DESC LIMIT 1) AS last_loss, top1"
-		" FROM jobs AS j WHERE (:state IS NULL OR state = :state)"
-		" AND (:name IS NULL OR name = :name) ORDER BY job_id DESC LIMIT :limit",
+		"SELECT j.job_id, name, state, created, started, finished, j.step, total_steps,"
+		" m.loss AS last_loss, m.epoch AS last_epoch, m.img_s AS last_img_s, top1, knn_top1"
+		" FROM jobs AS j LEFT JOIN metrics AS m ON m.job_id = j.job_id"
+		" AND m.step = (SELECT max(step) FROM metrics WHERE job_id = j.job_id)"
+		" WHERE (:state IS NULL OR state = :state)"
+		" AND (:name IS NULL OR name = :name) ORDER BY j.job_id DESC LIMIT :limit",
 	[ST_JOB_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+	/* max_points: the first, every s-th and the last of the n points in range,
+	   s = ⌈(n − 1)/(max − 1)⌉, which makes at most max of them */
 	[ST_METRICS] =
-		"SELECT " POINT_COLUMNS " FROM metrics WHERE job_id = :job_id AND step >= :from"
-		" AND (:to <= 0 OR step <= :to) AND (:every <= 1 OR step % :every = 0)"
+		"SELECT " POINT_COLUMNS " FROM (SELECT " POINT_COLUMNS ","
+		" row_number() OVER (ORDER BY step) - 1 AS i, count(*) OVER () AS n"
+		" FROM metrics WHERE job_id = :job_id AND step >= :from"
+		" AND (:to <= 0 OR step <= :to) AND (:every <= 1 OR step % :every = 0))"
+		" WHERE :max <= 1 OR n <= :max OR i = n - 1 OR i % ((n + :max - 3) / (:max - 1)) = 0"
 		" ORDER BY step LIMIT :limit",
 	[ST_CKPT_ROWS] =
 		"SELECT checkpoint_id, step, path, sha256, bytes FROM checkpoints"
@@ -236,7 +242,7 @@ cJSON *store_job_counts(struct store *s, struct err *e)
 }
 
 static cJSON *metrics_query(struct store *s, long job_id, long from_step, long to_step,
-			    long every, long limit, struct err *e)
+			    long every, long max_points, long limit, struct err *e)
 {
 	sqlite3_stmt *st = s->st[ST_METRICS];
 	cJSON *points, *res;
@@ -244,20 +250,20 @@ static cJSON *metrics_query(struct store *s, long job_id, long from_step, long t
 		return NULL;
 	int rc = store_bind_int(st, ":job_id", job_id) | store_bind_int(st, ":from", from_step) |
 		 store_bind_int(st, ":to", to_step) | store_bind_int(st, ":every", every) |
-		 store_bind_int(st, ":limit", limit);
+		 store_bind_int(st, ":max", max_points) | store_bind_int(st, ":limit", limit);
 	return store_result_or_null(res, store_rows_into(s, st, rc, points, "metrics", e));
 }
 
 cJSON *store_metrics(struct store *s, long job_id, long from_step, long to_step, long every,
-		     struct err *e)
+		     long max_points, struct err *e)
 {
-	return metrics_query(s, job_id, from_step, to_step, every, -1, e);
+	return metrics_query(s, job_id, from_step, to_step, every, max_points, -1, e);
 }
 
 cJSON *store_metrics_page(struct store *s, long job_id, long from_step, long limit,
 			  struct err *e)
 {
-	return metrics_query(s, job_id, from_step, 0, 1, limit, e);
+	return metrics_query(s, job_id, from_step, 0, 1, 0, limit, e);
 }
 
 cJSON *store_checkpoint_list(struct store *s, long job_id, struct err *e)

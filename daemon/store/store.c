@@ -185,7 +185,7 @@ static int err_code(int rc)
 	case SQLITE_CONSTRAINT:
 		return rc == SQLITE_CONSTRAINT_FOREIGNKEY ? ERR_NOTFOUND : ERR_INVALID;
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED: return ERR_STATE;
+	case SQLITE_LOCKED: return ERR_BAD_STATE;
 	case SQLITE_TOOBIG:
 	case SQLITE_RANGE: return ERR_RANGE;
 	}

@@ -34,7 +34,7 @@
  * absent job, checkpoint or eval; ERR_INVALID for bad arguments, its message
  * "field: reason" (the field first, e.g. "metric.top1: unknown operator
  * '=~'"), ready for a −32602 error's data {field, reason}; ERR_IO for the
- * database itself (disk full, I/O error, corruption); ERR_STATE when busy.
+ * database itself (disk full, I/O error, corruption); ERR_BAD_STATE when busy.
  *
  * Schema v1 (`meta.schema_version`); store_open creates or migrates it step
  * by step and refuses a database newer than this binary.
@@ -117,7 +117,7 @@ int store_job_spec(struct store *s, long job_id, char **json, struct err *e);
 int store_job_state(struct store *s, long job_id, char *state, size_t cap, struct err *e);
 
 /* job.list: {jobs: [{job_id, name, state, created, started, finished, step,
- * total_steps, last_loss, top1}]}, newest first. state and name (exact
+ * total_steps, last_loss, last_epoch, last_img_s, top1, knn_top1}]}, newest first. state and name (exact
  * match) may be NULL; limit <= 0 means 100, at most 10000. */
 cJSON *store_job_list(struct store *s, const char *state, const char *name, int limit,
 		      struct err *e);
@@ -148,9 +148,11 @@ int store_metrics_truncate(struct store *s, long job_id, long after_step, struct
 
 /* job.metrics: {points: [{step, epoch, loss, tau, lr, img_s, z_std, time}]}
  * ascending, from_step <= step <= to_step (to_step <= 0: no upper bound),
- * and only steps with step % every == 0 when every > 1. */
+ * and only steps with step % every == 0 when every > 1. With max_points > 1 at
+ * most that many of them, evenly spread, the first and the last included
+ * (a dashboard's curve of 10^5 points). */
 cJSON *store_metrics(struct store *s, long job_id, long from_step, long to_step, long every,
-		     struct err *e);
+		     long max_points, struct err *e);
 
 /* At most limit points with step >= from_step, ascending, shaped as store_metrics
  * (a subscription's replay reads the history a page at a time). */

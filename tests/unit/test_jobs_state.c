@@ -95,7 +95,7 @@ static void test_transitions_on_a_store(void **state)
 	snprintf(path, sizeof path, "%s/byold.db", dir);
 	assert_int_equal(store_open(&st, path, &e), 0);
 	assert_int_equal(store_job_insert(st, "j", "{}", 10, 0, &id, &e), 0);
-	assert_int_equal(jobs_transition(st, id, JOB_COMPLETE, NULL, &from, &to, &e), ERR_STATE);
+	assert_int_equal(jobs_transition(st, id, JOB_COMPLETE, NULL, &from, &to, &e), ERR_BAD_STATE);
 	assert_int_equal(from, JOB_QUEUED);
 	assert_string_equal(state_of(st, id), "queued");
 	assert_non_null(strstr(e.msg, "complete is not allowed from queued"));
@@ -103,13 +103,13 @@ static void test_transitions_on_a_store(void **state)
 	assert_int_equal(to, JOB_RUNNING);
 	assert_int_equal(jobs_transition(st, id, JOB_PAUSE, NULL, NULL, NULL, &e), 0);
 	assert_string_equal(state_of(st, id), "paused");
-	assert_int_equal(jobs_transition(st, id, JOB_START, NULL, NULL, NULL, &e), ERR_STATE);
+	assert_int_equal(jobs_transition(st, id, JOB_START, NULL, NULL, NULL, &e), ERR_BAD_STATE);
 	assert_int_equal(jobs_transition(st, id, JOB_RESUME, NULL, NULL, NULL, &e), 0);
 	assert_int_equal(jobs_transition(st, id, JOB_START, NULL, NULL, NULL, &e), 0);
 	assert_int_equal(jobs_transition(st, id, JOB_FAIL, "boom", NULL, &to, &e), 0);
 	assert_int_equal(to, JOB_FAILED);
 	assert_string_equal(state_of(st, id), "failed");
-	assert_int_equal(jobs_transition(st, id, JOB_RECOVER, NULL, NULL, NULL, &e), ERR_STATE);
+	assert_int_equal(jobs_transition(st, id, JOB_RECOVER, NULL, NULL, NULL, &e), ERR_BAD_STATE);
 	assert_string_equal(state_of(st, id), "failed");
 	assert_int_equal(jobs_transition(st, id + 1, JOB_START, NULL, NULL, NULL, &e), ERR_NOTFOUND);
 	store_close(st);

@@ -162,7 +162,7 @@ static void test_errors(void **state)
 
 	nn_net_init(&net, pool, 3, 8, 8);
 	nn_relu(&net, nn_conv2d(&net, "c", 0, 4, 3, 1, 1, 0));
-	assert_int_equal(nn_net_set_batch(&net, 2, NN_GRAD_PARAMS, &e), ERR_STATE);
+	assert_int_equal(nn_net_set_batch(&net, 2, NN_GRAD_PARAMS, &e), ERR_BAD_STATE);
 	assert_int_equal(nn_net_finalize(&net, &e), 0);
 	assert_int_equal(nn_net_set_batch(&net, 0, NN_GRAD_PARAMS, &e), ERR_RANGE);
 	assert_int_equal(nn_net_set_batch(&net, 65537, NN_GRAD_PARAMS, &e), ERR_RANGE);

@@ -670,7 +670,7 @@ static void test_helpers(void **state)
 	err_set(&e, ERR_NOTFOUND, "no job 4");
 	assert_int_equal(rpc_error_from_err(&re, &e), RPC_NOT_FOUND);
 	assert_string_equal(re.message, "no job 4");
-	err_set(&e, ERR_STATE, "x");
+	err_set(&e, ERR_BAD_STATE, "x");
 	assert_int_equal(rpc_error_from_err(&re, &e), RPC_BAD_STATE);
 	err_set(&e, ERR_RANGE, "x");
 	assert_int_equal(rpc_error_from_err(&re, &e), RPC_INVALID_PARAMS);

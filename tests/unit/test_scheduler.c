@@ -253,7 +253,7 @@ static void test_cancel_running_and_stop(void **state)
 	wait_running(s, 2); /* one core each: both fit */
 	assert_int_equal(scheduler_job_state(s, 1), 1);
 	assert_int_equal(scheduler_job_state(s, 99), -1);
-	assert_int_equal(scheduler_remove(s, 1, &e), ERR_STATE);
+	assert_int_equal(scheduler_remove(s, 1, &e), ERR_BAD_STATE);
 	assert_int_equal(scheduler_cancel(s, 1, &e), 0);
 	collect(s, &l, 1);
 	assert_string_equal(l.end_state[1], "cancelled");

@@ -340,7 +340,7 @@ static void test_job_list(void **state)
 	assert_keys(r, "jobs");
 	assert_string_equal(column(r, "jobs", "job_id"), "3 2 1"); /* newest first */
 	assert_keys(cJSON_GetArrayItem(get(r, "jobs"), 0), "job_id name state created started"
-		    " finished step total_steps last_loss top1");
+		    " finished step total_steps last_loss last_epoch last_img_s top1 knn_top1");
 	assert_string_equal(column(r, "jobs", "last_loss"), "null null 2");
 	assert_string_equal(column(r, "jobs", "top1"), "null null 81");
 	cJSON_Delete(r);
@@ -435,13 +435,13 @@ static void test_metrics_replace_truncate(void **state)
 		add_point(a, step, 5.0 - (double)step / 10);
 	add_point(a, 30, 9.0); /* re-emitted after a resume */
 	assert_int_equal(raw("SELECT count(*) FROM metrics"), 5);
-	cJSON *r = store_metrics(s, a, 0, 0, 0, &e);
+	cJSON *r = store_metrics(s, a, 0, 0, 0, 0, &e);
 	assert_string_equal(column(r, "points", "step"), "10 20 30 40 50");
 	assert_string_equal(column(r, "points", "loss"), "4 3 9 1 0");
 	cJSON_Delete(r);
 
 	assert_int_equal(store_metrics_truncate(s, a, 20, &e), 0);
-	r = store_metrics(s, a, 0, 0, 0, &e);
+	r = store_metrics(s, a, 0, 0, 0, 0, &e);
 	assert_string_equal(column(r, "points", "step"), "10 20");
 	cJSON_Delete(r);
 	add_point(a, 30, 2.0);
@@ -449,7 +449,7 @@ static void test_metrics_replace_truncate(void **state)
 
 	cJSON *ev = cJSON_Parse("{\"event\": \"step\", \"step\": 40, \"loss\": null}");
 	assert_int_equal(store_metric_insert(s, a, ev, &e), 0); /* time filled in, loss null */
-	r = store_metrics(s, a, 40, 40, 0, &e);
+	r = store_metrics(s, a, 40, 40, 0, 0, &e);
 	const cJSON *p = cJSON_GetArrayItem(get(r, "points"), 0);
 	assert_true(cJSON_IsNull(get(p, "loss")) && cJSON_IsNull(get(p, "epoch")));
 	assert_time(str(p, "time"));
@@ -482,28 +482,46 @@ static void test_metrics_ranges(void **state)
 	for (long step = 1; step <= 100; step++)
 		add_point(a, step, 1.0);
 	add_point(b, 7, 1.0);
-	cJSON *r = store_metrics(s, a, 10, 20, 0, &e);
+	cJSON *r = store_metrics(s, a, 10, 20, 0, 0, &e);
 	assert_keys(r, "points");
 	assert_int_equal(cJSON_GetArraySize(get(r, "points")), 11);
 	assert_keys(cJSON_GetArrayItem(get(r, "points"), 0),
 		    "step epoch loss tau lr img_s z_std time");
 	cJSON_Delete(r);
-	r = store_metrics(s, a, 10, 20, 5, &e);
+	r = store_metrics(s, a, 10, 20, 5, 0, &e);
 	assert_string_equal(column(r, "points", "step"), "10 15 20");
 	cJSON_Delete(r);
-	r = store_metrics(s, a, 0, 0, 25, &e);
+	r = store_metrics(s, a, 0, 0, 25, 0, &e);
 	assert_string_equal(column(r, "points", "step"), "25 50 75 100");
 	cJSON_Delete(r);
-	r = store_metrics(s, a, 98, 0, 1, &e);
+	r = store_metrics(s, a, 98, 0, 1, 0, &e);
 	assert_string_equal(column(r, "points", "step"), "98 99 100");
 	cJSON_Delete(r);
-	r = store_metrics(s, a, 50, 40, 0, &e);
+	r = store_metrics(s, a, 50, 40, 0, 0, &e);
 	assert_string_equal(column(r, "points", "step"), "");
 	cJSON_Delete(r);
-	r = store_metrics(s, b, 0, 0, 0, &e);
+	r = store_metrics(s, b, 0, 0, 0, 0, &e);
 	assert_string_equal(column(r, "points", "step"), "7");
 	cJSON_Delete(r);
-	assert_null(store_metrics(s, 999, 0, 0, 0, &e));
+	/* max_points: evenly spread, the first and the last kept, never more than asked */
+	r = store_metrics(s, a, 0, 0, 0, 5, &e);
+	assert_string_equal(column(r, "points", "step"), "1 26 51 76 100");
+	cJSON_Delete(r);
+	r = store_metrics(s, a, 0, 0, 0, 4, &e);
+	assert_string_equal(column(r, "points", "step"), "1 34 67 100");
+	cJSON_Delete(r);
+	r = store_metrics(s, a, 91, 0, 0, 3, &e);
+	assert_string_equal(column(r, "points", "step"), "91 96 100");
+	cJSON_Delete(r);
+	r = store_metrics(s, a, 10, 20, 5, 3, &e);
+	assert_string_equal(column(r, "points", "step"), "10 15 20");
+	cJSON_Delete(r);
+	for (long max = 2; max <= 101; max++) {
+		r = store_metrics(s, a, 0, 0, 0, max, &e);
+		assert_true(cJSON_GetArraySize(get(r, "points")) <= max);
+		cJSON_Delete(r);
+	}
+	assert_null(store_metrics(s, 999, 0, 0, 0, 0, &e));
 	assert_int_equal(e.code, ERR_NOTFOUND);
 }
 
