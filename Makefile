@@ -16,7 +16,7 @@ WEB_PKGS  := libwebsockets
 BUILD_DEBS := pkg-config libuv1-dev libcjson-dev libopenblas-dev libsqlite3-dev \
 	      libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin libwebsockets-dev
 TEST_DEBS := libcmocka-dev python3-torch python3-torchvision python3-numpy iproute2 \
-	     slurm-wlm munge
+	     slurm-wlm munge chromium
 DATA_DEBS := dataset-fashion-mnist
 
 OPT       ?= -O2 -g

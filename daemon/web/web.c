@@ -624,7 +624,7 @@ static int create_context(struct web_server *w, const struct web_config *cfg, st
 	info.foreign_loops = loops;
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(w->host, ':');
 	info.max_http_header_data = 4096; /* a request's header bytes */
-	info.max_http_header_pool = 32;   /* requests whose headers are being read at once */
+	info.max_http_header_pool = (unsigned short)cfg->max_conns; /* requests being read at once */
 	info.timeout_secs = w->timeout_s;
 	info.timeout_secs_ah_idle = w->timeout_s;
 	info.keepalive_timeout = (int)w->timeout_s;

@@ -63,11 +63,15 @@ export function jobPage(main, ctx, jobId) {
       job.error ? el("p", { class: "error" }, job.error) : "");
   }
 
+  const none = (cols, text) => el("tr", {}, el("td", { colspan: cols, class: "muted" }, text));
+
   function details() {
-    evals.replaceChildren(...(job.evals || []).map((e) => el("tr", {},
+    if (!(job.evals || []).length) evals.replaceChildren(none(6, "None yet: the linear probe and kNN run when training ends."));
+    else evals.replaceChildren(...job.evals.map((e) => el("tr", {},
       el("td", {}, e.kind), el("td", {}, e.state), el("td", { class: "num" }, e.step ?? "–"),
       el("td", { class: "num" }, percent(e.top1)), el("td", { class: "num" }, percent(e.top5)), el("td", {}, when(e.created)))));
-    ckpts.replaceChildren(...(job.checkpoints || []).map((c) => el("tr", {},
+    if (!(job.checkpoints || []).length) ckpts.replaceChildren(none(6, "None yet."));
+    else ckpts.replaceChildren(...job.checkpoints.map((c) => el("tr", {},
       el("td", { class: "num" }, c.step), el("td", { class: "num" }, c.epoch), el("td", { class: "num" }, bytes(c.bytes)),
       el("td", { class: "hash" }, el("code", {}, c.sha256)), el("td", {}, when(c.created)),
       el("td", {}, el("button", { class: "small", onclick: (ev) => download(ctx.rpc, job, c, ev.target) }, "Download")))));

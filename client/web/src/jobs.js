@@ -10,7 +10,7 @@ export function jobsPage(main, ctx, params) {
   state.value = params.get("state") || "";
   const name = el("input", { id: "f-name", type: "search", placeholder: "name", "aria-label": "name", value: params.get("name") || "" });
   const top1 = el("input", { id: "f-top1", type: "number", min: 0, max: 100, step: "any", placeholder: "top-1 ≥", "aria-label": "minimum top-1", value: params.get("top1") || "" });
-  const compare = el("button", { disabled: true, onclick: () => ctx.go(`#/compare?jobs=${[...picked].join(",")}`) }, "Compare selected");
+  const compare = el("button", { type: "button", disabled: true, onclick: () => ctx.go(`#/compare?jobs=${[...picked].join(",")}`) }, "Compare selected");
   const status = el("p", { class: "error", role: "alert" });
   const body = el("tbody");
   const picked = new Set();
@@ -47,9 +47,22 @@ export function jobsPage(main, ctx, params) {
       el("td", { class: "actions" }, jobActions(ctx.rpc, job, () => refresh(), (m) => (status.textContent = m))));
   }
 
-  let timer = null;
+  // A row is built again only when its job changed: a checkbox being clicked is not
+  // replaced under the pointer.
+  const rows = new Map();
+  function cachedRow(job) {
+    const key = JSON.stringify(job);
+    const old = rows.get(job.job_id);
+    if (old && old.key === key) return old.tr;
+    const tr = row(job);
+    rows.set(job.job_id, { key, tr });
+    return tr;
+  }
+
+  let timer = null, destroyed = false;
   async function refresh() {
     clearTimeout(timer);
+    if (destroyed) return; // (a refresh awaited while the page was left)
     const query = new URLSearchParams();
     if (state.value) query.set("state", state.value);
     if (name.value) query.set("name", name.value);
@@ -61,16 +74,17 @@ export function jobsPage(main, ctx, params) {
       if (state.value) params.state = state.value;
       if (name.value) params.name = name.value;
       let { jobs } = await ctx.rpc.call("job.list", params);
+      if (destroyed) return;
       const min = parseFloat(top1.value);
       if (isFinite(min)) jobs = jobs.filter((j) => typeof j.top1 === "number" && j.top1 >= min);
-      body.replaceChildren(...(jobs.length ? jobs.map(row)
+      body.replaceChildren(...(jobs.length ? jobs.map(cachedRow)
         : [el("tr", {}, el("td", { colspan: 12, class: "muted" }, "No jobs. Submit one on the Submit page."))]));
       status.textContent = "";
     } catch (e) {
       status.textContent = `Could not list the jobs: ${e.message}`;
     }
-    timer = setTimeout(refresh, 2000);
+    if (!destroyed) timer = setTimeout(refresh, 2000);
   }
   refresh();
-  return { destroy: () => clearTimeout(timer) };
+  return { destroy: () => { destroyed = true; clearTimeout(timer); } };
 }

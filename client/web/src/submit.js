@@ -93,7 +93,7 @@ export function submitPage(main, ctx) {
       el("div", { class: "field inline" }, paused, el("label", { for: "paused" }, "Submit paused")),
       status, el("button", { type: "submit" }, "Submit")),
     el("h2", {}, "Presets"), presets);
-  addRow("name", "");
+  addRow("name", "").querySelector(".value").placeholder = "a name for the job";
   ctx.rpc.call("preset.list").then(({ presets: list }) => {
     for (const p of list) preset.append(el("option", { value: p.name }, p.name));
     preset.value = list.length ? list[0].name : "";
