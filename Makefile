@@ -11,10 +11,10 @@ CC        ?= cc
 PYTHON    := /usr/bin/python3
 THREADS   ?= $(shell nproc)
 
-PKGS      := libuv libcjson openblas sqlite3 libjpeg zlib
+PKGS      := libuv libcjson openblas sqlite3 libjpeg zlib openssl
 WEB_PKGS  := libwebsockets
 BUILD_DEBS := pkg-config libuv1-dev libcjson-dev libopenblas-dev libsqlite3-dev \
-	      libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin libwebsockets-dev
+	      libjpeg62-turbo-dev zlib1g-dev libssl-dev libopenmpi-dev openmpi-bin libwebsockets-dev
 TEST_DEBS := libcmocka-dev python3-torch python3-torchvision python3-numpy iproute2 \
 	     slurm-wlm munge chromium
 DATA_DEBS := dataset-fashion-mnist
@@ -159,7 +159,7 @@ $(BUILD)/gen/web_bundle.o: $(BUILD)/gen/web_bundle.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/byolctl: $(CTL_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(shell pkg-config --libs libcjson 2>/dev/null) -lm
+	$(CC) $(CFLAGS) $^ -o $@ $(shell pkg-config --libs libcjson openssl 2>/dev/null) -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) | $(BUILD)/.test-deps
 	@mkdir -p $(@D)

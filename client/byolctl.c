@@ -104,13 +104,17 @@ static const struct verb *find_verb(const char *name)
 
 static void usage_all(FILE *f)
 {
-	fprintf(f, "usage: byolctl [--socket PATH | --host HOST:PORT --token-file F] [--json] "
-		   "VERB ...\n       byolctl --version | --help | VERB --help\n\nverbs:\n");
+	fprintf(f, "usage: byolctl [--socket PATH | --host HOST:PORT --token-file F [--tls] "
+		   "[--tls-ca FILE]]\n               [--json] VERB ...\n"
+		   "       byolctl --version | --help | VERB --help\n\nverbs:\n");
 	for (int i = 0; i < N_VERBS; i++)
 		fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].synopsis);
 	fprintf(f, "\nThe daemon's socket: --socket, $BYOLD_SOCKET, ./var/byold.sock, then\n"
-		   "/run/byold/byold.sock. Over TCP, --token-file names the daemon's\n"
-		   "<state-dir>/token. --json prints results as one JSON line. Exit status: 0 ok,\n"
+		   "/run/byold/byold.sock. Over TCP (--host, or $BYOLD_HOST), --token-file\n"
+		   "(or $BYOLD_TOKEN_FILE) names the daemon's <state-dir>/token; --tls speaks\n"
+		   "TLS and pins byold's certificate on first use (~/.config/byolctl/known_hosts),\n"
+		   "--tls-ca verifies it against a CA file instead.\n"
+		   "--json prints results as one JSON line. Exit status: 0 ok,\n"
 		   "1 job failed, 2 job cancelled, 64 usage, 65 bad spec, 66 not found, 69 daemon\n"
 		   "unreachable, 74 checksum mismatch, 75 busy or bad state, 77 not authorised.\n"
 		   "See byolctl(1).\n");
@@ -234,7 +238,8 @@ int ctl_parse_id(struct ctl *c, const char *arg, const char *what, long *id)
 /* ---- global options and where the daemon is ------------------------------------- */
 
 struct globals {
-	const char *socket, *host, *token_file;
+	const char *socket, *host, *token_file, *tls_ca;
+	int tls;
 };
 
 /* "--opt VALUE" or "--opt=VALUE": the value (and *i advanced), or NULL if a is not --opt. */
@@ -276,6 +281,11 @@ static int parse_globals(struct ctl *c, struct globals *g, int argc, char **argv
 			g->host = v;
 		} else if ((v = opt_value(argc, argv, &i, "--token-file", &missing))) {
 			g->token_file = v;
+		} else if (strcmp(a, "--tls") == 0) {
+			g->tls = 1;
+		} else if ((v = opt_value(argc, argv, &i, "--tls-ca", &missing))) {
+			g->tls_ca = v;
+			g->tls = 1;
 		} else {
 			return -ctl_usage(c, NULL, missing ? "%s needs a value" : "unknown option %s",
 					  a);
@@ -298,12 +308,34 @@ static int set_tcp_target(struct ctl *c, const struct globals *g)
 				 "<state-dir>/token)");
 	snprintf(t->port, sizeof t->port, "%d", port);
 	snprintf(t->token_file, sizeof t->token_file, "%s", g->token_file);
-	snprintf(t->where, sizeof t->where, "tcp:%s", g->host);
+	snprintf(t->tls_ca, sizeof t->tls_ca, "%s", g->tls_ca ? g->tls_ca : "");
+	t->tls = g->tls;
+	snprintf(t->where, sizeof t->where, "%s:%s", g->tls ? "tls" : "tcp", g->host);
 	return 0;
 }
 
-static int set_target(struct ctl *c, const struct globals *g)
+/* A flag wins over its environment variable: BYOLD_HOST, BYOLD_TOKEN_FILE,
+   BYOLD_TLS (1: as --tls), BYOLD_TLS_CA. */
+static void from_environment(struct globals *g)
 {
+	const char *v;
+	if (g->socket)
+		return; /* --socket: the environment's TCP target does not apply */
+	if (!g->host && (v = getenv("BYOLD_HOST")) && *v)
+		g->host = v;
+	if (!g->token_file && (v = getenv("BYOLD_TOKEN_FILE")) && *v)
+		g->token_file = v;
+	if (!g->tls_ca && (v = getenv("BYOLD_TLS_CA")) && *v)
+		g->tls_ca = v, g->tls = 1;
+	if ((v = getenv("BYOLD_TLS")) && strcmp(v, "1") == 0)
+		g->tls = 1;
+}
+
+static int set_target(struct ctl *c, struct globals *g)
+{
+	if (g->tls && !g->host && !getenv("BYOLD_HOST"))
+		return ctl_usage(c, NULL, "--tls needs --host HOST:PORT (TLS is for TCP)");
+	from_environment(g);
 	const char *path = g->socket ? g->socket : getenv("BYOLD_SOCKET");
 	if (g->host && g->socket)
 		return ctl_usage(c, NULL, "--socket and --host exclude each other");

@@ -17,6 +17,7 @@
 
 #include "ctl.h"
 #include "rpc_frame.h"
+#include "tls_client.h"
 
 struct rpcc_note {
 	cJSON *params;
@@ -114,11 +115,16 @@ int rpcc_open(struct rpcc *r, const struct rpcc_target *t, struct ctl_err *e)
 	if (fd < 0)
 		return -fd;
 	r->fd = fd;
+	int rc = t->tls ? tlsc_open(&r->tls, fd, t->host, t->port, t->tls_ca, e) : 0;
+	if (rc) {
+		rpcc_close(r);
+		return rc;
+	}
 	if (rpc_framer_init(&r->framer, RPCC_MAX_LINE, &fe) != 0) {
 		rpcc_close(r);
 		return ctl_errf(e, CTL_SOFTWARE, "%s", fe.msg);
 	}
-	int rc = t->socket[0] ? 0 : authenticate(r, e);
+	rc = t->socket[0] ? 0 : authenticate(r, e);
 	if (rc)
 		rpcc_close(r);
 	return rc;
@@ -126,6 +132,8 @@ int rpcc_open(struct rpcc *r, const struct rpcc_target *t, struct ctl_err *e)
 
 void rpcc_close(struct rpcc *r)
 {
+	tlsc_close(r->tls);
+	r->tls = NULL;
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;
@@ -188,13 +196,13 @@ static int pump(struct rpcc *r, int timeout_ms, struct ctl_err *e)
 {
 	char buf[65536];
 	struct pollfd p = { .fd = r->fd, .events = POLLIN };
-	int n = poll(&p, 1, timeout_ms);
+	int n = r->tls && tlsc_pending(r->tls) ? 1 : poll(&p, 1, timeout_ms);
 	if (n < 0 && errno != EINTR)
 		return ctl_errf(e, CTL_UNAVAILABLE, "%s: poll: %s", r->target->where,
 				strerror(errno));
 	if (n <= 0)
 		return 0;
-	ssize_t got = read(r->fd, buf, sizeof buf);
+	ssize_t got = r->tls ? tlsc_read(r->tls, buf, sizeof buf) : read(r->fd, buf, sizeof buf);
 	if (got < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (got <= 0) {
@@ -239,7 +247,10 @@ int rpcc_next_note(struct rpcc *r, int timeout_ms, cJSON **note, struct ctl_err 
 
 static int send_all(struct rpcc *r, const char *p, size_t n, struct ctl_err *e)
 {
-	while (n > 0) {
+	if (r->tls && tlsc_write(r->tls, p, n) != 0)
+		return ctl_errf(e, CTL_UNAVAILABLE, "lost the connection to byold at %s",
+				r->target->where);
+	while (n > 0 && !r->tls) {
 		ssize_t w = send(r->fd, p, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;

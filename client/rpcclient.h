@@ -31,13 +31,17 @@ struct rpcc_target {
 	char socket[4096];     /* "" for TCP */
 	char host[256], port[16];
 	char token_file[4096];
-	char where[4400];      /* "unix:PATH" or "tcp:HOST:PORT", for messages */
+	int tls;               /* TCP over TLS (tls_client.h) */
+	char tls_ca[4096];     /* verify against this CA file; "" = pin the fingerprint */
+	char where[4400];      /* "unix:PATH", "tcp:HOST:PORT" or "tls:HOST:PORT", for messages */
 };
 
 struct rpcc_note; /* a queued notification */
+struct tlsc;
 
 struct rpcc {
 	int fd;                     /* -1 when closed */
+	struct tlsc *tls;           /* the TLS session over fd, or NULL */
 	struct rpc_framer *framer;
 	long next_id;
 	long want_id;               /* the id of the call in flight */

@@ -31,6 +31,7 @@
 #include "server/config.h"
 #include "server/notify.h"
 #include "server/server.h"
+#include "server/tls.h"
 #include "version.h"
 #include "web/web.h"
 
@@ -46,6 +47,7 @@ struct byold {
 	char default_config[4200];    /* $CONFIGURATION_DIRECTORY/byold.conf.json */
 	struct daemon_ctx *d;         /* max_queued follows reloads */
 	struct web_server *web;       /* the dashboard, with --http */
+	char tls_cert[4200], tls_key[4200]; /* with TLS: the files in use, else "" */
 	int argc;                     /* the flags, applied again over a reloaded file */
 	char **argv;
 };
@@ -94,6 +96,37 @@ static void on_ready(void *ctx, const char *unix_path, const char *tcp_addr)
 		log_info("dashboard on http:%s (port %d)", b->cfg.http, web_port(b->web));
 }
 
+/* With --tls on or --tls-cert: the certificate (made in <state>/tls/ when none is
+   given), its fingerprint logged and kept in <state>/tls/fingerprint for clients
+   to pin. */
+static int setup_tls(struct byold *b, const char *state, struct err *e)
+{
+	const struct byold_config *c = &b->cfg;
+	if (strcmp(c->tls, "on") != 0 && !c->tls_cert[0])
+		return 0;
+	char dir[4200], fp[TLS_FINGERPRINT_LEN + 1], path[4300];
+	snprintf(dir, sizeof dir, "%s/tls", state);
+	int rc = 0;
+	if (c->tls_cert[0]) {
+		snprintf(b->tls_cert, sizeof b->tls_cert, "%s", c->tls_cert);
+		snprintf(b->tls_key, sizeof b->tls_key, "%s", c->tls_key);
+	} else {
+		rc = tls_self_signed(dir, b->tls_cert, sizeof b->tls_cert, b->tls_key,
+				     sizeof b->tls_key, e);
+	}
+	if (!rc)
+		rc = tls_fingerprint(b->tls_cert, fp, e);
+	if (rc)
+		return rc;
+	log_info("tls: certificate %s, SHA-256 fingerprint %s", b->tls_cert, fp);
+	mkdir(dir, 0700);
+	snprintf(path, sizeof path, "%s/fingerprint", dir);
+	FILE *f = fopen(path, "w");
+	if (!f || fprintf(f, "%s\n", fp) < 0 || fclose(f) != 0)
+		log_warn("%s: %s", path, strerror(errno));
+	return 0;
+}
+
 /* The dashboard, with --http: its RPC goes to our own Unix socket. */
 static int start_web(struct byold *b, const char *token, struct err *e)
 {
@@ -102,7 +135,9 @@ static int start_web(struct byold *b, const char *token, struct err *e)
 	const struct web_config w = { .listen = b->cfg.http, .names = b->cfg.http_names,
 				      .socket_path = b->socket, .token = token,
 				      .max_conns = b->cfg.http_max_connections,
-				      .timeout_s = 10, .max_line = b->cfg.max_line_bytes };
+				      .timeout_s = 10, .max_line = b->cfg.max_line_bytes,
+				      .tls_cert = b->tls_cert[0] ? b->tls_cert : NULL,
+				      .tls_key = b->tls_key };
 	return web_start(&b->web, &w, e);
 }
 
@@ -237,6 +272,10 @@ int main(int argc, char **argv)
 					   .listen = b.cfg.listen[0] ? b.cfg.listen : NULL };
 	server_limits(&b.server, &b.cfg);
 	const struct server_hooks hooks = { on_ready, on_reload, &b };
+	if (!rc)
+		rc = setup_tls(&b, d.jobs.state_dir, &e);
+	if (b.tls_cert[0])
+		b.server.tls_cert = b.tls_cert, b.server.tls_key = b.tls_key;
 	if (!rc)
 		rc = start_web(&b, d.token, &e);
 	if (!rc)

@@ -40,10 +40,15 @@ static const struct key keys[] = {
 	{ "http", KEY_STRING, FIELD(http), 0, 0, 0, KEY_FLAG, "HOST:PORT",
 	  "serve the web dashboard (log in with the token)", "none (no dashboard)" },
 	{ "http-names", KEY_STRING, FIELD(http_names), 0, 0, 0, KEY_FLAG, "NAMES",
-	  "Host names the dashboard answers besides its address, localhost and loopback "
-	  "(comma-separated)", "none" },
+	  "more Host names the dashboard answers to (comma-separated)", "none" },
 	{ "http_max_connections", KEY_INT, FIELD(http_max_connections), 8, 10000, 256, 0, "N",
 	  "dashboard connections at once", NULL },
+	{ "tls", KEY_STRING, FIELD(tls), 0, 0, 0, KEY_FLAG, "on|off",
+	  "TLS on the TCP and dashboard listeners (on with --tls-cert too)", "off" },
+	{ "tls-cert", KEY_STRING, FIELD(tls_cert), 0, 0, 0, KEY_FLAG, "FILE",
+	  "the TLS certificate chain (PEM)", "one made at the first start, <state-dir>/tls/" },
+	{ "tls-key", KEY_STRING, FIELD(tls_key), 0, 0, 0, KEY_FLAG, "FILE",
+	  "the TLS certificate's private key (PEM)", "the made certificate's" },
 	{ "workers", KEY_INT, FIELD(workers), 1, 64, 1, KEY_FLAG, "N", "jobs trained at once", NULL },
 	{ "threads", KEY_INT, FIELD(threads), 0, 1024, 0, KEY_FLAG, "N",
 	  "compute threads for all jobs together, 0 = all cores", NULL },
@@ -250,6 +255,11 @@ int config_validate(const struct byold_config *c, struct err *e)
 		return err_set(e, ERR_INVALID, "listen: %s", e->msg);
 	if (c->http[0] && hostport_parse(c->http, host, sizeof host, &port, e) != 0)
 		return err_set(e, ERR_INVALID, "http: %s", e->msg);
+	if (c->tls[0] && strcmp(c->tls, "on") != 0 && strcmp(c->tls, "off") != 0)
+		return err_set(e, ERR_INVALID, "tls: expected on or off, got \"%s\"", c->tls);
+	if (!c->tls_cert[0] != !c->tls_key[0])
+		return err_set(e, ERR_INVALID, "%s: needs %s too", c->tls_cert[0] ? "tls-cert" : "tls-key",
+			       c->tls_cert[0] ? "tls-key" : "tls-cert");
 	for (const char *p = c->http_names; *p; p++)
 		if (!(*p == ',' || *p == '.' || *p == '-' || *p == ':' || (*p >= '0' && *p <= '9') ||
 		      ((*p | 32) >= 'a' && (*p | 32) <= 'z')))

@@ -28,6 +28,9 @@ struct byold_config {
 	char http[256];           /* "http": the dashboard's "HOST:PORT"; "" = none */
 	char http_names[1024];    /* "http-names": more Host names it answers, comma-separated */
 	int http_max_connections;
+	char tls[8];              /* "tls": "on" (TCP and HTTP over TLS) or "off" */
+	char tls_cert[4096];      /* "tls-cert", "tls-key": PEM files; "" = self-signed */
+	char tls_key[4096];
 	int workers;              /* jobs trained at once */
 	int threads;              /* compute threads for all jobs; 0 = all cores */
 	int max_queued;           /* jobs waiting (queued or paused) at once */

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "server/stream.h"
+#include "server/tls.h"
 
 struct client {
 	union {
@@ -29,6 +30,8 @@ struct client {
 	int reading;                  /* uv_read_start is in effect */
 	int eof;                      /* the client shut its side: close once all is answered
 					 and written */
+	struct tls_session *tls;      /* TCP with --tls: the bytes on the wire are TLS */
+	int tls_started;              /* a first TLS record came */
 	struct rpc_conn conn;
 	struct methods_conn mc;
 	struct conn_server *srv;
@@ -76,6 +79,7 @@ static void client_maybe_free(struct client *c)
 	rpc_call_free(c->call);
 	lines_free(c);
 	rpc_framer_free(c->framer);
+	tls_session_free(c->tls);
 	c->srv->n_alive--;
 	free(c);
 }
@@ -158,6 +162,40 @@ static int stalled(struct client *c)
 	return limit_s > 0 && (double)(now - c->soft_since) > limit_s * 1000;
 }
 
+/* Write len bytes and then tail (NULL: none) to the socket; -1 closes the client. */
+static int send_bytes(struct client *c, const char *bytes, size_t len, const char *tail)
+{
+	size_t n = len + (tail ? strlen(tail) : 0);
+	struct write_req *w = malloc(sizeof *w + n);
+	if (!w) {
+		conn_close(c);
+		return -1;
+	}
+	memcpy(w->data, bytes, len);
+	memcpy(w->data + len, tail ? tail : "", n - len);
+	w->len = n;
+	w->c = c;
+	uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
+	c->queued += w->len;
+	if (uv_write(&w->req, &c->h.stream, &buf, 1, written) < 0) {
+		c->queued -= w->len;
+		free(w);
+		conn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* What the TLS session has to send (handshake, records, alerts). */
+static int send_tls_output(struct client *c)
+{
+	char *out;
+	size_t n = tls_session_output(c->tls, &out);
+	int rc = n ? send_bytes(c, out, n, NULL) : 0;
+	free(out);
+	return rc;
+}
+
 /* Queue line and a newline. Over the soft limit a droppable line is dropped (returns 1);
    a client over the hard limit, or over the soft one for too long, is cut off (-1). */
 static int client_queue(struct client *c, const char *line, size_t len, int droppable)
@@ -173,24 +211,14 @@ static int client_queue(struct client *c, const char *line, size_t len, int drop
 		c->dropped++;
 		return 1;
 	}
-	struct write_req *w = malloc(sizeof *w + len + 1);
-	if (!w) {
-		conn_close(c);
-		return -1;
+	if (c->tls) { /* encrypted into the session's output, sent as one write */
+		if (tls_session_write(c->tls, line, len) || tls_session_write(c->tls, "\n", 1)) {
+			conn_close(c);
+			return -1;
+		}
+		return send_tls_output(c);
 	}
-	memcpy(w->data, line, len);
-	w->data[len] = '\n';
-	w->len = len + 1;
-	w->c = c;
-	uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
-	c->queued += w->len;
-	if (uv_write(&w->req, &c->h.stream, &buf, 1, written) < 0) {
-		c->queued -= w->len;
-		free(w);
-		conn_close(c);
-		return -1;
-	}
-	return 0;
+	return send_bytes(c, line, len, "\n");
 }
 
 static void client_send(struct client *c, const char *line, size_t len)
@@ -414,6 +442,35 @@ static void alloc_buf(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = buf->base ? suggested : 0;
 }
 
+/* Request bytes, decrypted if need be; a line over the cap ends the client. */
+static void on_plaintext(void *ctx, const char *bytes, size_t len)
+{
+	struct client *c = ctx;
+	if (c->closing)
+		return;
+	if (rpc_framer_feed(c->framer, bytes, len, on_line, c) == RPC_FRAME_OVERSIZE) {
+		char *err = rpc_error_line(RPC_INVALID_REQUEST, "request line too long");
+		if (err)
+			client_send(c, err, strlen(err));
+		free(err);
+		conn_close(c);
+	}
+}
+
+/* JSON where a TLS handshake should start: say so, in plaintext, and close. */
+static void refuse_plaintext(struct client *c)
+{
+	char *err = rpc_error_line(RPC_INVALID_REQUEST,
+				   "this port speaks TLS: connect with byolctl --tls (or any TLS client)");
+	if (err)
+		send_bytes(c, err, strlen(err), "\n");
+	free(err);
+	c->eof = 1; /* closed once the line is written */
+	uv_read_stop(&c->h.stream);
+	c->reading = 0;
+	close_if_done(c);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	struct client *c = stream->data;
@@ -424,15 +481,15 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		close_if_done(c);
 	} else if (nread < 0) {
 		conn_close(c);
+	} else if (nread > 0 && !c->closing && !c->tls) {
+		on_plaintext(c, buf->base, (size_t)nread);
+	} else if (nread > 0 && !c->closing && !c->tls_started && strchr("{[", buf->base[0])) {
+		refuse_plaintext(c);
 	} else if (nread > 0 && !c->closing) {
-		if (rpc_framer_feed(c->framer, buf->base, (size_t)nread, on_line, c) ==
-		    RPC_FRAME_OVERSIZE) {
-			char *err = rpc_error_line(RPC_INVALID_REQUEST, "request line too long");
-			if (err)
-				client_send(c, err, strlen(err));
-			free(err);
-			conn_close(c);
-		}
+		c->tls_started = 1;
+		int rc = tls_session_feed(c->tls, buf->base, (size_t)nread, on_plaintext, c);
+		if (!c->closing && send_tls_output(c) == 0 && rc)
+			conn_close(c); /* (its alert, if any, was queued first) */
 	}
 	free(buf->base);
 }
@@ -504,7 +561,9 @@ void conn_accept(struct conn_server *s, uv_stream_t *listener, int tcp)
 	s->clients = c;
 	s->n_clients++;
 	s->n_alive++;
-	if (uv_accept(listener, &c->h.stream) < 0 ||
+	if (tcp && s->tls)
+		c->tls = tls_session_new(s->tls);
+	if (uv_accept(listener, &c->h.stream) < 0 || (tcp && s->tls && !c->tls) ||
 	    rpc_framer_init(&c->framer, tcp ? RPC_PREAUTH_MAX_LINE : s->cfg->max_line, &e) != 0 ||
 	    s->n_clients > s->cfg->max_clients) {
 		conn_close(c);

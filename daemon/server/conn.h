@@ -22,6 +22,8 @@
 #include "server/methods.h"
 #include "server/server.h"
 
+struct tls_server;
+
 struct client;
 
 /* What the connections share: the server (or a test) sets it up. */
@@ -29,6 +31,7 @@ struct conn_server {
 	uv_loop_t *loop;
 	struct daemon_ctx *d;
 	const struct server_config *cfg;
+	struct tls_server *tls;  /* TCP clients speak TLS (NULL: plaintext) */
 	struct client *clients;  /* open connections */
 	int n_clients;
 	int n_alive;             /* connections whose memory is not yet freed (closing too) */

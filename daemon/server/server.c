@@ -21,6 +21,7 @@
 #include "server/conn.h"
 #include "server/notify.h"
 #include "server/stream.h"
+#include "server/tls.h"
 
 struct server {
 	uv_loop_t loop;
@@ -288,8 +289,16 @@ int server_run(struct daemon_ctx *d, const struct server_config *cfg,
 	s->hooks = hooks;
 	uv_loop_init(&s->loop);
 	s->conns = (struct conn_server){ .loop = &s->loop, .d = d, .cfg = cfg };
-	int rc = listen_unix(s, cfg->unix_fd, e);
-	if (!rc && (cfg->listen || cfg->tcp_fd >= 0))
+	int tcp = cfg->listen || cfg->tcp_fd >= 0;
+	int rc = tcp && cfg->tls_cert ? tls_server_new(&s->conns.tls, cfg->tls_cert, cfg->tls_key, e)
+				      : 0;
+	if (rc) {
+		uv_loop_close(&s->loop);
+		free(s);
+		return rc;
+	}
+	rc = listen_unix(s, cfg->unix_fd, e);
+	if (!rc && tcp)
 		rc = listen_tcp(s, cfg->tcp_fd, e);
 	if (!rc) {
 		start_loop_handles(s);
@@ -307,6 +316,7 @@ int server_run(struct daemon_ctx *d, const struct server_config *cfg,
 	uv_loop_close(&s->loop);
 	if (s->unix_bound) /* never a socket systemd made */
 		unlink(cfg->socket_path);
+	tls_server_free(s->conns.tls);
 	free(s);
 	return rc;
 }

@@ -18,6 +18,7 @@ struct server_config {
 	const char *socket_path;
 	int unix_fd, tcp_fd;     /* sockets systemd passed (notify_listen_fds), else -1 */
 	const char *listen;      /* "HOST:PORT" or NULL: no TCP */
+	const char *tls_cert, *tls_key; /* TCP over TLS with these PEM files (NULL: plaintext) */
 	size_t max_line;         /* bytes per request line */
 	size_t max_output;       /* bytes queued to one client before it is cut off */
 	size_t output_soft;      /* above this backlog a subscriber's step points are dropped */

@@ -33,6 +33,7 @@
 struct web_server {
 	char host[256], names[1024], socket_path[4200], token[WEB_SECRET_LEN + 1];
 	int port, max_conns, n_conns;
+	int tls;                     /* HTTPS: Secure cookies, https:// origins */
 	unsigned timeout_s;
 	size_t max_line;
 	uv_loop_t loop;
@@ -65,10 +66,11 @@ static int name_listed(const char *list, const char *name)
 /* Host: one of our names, at our port (DNS rebinding sends a foreign name). */
 static int host_ok(struct web_server *w, struct lws *wsi, char *host, size_t cap)
 {
-	if (lws_hdr_copy(wsi, host, (int)cap, WSI_TOKEN_HOST) <= 0)
+	if (lws_hdr_copy(wsi, host, (int)cap, WSI_TOKEN_HOST) <= 0 && /* HTTP/2: :authority */
+	    lws_hdr_copy(wsi, host, (int)cap, WSI_TOKEN_HTTP_COLON_AUTHORITY) <= 0)
 		return 0;
 	char name[256];
-	int port = 80;
+	int port = w->tls ? 443 : 80;
 	const char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
 	size_t len = colon ? (size_t)(colon - host) + (host[0] == '[') : strlen(host);
 	if (colon && host[0] != '[' && strchr(host, ']'))
@@ -93,13 +95,13 @@ static int host_ok(struct web_server *w, struct lws *wsi, char *host, size_t cap
 				   strcasecmp(name, w->host) == 0 || name_listed(w->names, name));
 }
 
-/* Origin, when present (required: a WebSocket), is this Host over http. */
-static int origin_ok(struct lws *wsi, const char *host, int required)
+/* Origin, when present (required: a WebSocket), is this Host over our scheme. */
+static int origin_ok(struct web_server *w, struct lws *wsi, const char *host, int required)
 {
 	char origin[300], want[320];
 	if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
 		return !required && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) == 0;
-	snprintf(want, sizeof want, "http://%s", host);
+	snprintf(want, sizeof want, "%s://%s", w->tls ? "https" : "http", host);
 	return strcasecmp(origin, want) == 0;
 }
 
@@ -283,8 +285,8 @@ static int login(struct web_server *w, struct request *r)
 	const struct web_session *s = web_session_open(&w->sessions, now);
 	if (!s)
 		return respond_error(r, 500, "no randomness for a session");
-	snprintf(r->cookie, sizeof r->cookie, COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict",
-		 s->id);
+	snprintf(r->cookie, sizeof r->cookie, COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s",
+		 s->id, w->tls ? "; Secure" : "");
 	log_info("web: login from %s", peer);
 	return respond_csrf(r, s);
 }
@@ -383,7 +385,7 @@ static int on_http(struct web_server *w, struct request *r, const char *path)
 	if (!host_ok(w, r->wsi, host, sizeof host))
 		return respond_error(r, 421, "this Host is not a name of this byold");
 	int post = lws_hdr_total_length(r->wsi, WSI_TOKEN_POST_URI) > 0;
-	if (!origin_ok(r->wsi, host, 0))
+	if (!origin_ok(w, r->wsi, host, 0))
 		return respond_error(r, 403, "cross-origin request refused");
 	if (post)
 		return start_post(w, r, path);
@@ -529,7 +531,7 @@ static int admit(struct web_server *w, struct lws *wsi)
 {
 	char host[300];
 	const struct web_session *s;
-	if (!host_ok(w, wsi, host, sizeof host) || !origin_ok(wsi, host, 1))
+	if (!host_ok(w, wsi, host, sizeof host) || !origin_ok(w, wsi, host, 1))
 		return -1;
 	if (!(s = session_of(w, wsi)) || !csrf_ok(s, wsi))
 		return -1;
@@ -629,6 +631,11 @@ static int create_context(struct web_server *w, const struct web_config *cfg, st
 	info.timeout_secs_ah_idle = w->timeout_s;
 	info.keepalive_timeout = (int)w->timeout_s;
 	info.fd_limit_per_thread = (unsigned)cfg->max_conns + 16; /* listeners, loop handles */
+	if (w->tls) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->tls_cert;
+		info.ssl_private_key_filepath = cfg->tls_key;
+	}
 	lws_set_log_level(LLL_ERR, quiet_log);
 	w->lws = lws_create_context(&info);
 	if (!w->lws)
@@ -656,6 +663,7 @@ int web_start(struct web_server **out, const struct web_config *cfg, struct err 
 	w->max_conns = cfg->max_conns;
 	w->timeout_s = cfg->timeout_s >= 1 ? (unsigned)cfg->timeout_s : 1;
 	w->max_line = cfg->max_line;
+	w->tls = cfg->tls_cert != NULL;
 	web_sessions_init(&w->sessions, SESSION_IDLE_S);
 	uv_loop_init(&w->loop);
 	uv_async_init(&w->loop, &w->stop, on_stop);

@@ -40,6 +40,8 @@ struct web_config {
 	int max_conns;            /* HTTP and WebSocket connections at once */
 	double timeout_s;         /* a request's headers and body must arrive within this */
 	size_t max_line;          /* bytes of one JSON-RPC message */
+	const char *tls_cert;     /* HTTPS with this certificate and tls_key (NULL: HTTP) */
+	const char *tls_key;
 };
 
 struct web_server;

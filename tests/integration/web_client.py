@@ -13,9 +13,9 @@ import time
 from byold_harness import Daemon, wait_for
 
 
-def web_daemon(state, args=(), **kw):
+def web_daemon(state, args=(), tcp=False, **kw):
     """byold with the dashboard on a free loopback port; (daemon, port)."""
-    d = Daemon(state, tcp=False, args=["--http", "127.0.0.1:0", *args], **kw)
+    d = Daemon(state, tcp=tcp, args=["--http", "127.0.0.1:0", *args], **kw)
     port = []
 
     def found():
