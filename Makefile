@@ -49,7 +49,7 @@ BIN        := $(BUILD)/byol-train $(BUILD)/byold $(BUILD)/byolctl
 # (for --dry-run), SHA-256, the line framer, UTF-8 and the safetensors reader/writer.
 CTL_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(wildcard client/*.c) common/spec.c common/err.c \
 	      common/sha256.c common/rpc_frame.c common/safetensors.c common/safetensors_write.c common/atomic_file.c \
-	      common/utf8.c common/hostport.c) $(BUILD)/gen/presets.o
+	      common/utf8.c common/hostport.c common/json_text.c) $(BUILD)/gen/presets.o
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 REF_SRC    := $(wildcard tests/ref/test_*.c)

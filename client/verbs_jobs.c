@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "json_text.h"
 #include "spec.h"
 #include "table.h"
 
@@ -84,17 +85,15 @@ static int read_spec(struct ctl *c, const char *path, cJSON **spec)
 	if (!text)
 		return ctl_errf(&c->err, CTL_NOT_FOUND, "cannot read the spec file %s: %s", path,
 				strerror(errno));
-	const char *end = NULL;
-	*spec = cJSON_ParseWithOpts(text, &end, 1);
-	int line = 1;
-	for (const char *p = text; end && p < end; p++)
-		line += *p == '\n';
+	char where[128];
+	*spec = json_parse_located(text, where, sizeof where);
 	free(text);
+	if (!*spec)
+		return ctl_errf(&c->err, CTL_BAD_SPEC, "%s: not JSON: %s", path, where);
 	if (!cJSON_IsObject(*spec)) {
 		cJSON_Delete(*spec);
 		*spec = NULL;
-		return ctl_errf(&c->err, CTL_BAD_SPEC, "%s: not a JSON object (error near line %d)",
-				path, line);
+		return ctl_errf(&c->err, CTL_BAD_SPEC, "%s: a spec is a JSON object", path);
 	}
 	return 0;
 }

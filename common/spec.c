@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -256,13 +257,33 @@ static const char *type_name(const cJSON *v)
 	return "an invalid value";
 }
 
+/* What was given, for "got ...": a scalar as JSON (a long string cut short), else
+   its kind. */
+static const char *given(const cJSON *v, char *buf, size_t cap)
+{
+	if (cJSON_IsArray(v) || cJSON_IsObject(v))
+		return type_name(v);
+	char *text = cJSON_PrintUnformatted(v);
+	if (!text)
+		return type_name(v);
+	size_t n = strlen(text);
+	if (n < cap)
+		snprintf(buf, cap, "%s", text);
+	else
+		snprintf(buf, cap, "%.*s…\"", (int)(cap - 6), text);
+	free(text);
+	return buf;
+}
+
 /* v must have the schema value's type; numbers finite. An array holds what the
    schema's does: numbers, or strings where the schema's is empty (host names). */
 static int check_type(const cJSON *schema, const cJSON *v, const char *field,
 		      struct spec_error *err)
 {
+	char got[48];
 	if (json_kind(schema) != json_kind(v))
-		return fail(err, field, "expected %s, got %s", type_name(schema), type_name(v));
+		return fail(err, field, "expected %s, got %s", type_name(schema),
+			    given(v, got, sizeof got));
 	if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
 		return fail(err, field, "must be a finite number");
 	if (!cJSON_IsArray(v))
@@ -284,13 +305,55 @@ static int check_type(const cJSON *schema, const cJSON *v, const char *field,
 static int merge(cJSON *dst, const cJSON *schema, const cJSON *src, const char *path,
 		 struct spec_error *err);
 
+/* Edits (insert, delete, replace, swap of neighbours) from a to b, up to 3. */
+static int distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 40 || lb > 40 || (la > lb ? la - lb : lb - la) > 3)
+		return 4;
+	int d[41][41];
+	for (size_t i = 0; i <= la; i++)
+		for (size_t j = 0; j <= lb; j++) {
+			if (!i || !j) {
+				d[i][j] = (int)(i + j);
+				continue;
+			}
+			int best = d[i - 1][j - 1] + ((a[i - 1] | 32) != (b[j - 1] | 32));
+			best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
+			best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[la][lb];
+}
+
+/* "unknown key", with the nearest key of the same object when one is close. */
+static int unknown_key(const cJSON *schema, const char *key, const char *field,
+		       struct spec_error *err)
+{
+	const cJSON *k, *best = NULL;
+	int best_d = 4, allowed = strlen(key) <= 4 ? 1 : 2;
+	cJSON_ArrayForEach(k, schema) {
+		int d = distance(key, k->string);
+		if (d < best_d)
+			best_d = d, best = k;
+	}
+	if (!best || best_d > allowed)
+		return fail(err, field, "unknown key");
+	size_t stem = strlen(field) - strlen(key); /* field ends with key */
+	return fail(err, field, "unknown key (did you mean %.*s%s?)", (int)stem, field,
+		    best->string);
+}
+
 /* dst[key] = value, checked against schema[key]; objects merge, the rest replace. */
 static int merge_item(cJSON *dst, const cJSON *schema, const char *key, const cJSON *value,
 		      const char *field, struct spec_error *err)
 {
 	const cJSON *sch = cJSON_GetObjectItemCaseSensitive(schema, key);
 	if (!sch)
-		return fail(err, field, "unknown key");
+		return unknown_key(schema, key, field, err);
 	int rc = check_type(sch, value, field, err);
 	if (rc)
 		return rc;
@@ -324,10 +387,11 @@ static int apply_set(cJSON *overlay, const cJSON *schema, const char *path, size
 	char key[KEY_MAX], field[FIELD_SIZE];
 	int n = (int)(len < sizeof field ? len : sizeof field);
 	while (next_key(&p, end, key)) {
+		const cJSON *parent = schema;
 		schema = cJSON_GetObjectItemCaseSensitive(schema, key);
 		if (!schema) {
 			snprintf(field, sizeof field, "%.*s", (int)(p - 1 - path), path);
-			return fail(err, field, "unknown key");
+			return unknown_key(parent, key, field, err);
 		}
 		if (!cJSON_IsObject(schema)) {
 			snprintf(field, sizeof field, "%.*s", n, path);

@@ -35,6 +35,7 @@
 #include "nn/blas.h"
 #include "nn/profile.h"
 #include "rng.h"
+#include "json_text.h"
 #include "spec.h"
 
 #define EXIT_FAILED 1
@@ -138,10 +139,11 @@ static int resolve(struct spec *s, cJSON **json, const struct args *a)
 			return EXIT_BAD_SPEC;
 		}
 		text[n] = 0;
-		file = cJSON_Parse(text);
+		char where[128];
+		file = json_parse_located(text, where, sizeof where);
 		free(text);
 		if (!file) {
-			fprintf(stderr, "byol-train: %s is not valid JSON\n", a->source);
+			fprintf(stderr, "byol-train: %s: not JSON: %s\n", a->source, where);
 			return EXIT_BAD_SPEC;
 		}
 		in.spec = file;

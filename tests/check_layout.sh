@@ -1,7 +1,8 @@
 #!/bin/sh
 # The layout's rules, checked: includes point one way (server -> jobs -> engine ->
 # byol -> nn, data; only jobs and server reach the store; MPI (dist) only from
-# byol-train's main, and it sees only nn's replica seam; everything may use
+# byol-train's main, and it sees only nn's replica seam; the dashboard (web) only
+# from byold's main, and it sees only server's rpc.h; everything may use
 # common/), include paths are qualified by folder, and no source file passes
 # 800 lines. Run from the source tree (make test does).
 status=0
@@ -25,6 +26,16 @@ forbid store jobs server engine byol nn data dist
 forbid jobs server dist
 forbid server dist
 forbid dist byol data engine jobs store server
+# the dashboard reaches byold only through its socket (and the token check of rpc.h)
+forbid web nn byol data engine jobs store dist
+forbid nn web
+forbid data web
+forbid byol web
+forbid engine web
+forbid jobs web
+forbid store web
+forbid server web
+forbid dist web
 
 # Headers of daemon/ are named by their folder: "nn/net.h", never "net.h".
 for h in daemon/*/*.h; do

@@ -184,7 +184,7 @@ class WebTest(unittest.TestCase):
         self.assertEqual(steps, list(range(1, 5)))
         bad = ws.call("job.submit", {"preset": "fmnist-quick", "set": {"train.epochs": "abc"}})
         self.assertEqual(bad["error"]["data"], {"field": "train.epochs",
-                                                "reason": "expected a number, got a string"})
+                                                "reason": "expected a number, got \"abc\""})
         ws.send_text("{}\n{}")  # one message is one line
         self.assertEqual(ws.recv(), ("close", 1008))
         ws.close()

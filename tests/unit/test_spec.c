@@ -224,7 +224,7 @@ static void test_set_object(void **state)
 	in.set = set;
 	assert_int_equal(spec_resolve(&s, NULL, &in, &e), ERR_INVALID);
 	assert_string_equal(e.field, "train.epochs");
-	assert_string_equal(e.reason, "expected a number, got a string");
+	assert_string_equal(e.reason, "expected a number, got \"2\"");
 	cJSON_Delete(set);
 }
 
@@ -280,8 +280,8 @@ static const struct reject rejects[] = {
 	{"{\"augment\": {\"view2\": {\"jitter\": {\"gamma\": 1}}}}", NULL,
 	 "augment.view2.jitter.gamma", "unknown key"},
 	{"{\"eval\": {\"linear\": {\"lr\": 0.1}}}", NULL, "eval.linear.lr", "unknown key"},
-	{"{\"Seed\": 1}", NULL, "Seed", "unknown key"},
-	{NULL, "train.epoch=3", "train.epoch", "unknown key"},
+	{"{\"Seed\": 1}", NULL, "Seed", "unknown key (did you mean seed?)"},
+	{NULL, "train.epoch=3", "train.epoch", "unknown key (did you mean train.epochs?)"},
 	{NULL, "nosuch.epochs=3", "nosuch", "unknown key"},
 	{NULL, "train.epochs.x=3", "train.epochs.x", "unknown key (train.epochs is a number)"},
 	{NULL, "data.mean.0=3", "data.mean.0", "unknown key (data.mean is an array)"},
@@ -289,23 +289,28 @@ static const struct reject rejects[] = {
 	{NULL, "train..epochs=3", "train.", "unknown key"},
 	{NULL, "train.epochs", "train.epochs", "expected path=value"},
 	/* wrong types */
-	{"{\"seed\": \"1\"}", NULL, "seed", "expected a number, got a string"},
+	{"{\"seed\": \"1\"}", NULL, "seed", "expected a number, got \"1\""},
 	{"{\"data\": [1]}", NULL, "data", "expected an object, got an array"},
-	{"{\"model\": {\"width\": true}}", NULL, "model.width", "expected a number, got a boolean"},
+	{"{\"model\": {\"width\": true}}", NULL, "model.width", "expected a number, got true"},
 	{"{\"name\": null}", NULL, "name", "expected a string, got null"},
-	{"{\"data\": {\"mean\": 0.5}}", NULL, "data.mean", "expected an array, got a number"},
+	{"{\"data\": {\"mean\": 0.5}}", NULL, "data.mean", "expected an array, got 0.5"},
 	{"{\"data\": {\"std\": [0.5, \"x\"]}}", NULL, "data.std",
 	 "expected an array of numbers, got a string at index 1"},
 	{"{\"augment\": {\"view1\": {\"crop\": {\"scale\": {}}}}}", NULL,
 	 "augment.view1.crop.scale", "expected an array, got an object"},
 	{"{\"optim\": {\"eta\": -1e999}}", NULL, "optim.eta", "must be a finite number"},
 	{"{\"data\": {\"mean\": [1e999]}}", NULL, "data.mean", "must hold finite numbers"},
-	{NULL, "optim.base_lr=abc", "optim.base_lr", "expected a number, got a string"},
-	{NULL, "optim.base_lr=", "optim.base_lr", "expected a number, got a string"},
+	{NULL, "optim.base_lr=abc", "optim.base_lr", "expected a number, got \"abc\""},
+	{NULL, "optim.base_lr=", "optim.base_lr", "expected a number, got \"\""},
 	{NULL, "optim.base_lr=1e999", "optim.base_lr", "must be a finite number"},
-	{NULL, "model.projector=5", "model.projector", "expected an object, got a number"},
-	{NULL, "model={\"width\": \"2\"}", "model.width", "expected a number, got a string"},
-	{NULL, "data.mean=0.5", "data.mean", "expected an array, got a number"},
+	{NULL, "model.projector=5", "model.projector", "expected an object, got 5"},
+	{NULL, "model={\"width\": \"2\"}", "model.width", "expected a number, got \"2\""},
+	{NULL, "data.mean=0.5", "data.mean", "expected an array, got 0.5"},
+	{NULL, "train.epochs=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"", "train.epochs",
+	 "expected a number, got \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…\""}, /* a long value cut short */
+	{NULL, "train.epohcs=3", "train.epohcs", "unknown key (did you mean train.epochs?)"},
+	{NULL, "trian.epochs=3", "trian", "unknown key (did you mean train?)"},
+	{NULL, "train.zzz=3", "train.zzz", "unknown key"}, /* nothing near it */
 	/* integer fields */
 	{"{\"train\": {\"epochs\": 2.5}}", NULL, "train.epochs", "expected an integer, got 2.5"},
 	{"{\"data\": {\"channels\": 2.5}}", NULL, "data.channels", "expected an integer, got 2.5"},

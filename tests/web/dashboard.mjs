@@ -82,7 +82,7 @@ try {
   await page.keyboard.type("abc");
   await page.click("form.submit button[type=submit]");
   const field = page.locator(".override:has(input.key[value='train.epochs']), .override").last();
-  await page.waitForSelector(".override .field-error:text('train.epochs: expected a number, got a string')");
+  await page.waitForSelector(".override .field-error:text('train.epochs: expected a number, got \"abc\"')");
   check(await field.locator("input.value").getAttribute("aria-invalid") === "true", "the bad override's field is marked");
   await page.screenshot({ path: `${shots}/submit.png`, fullPage: true });
 
