@@ -12,13 +12,15 @@
  * on the starting weights instead of training: the random initialisation, the
  * baseline BYOL must beat, or with --resume any checkpoint.
  *
- * --out (default ./runs/<name>-<time>) receives spec.json, metrics.jsonl (every
- * event) and checkpoints/ (or --checkpoint-dir). Progress is a line per step point on stderr; with
- * --jsonl the events go to stdout one per line. Ctrl-C writes a checkpoint and
- * stops. Exit status: 0 done (or stopped cleanly), 1 the job failed, 64 usage,
- * 65 bad spec.
+ * --out (default ./runs/<name>-<time>, made with its parents) receives spec.json,
+ * metrics.jsonl (every event) and checkpoints/ (or --checkpoint-dir). Progress is
+ * a line per event on stderr, for people; with --jsonl the events go to stdout
+ * one per line instead. Ctrl-C writes a checkpoint and stops. Exit status as
+ * byolctl's: 0 done (or stopped cleanly), 1 the job failed, 64 usage, 65 bad
+ * spec, 66 an unreadable spec file or checkpoint, 73 no run directory.
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +40,12 @@
 #include "json_text.h"
 #include "spec.h"
 
+/* The exit codes byolctl gives for the same failures (byolctl(1)). */
 #define EXIT_FAILED 1
 #define EXIT_USAGE 64
 #define EXIT_BAD_SPEC 65
+#define EXIT_NOT_FOUND 66  /* the spec file or --resume checkpoint cannot be read */
+#define EXIT_CANTCREAT 73  /* the run directory cannot be made */
 #define MAX_SETS 256
 
 struct args {
@@ -71,20 +76,68 @@ static void catch_stop_signals(void)
 	signal(SIGUSR1, on_signal);
 }
 
-static int usage(void)
+#define USAGE \
+	"usage: byol-train SPEC.json|PRESET [--set k=v]... [--out DIR] [--jsonl]\n" \
+	"                  [--resume CKPT] [--checkpoint-dir DIR] [--print-spec] [--eval-only]\n" \
+	"       byol-train --bench SPEC|PRESET --steps N [--profile] [--set k=v]...\n" \
+	"       byol-train --help\n"
+
+static int usage(const char *problem)
 {
-	fprintf(stderr,
-		"usage: byol-train SPEC.json|PRESET [--set k=v]... [--out DIR] [--jsonl]\n"
-		"                  [--resume CKPT] [--checkpoint-dir DIR] [--print-spec] [--eval-only]\n"
-		"       byol-train --bench SPEC|PRESET --steps N [--profile] [--set k=v]...\n");
+	if (problem)
+		fprintf(stderr, "byol-train: %s\n", problem);
+	fprintf(stderr, USAGE "Run byol-train --help for what they mean.\n");
 	return EXIT_USAGE;
 }
 
+static int help(void)
+{
+	printf(USAGE "\n"
+	       "Train one BYOL job in the foreground: a spec file, or a preset (fmnist-quick,\n"
+	       "fmnist-convnet), with --set overrides (train.epochs=5; byol-spec(5)).\n\n"
+	       "  --set KEY=VALUE      override one spec key (VALUE is JSON, or else text)\n"
+	       "  --out DIR            the run directory (made with its parents); default\n"
+	       "                       runs/NAME-TIME: spec.json, metrics.jsonl, checkpoints/\n"
+	       "  --jsonl              every event as a JSON line on standard output\n"
+	       "  --resume CKPT        continue from a checkpoint exactly\n"
+	       "  --checkpoint-dir DIR checkpoints there instead of DIR/checkpoints\n"
+	       "  --print-spec         print the resolved spec and exit\n"
+	       "  --eval-only          only the final evaluations, on the starting weights\n"
+	       "                       (the random initialisation, or --resume's)\n"
+	       "  --bench --steps N    time N steps on random views (--profile: per layer)\n\n"
+	       "Progress goes to standard error, one line per logged step. Ctrl-C, SIGTERM or\n"
+	       "SIGUSR1 writes a checkpoint and stops. Under mpirun or srun the job runs on\n"
+	       "every rank (train.batch_size is the global batch).\n"
+	       "Exit status: 0 done or stopped cleanly, 1 the job failed, 64 usage, 65 bad\n"
+	       "spec, 66 a spec file or checkpoint that cannot be read, 73 no run directory.\n"
+	       "See byol-train(1) and byol-spec(5).\n");
+	return 0;
+}
+
+/* What is wrong with an argument parse_args could not take. */
+static int bad_argument(const char *s, int has_value)
+{
+	char problem[300], padded[256];
+	snprintf(padded, sizeof padded, " %s ", s);
+	if (s[0] != '-')
+		return usage("one spec or preset only");
+	if (!has_value && strstr(" --set --out --resume --checkpoint-dir --steps ", padded))
+		snprintf(problem, sizeof problem, "%s needs a value", s);
+	else if (strcmp(s, "--set") == 0)
+		snprintf(problem, sizeof problem, "more than %d --set", MAX_SETS);
+	else
+		snprintf(problem, sizeof problem, "unknown option %s", s);
+	return usage(problem);
+}
+
+/* The options; 0, 1 for --help, or the usage error's exit code (after saying it). */
 static int parse_args(struct args *a, int argc, char **argv)
 {
 	memset(a, 0, sizeof *a);
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0)
+			return 1;
 		if (strcmp(s, "--set") == 0 && v && a->n_sets < MAX_SETS)
 			a->sets[a->n_sets++] = argv[++i];
 		else if (strcmp(s, "--out") == 0 && v)
@@ -108,10 +161,13 @@ static int parse_args(struct args *a, int argc, char **argv)
 		else if (s[0] != '-' && !a->source)
 			a->source = s;
 		else
-			return -1;
+			return bad_argument(s, v != NULL);
 	}
-	if (!a->source || (a->bench && a->steps < 1) || (a->profile && !a->bench))
-		return -1;
+	if (!a->source)
+		return usage("no spec or preset given");
+	if ((a->bench && a->steps < 1) || (a->profile && !a->bench))
+		return usage(a->profile && !a->bench ? "--profile goes with --bench"
+						     : "--bench needs --steps N (N >= 1)");
 	return 0;
 }
 
@@ -135,8 +191,9 @@ static int resolve(struct spec *s, cJSON **json, const struct args *a)
 			fclose(f);
 		}
 		if (!text) {
-			fprintf(stderr, "byol-train: cannot read spec %s\n", a->source);
-			return EXIT_BAD_SPEC;
+			fprintf(stderr, "byol-train: cannot read the spec file %s: %s\n", a->source,
+				strerror(errno ? errno : EIO));
+			return EXIT_NOT_FOUND;
 		}
 		text[n] = 0;
 		char where[128];
@@ -345,7 +402,40 @@ struct run {
 	long total;
 };
 
-/* Every event to metrics.jsonl; to stdout with --jsonl, else a short line on stderr. */
+static double num(const cJSON *ev, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static const char *str(const cJSON *ev, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, key);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* One event as a line for people (epochs counted from 1, as byolctl watch does). */
+static void print_event(FILE *f, const cJSON *ev, long total)
+{
+	const char *type = str(ev, "event");
+	if (strcmp(type, "step") == 0)
+		fprintf(f, "step %.0f/%ld  epoch %.0f  loss %.4f  tau %.5f  lr %.4g  %.0f img/s\n",
+			num(ev, "step"), total, num(ev, "epoch") + 1, num(ev, "loss"), num(ev, "tau"),
+			num(ev, "lr"), num(ev, "img_s"));
+	else if (strcmp(type, "epoch") == 0)
+		fprintf(f, "epoch %.0f done: mean loss %.4f\n", num(ev, "epoch") + 1, num(ev, "loss"));
+	else if (strcmp(type, "checkpoint") == 0)
+		fprintf(f, "checkpoint at step %.0f: %s\n", num(ev, "step"), str(ev, "path"));
+	else if (strcmp(type, "eval") == 0)
+		fprintf(f, "%s at step %.0f: top-1 %.2f%%, top-5 %.2f%%\n",
+			strcmp(str(ev, "kind"), "knn") == 0 ? "kNN" : "linear probe", num(ev, "step"),
+			num(ev, "top1"), num(ev, "top5"));
+	else if (strcmp(type, "log") == 0)
+		fprintf(f, "%s: %s\n", str(ev, "level"), str(ev, "message"));
+}
+
+/* Every event to metrics.jsonl; to stdout with --jsonl (for programs: byold's
+   launcher reads it), else as a line for people on stderr. */
 static void on_event(void *ctx, const cJSON *ev)
 {
 	struct run *run = ctx;
@@ -358,22 +448,61 @@ static void on_event(void *ctx, const cJSON *ev)
 		printf("%s\n", line);
 		fflush(stdout);
 	} else {
-		const char *type = cJSON_GetObjectItem(ev, "event")->valuestring;
-		fprintf(stderr, "%-10s %s\n", type, line);
+		print_event(stderr, ev, run->total);
 	}
 	free(line);
 }
 
-static int make_dir(const char *path)
+static void on_started(void *ctx, long total_steps)
 {
-	if (mkdir(path, 0755) == 0 || errno == EEXIST)
-		return 0;
+	((struct run *)ctx)->total = total_steps;
+}
+
+/* Makes path and its parents; *made is the length of the shortest of them that is
+   new (0: path was there). */
+static int make_dirs(const char *path, size_t *made)
+{
+	char p[4096];
+	snprintf(p, sizeof p, "%s", path);
+	*made = 0;
+	for (char *c = p + 1;; c++) {
+		if (*c && *c != '/')
+			continue;
+		char was = *c;
+		*c = 0;
+		int rc = mkdir(p, 0755);
+		if (rc == 0 && !*made)
+			*made = strlen(p);
+		if (rc != 0 && errno != EEXIST && !was) /* (a parent's failure shows here too) */
+			break;
+		if (!(*c = was))
+			return 0;
+	}
 	fprintf(stderr, "byol-train: cannot create %s: %s\n", path, strerror(errno));
 	return -1;
 }
 
+/* A run that failed before its first step leaves no directory it made behind. */
+static void remove_unused(const char *dir, const char *checkpoints, size_t made)
+{
+	char path[4200];
+	rmdir(checkpoints); /* only if empty */
+	snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/spec.json", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s", dir);
+	while (strlen(path) >= made && rmdir(path) == 0) {
+		char *slash = strrchr(path, '/');
+		if (!slash)
+			break;
+		*slash = 0;
+	}
+}
+
 /* The output directory: --out, else ./runs/<name>-<UTC time>. */
-static int out_dir(char *dir, size_t cap, const struct args *a, const struct spec *s)
+static int out_dir(char *dir, size_t cap, const struct args *a, const struct spec *s,
+		   size_t *made)
 {
 	if (a->out) {
 		snprintf(dir, cap, "%s", a->out);
@@ -383,11 +512,9 @@ static int out_dir(char *dir, size_t cap, const struct args *a, const struct spe
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-		if (make_dir("runs"))
-			return -1;
 		snprintf(dir, cap, "runs/%s-%s", s->name[0] ? s->name : "run", stamp);
 	}
-	return make_dir(dir);
+	return make_dirs(dir, made);
 }
 
 /* A follower's log lines (its slices' data problems) to standard error, which the
@@ -433,10 +560,16 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 		 const struct replica *rep)
 {
 	char dir[4096], path[4200];
+	size_t made = 0;
 	if (rep->rank != 0)
 		return train_follower(a, s, spec_json, rep);
-	if (out_dir(dir, sizeof dir, a, s))
-		return start_failed(rep);
+	if (a->resume && access(a->resume, R_OK) != 0) {
+		fprintf(stderr, "byol-train: cannot read --resume %s: %s\n", a->resume,
+			strerror(errno));
+		return rep->n > 1 ? start_failed(rep) : EXIT_NOT_FOUND;
+	}
+	if (out_dir(dir, sizeof dir, a, s, &made))
+		return rep->n > 1 ? start_failed(rep) : EXIT_CANTCREAT;
 	snprintf(path, sizeof path, "%s/spec.json", dir);
 	FILE *f = fopen(path, "w");
 	if (!f || fprintf(f, "%s\n", spec_json) < 0 || fclose(f) != 0) {
@@ -455,7 +588,8 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 		snprintf(path, sizeof path, "%s/checkpoints", dir);
 	struct engine_options o = { .checkpoint_dir = path, .resume = a->resume,
 				    .eval_only = a->eval_only, .replica = rep };
-	struct engine_hooks h = { .event = on_event, .ctx = &run, .stop = &stop_requested };
+	struct engine_hooks h = { .event = on_event, .started = on_started, .ctx = &run,
+				  .stop = &stop_requested };
 	struct engine_result r;
 	struct err e = { 0 };
 	catch_stop_signals();
@@ -466,6 +600,8 @@ static int train(const struct args *a, const struct spec *s, const char *spec_js
 		snprintf(msg, sizeof msg, "failed at step %ld: %s", r.step, e.msg);
 		dist_abort(rep, msg, EXIT_FAILED);
 	}
+	if (rc && made && r.step == 0 && !r.checkpoint[0])
+		remove_unused(dir, path, made);
 	if (rc) {
 		fprintf(stderr, "byol-train: failed at step %ld: %s\n", r.step, e.msg);
 		return EXIT_FAILED;
@@ -489,8 +625,9 @@ int main(int argc, char **argv)
 {
 	blas_select_core(argv);
 	struct args a;
-	if (parse_args(&a, argc, argv))
-		return usage();
+	int args = parse_args(&a, argc, argv);
+	if (args)
+		return args == 1 ? help() : args;
 	struct spec s;
 	cJSON *json = NULL;
 	int rc = resolve(&s, &json, &a);

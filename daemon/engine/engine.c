@@ -237,6 +237,8 @@ static int setup(struct engine *g, struct err *e)
 		.peak_lr = spec_lr(s), .warmup_steps = (long)(s->optim.warmup_epochs * g->per_epoch),
 		.total_steps = g->total, .tau_base = s->train.tau_base,
 	};
+	if (g->h && g->h->started)
+		g->h->started(g->h->ctx, g->total);
 	if (g->o->resume && (rc = resume(g, e)))
 		return rc;
 	/* The ranks may take unequal time to open their data; then they must agree on it. */

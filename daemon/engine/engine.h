@@ -27,6 +27,7 @@
 
 struct engine_hooks {
 	void (*event)(void *ctx, const cJSON *ev); /* may be NULL */
+	void (*started)(void *ctx, long total_steps); /* the data are open; may be NULL */
 	void *ctx;
 	const atomic_int *stop;                    /* may be NULL */
 };
