@@ -46,8 +46,8 @@ static void print_points(struct ctl *c, const cJSON *points)
 	for (int i = 0; i < N_POINT_KEYS; i++)
 		table_right(t, i);
 	cJSON_ArrayForEach(p, points) {
-		for (int i = 0; i < N_POINT_KEYS; i++) {
-			fmt_num(v, sizeof v, fmt[i], json_num(p, point_keys[i]));
+		for (int i = 0; i < N_POINT_KEYS; i++) { /* epochs from 1 here, as in watch */
+			fmt_num(v, sizeof v, fmt[i], json_num(p, point_keys[i]) + (i == 1));
 			table_cell(t, "%s", v);
 		}
 		fmt_time(v, sizeof v, json_str(p, "time"));
@@ -149,8 +149,9 @@ static int add_filter(struct ctl *c, cJSON *params, const char *arg)
 
 static void print_runs(struct ctl *c, const cJSON *runs, const cJSON *spec_filters)
 {
-	static const char *const base[] = { "ID", "NAME", "STATE", "TOP1", "TOP5", "KNN", "LOSS",
-					     "CREATED" };
+	/* FINAL LOSS: the last epoch's mean (LOSS, in ls, is the newest step point's) */
+	static const char *const base[] = { "ID", "NAME", "STATE", "TOP1", "TOP5", "KNN",
+					     "FINAL LOSS", "CREATED" };
 	const char *head[8 + 16];
 	int n = 8, extra = 0;
 	const cJSON *f, *r;
@@ -342,13 +343,11 @@ static void print_compare(struct ctl *c, cJSON **jobs, int n, const cJSON *cmp)
 	static const char *const fmts[N_RESULT_ROWS] = { NULL, "%.0f", "%.4f", "%.4f",
 							 "%.2f%%", "%.2f%%", "%.2f%%" };
 	const char *head[COMPARE_MAX + 1] = { "FIELD" };
-	char names[COMPARE_MAX][160];
+	char names[COMPARE_MAX][32];
 	const cJSON *d, *diff = cJSON_GetObjectItemCaseSensitive(cmp, "differences");
 	const cJSON *results = cJSON_GetObjectItemCaseSensitive(cmp, "results");
-	for (int j = 0; j < n; j++) {
-		const char *name = json_str(jobs[j], "name");
-		snprintf(names[j], sizeof names[j], "job %ld%s%s", json_long(jobs[j], "job_id"),
-			 name && *name ? " " : "", name ? name : "");
+	for (int j = 0; j < n; j++) { /* (the names are a row of their own when they differ) */
+		snprintf(names[j], sizeof names[j], "job %ld", json_long(jobs[j], "job_id"));
 		head[j + 1] = names[j];
 	}
 	struct table *t = table_new(n + 1, head);

@@ -111,6 +111,63 @@ static int bad_spec(struct ctl *c, const char *field_in, const char *reason_in)
 			"--set %s=VALUE", field, reason, field);
 }
 
+#define NAME_BYTES 128          /* a job name's limit (byol-spec(5)) */
+#define GENERATED_NAME_BYTES 60 /* a name made from overrides, before its "…" */
+
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* Overrides without a name of their own name the job after them too
+   ("fmnist-quick train.epochs=5"), so ls and history tell it from the preset's. */
+static void name_after_sets(const struct submit_args *a, const cJSON *spec)
+{
+	if (!a->set->child || cJSON_GetObjectItemCaseSensitive(a->set, "name"))
+		return;
+	const cJSON *own = spec ? cJSON_GetObjectItemCaseSensitive(spec, "name") : NULL;
+	char name[NAME_BYTES + 1];
+	if (cJSON_IsString(own))
+		snprintf(name, sizeof name, "%s", own->valuestring);
+	else if (spec) /* the file's stem */
+		snprintf(name, sizeof name, "%.*s", (int)strcspn(basename_of(a->what), "."),
+			 basename_of(a->what));
+	else
+		snprintf(name, sizeof name, "%s", a->what);
+	const cJSON *kv;
+	cJSON_ArrayForEach(kv, a->set) {
+		char *v = cJSON_IsString(kv) ? NULL : cJSON_PrintUnformatted(kv);
+		size_t used = strlen(name);
+		snprintf(name + used, sizeof name - used, " %s=%s", kv->string,
+			 v ? v : kv->valuestring);
+		free(v);
+	}
+	size_t n = strlen(name);
+	if (n > GENERATED_NAME_BYTES) { /* the spec keeps every override; the name, the first */
+		n = GENERATED_NAME_BYTES;
+		while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) /* cut at a character */
+			n--;
+		snprintf(name + n, sizeof name - n, "…");
+	}
+	cJSON_AddStringToObject(a->set, "name", name);
+}
+
+/* cJSON_Print's output with spaces for its tabs: two per level of indentation,
+   one after a key's colon. */
+static void print_indented(const char *text)
+{
+	int line_start = 1;
+	for (const char *p = text; *p; p++) {
+		if (*p == '\t')
+			fputs(line_start ? "  " : " ", stdout);
+		else
+			putchar(*p);
+		line_start = *p == '\n' || (line_start && *p == '\t');
+	}
+	putchar('\n');
+}
+
 /* --dry-run: resolve locally (common/spec.c), print the spec. */
 static int dry_run(struct ctl *c, const struct submit_args *a, const cJSON *spec)
 {
@@ -121,8 +178,10 @@ static int dry_run(struct ctl *c, const struct submit_args *a, const cJSON *spec
 	if (spec_resolve(&s, &json, &in, &se) != 0)
 		return bad_spec(c, se.field, se.reason);
 	char *text = c->json ? cJSON_PrintUnformatted(json) : cJSON_Print(json);
-	if (text)
+	if (text && c->json)
 		printf("%s\n", text);
+	else if (text)
+		print_indented(text);
 	free(text);
 	cJSON_Delete(json);
 	return CTL_OK;
@@ -161,6 +220,8 @@ int verb_submit(struct ctl *c, int argc, char **argv)
 	int rc = parse_submit(c, argc, argv, &a);
 	if (!rc && is_spec_file(a.what))
 		rc = read_spec(c, a.what, &spec);
+	if (!rc)
+		name_after_sets(&a, spec);
 	if (!rc)
 		rc = a.dry_run ? dry_run(c, &a, spec) : submit(c, &a, spec);
 	cJSON_Delete(spec);
@@ -311,21 +372,36 @@ static void show_last(struct ctl *c, const cJSON *job)
 	kv(c, "", "%s img/s, z_std %s", img, z);
 }
 
+/* "all images", or "the first N images" (a limit of 0 is none). */
+static const char *image_limit(char *buf, size_t cap, const cJSON *limit)
+{
+	long n = cJSON_IsNumber(limit) ? (long)limit->valuedouble : 0;
+	if (n > 0)
+		snprintf(buf, cap, "the first %ld images", n);
+	else
+		snprintf(buf, cap, "all images");
+	return buf;
+}
+
 /* The spec's main fields; `show --json` has all of it. */
 static void show_spec(struct ctl *c, const cJSON *job)
 {
 	static const char *const paths[] = { "model.encoder", "model.width", "train.epochs",
 					     "train.batch_size", "optim.name", "optim.base_lr",
-					     "data.format", "data.path", "data.limit" };
+					     "data.format", "data.path", "data.split",
+					     "eval_data.format", "eval_data.path", "eval_data.split" };
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(job, "spec");
-	char v[9][256];
+	char v[12][256], limit[64], eval_limit[64];
 	if (!cJSON_IsObject(s))
 		return;
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < 12; i++)
 		fmt_value(v[i], sizeof v[i], json_path(s, paths[i]));
 	kv(c, "model", "%s, width %s", v[0], v[1]);
 	kv(c, "train", "%s epochs of batch %s, %s base_lr %s", v[2], v[3], v[4], v[5]);
-	kv(c, "data", "%s %s (limit %s)", v[6], v[7], v[8]);
+	kv(c, "data", "%s %s, %s split, %s", v[6], v[7], v[8],
+	   image_limit(limit, sizeof limit, json_path(s, "data.limit")));
+	kv(c, "eval", "%s %s, %s split, %s", v[9], v[10], v[11],
+	   image_limit(eval_limit, sizeof eval_limit, json_path(s, "eval_data.limit")));
 }
 
 static void show_evals(struct ctl *c, const cJSON *list)
@@ -358,8 +434,14 @@ static void print_job(struct ctl *c, const cJSON *job)
 	const char *name = json_str(job, "name"), *error = json_str(job, "error");
 	const cJSON *ckpts = cJSON_GetObjectItemCaseSensitive(job, "checkpoints");
 	const cJSON *evals = cJSON_GetObjectItemCaseSensitive(job, "evals");
-	printf("job %ld  %s  %s\n", json_long(job, "job_id"), name && *name ? name : "-",
-	       json_str(job, "state") ? json_str(job, "state") : "?");
+	const char *state = json_str(job, "state") ? json_str(job, "state") : "?";
+	int room = c->width > 0 ? c->width - 20 - (int)strlen(state) : 1 << 20; /* "job N  …  state" */
+	name = name && *name ? name : "-";
+	int n = (int)strlen(name) > room && room > 8 ? room - 1 : (int)strlen(name);
+	while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) /* whole characters */
+		n--;
+	printf("job %ld  %.*s%s  %s\n", json_long(job, "job_id"), n, name,
+	       n < (int)strlen(name) ? "…" : "", state);
 	show_times(c, job);
 	show_last(c, job);
 	if (error && *error)

@@ -251,7 +251,8 @@ static void print_outcome(struct watch *w, const cJSON *ev, int outcome)
 	fmt_num(loss, sizeof loss, "%.4f", json_num(ev, "final_loss"));
 	printf("%sjob %ld %s%s", color, w->job_id, json_str(ev, "state"), w->c->color ? C_RESET : "");
 	if (outcome == 0)
-		printf(": linear top-1 %s, top-5 %s; kNN top-1 %s; final loss %s\n", a, b, k, loss);
+		printf(": linear top-1 %s, top-5 %s; kNN top-1 %s; final loss (the last epoch's "
+		       "mean) %s\n", a, b, k, loss);
 	else if (outcome == 1)
 		printf(" at step %ld: %s\n", json_long(ev, "step"),
 		       json_str(ev, "error") ? json_str(ev, "error") : "no reason given");

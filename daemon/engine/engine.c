@@ -140,6 +140,27 @@ static int build(struct engine *g, struct err *e)
 	return rc;
 }
 
+/* What the run will do, in a log line a person reads first. */
+static void plan_line(struct engine *g)
+{
+	const struct spec *s = g->s;
+	char msg[9000];
+	if (g->rank != 0) /* the same on every rank: said once */
+		return;
+	if (g->o->eval_only) {
+		snprintf(msg, sizeof msg, "evaluating on %zu images of %s (%s split)",
+			 dataset_size(g->test), s->eval_data.path, s->eval_data.split);
+	} else {
+		snprintf(msg, sizeof msg, "training %ld steps: %d epoch%s of %ld steps of batch %d on "
+			 "%zu images of %s (%s split); evaluating on %zu images (%s split)",
+			 g->total, s->train.epochs, s->train.epochs == 1 ? "" : "s", g->per_epoch,
+			 s->train.batch_size,
+			 dataset_size(g->train), s->data.path, s->data.split, dataset_size(g->test),
+			 s->eval_data.split);
+	}
+	log_line(g, "info", msg);
+}
+
 static int resume(struct engine *g, struct err *e)
 {
 	struct checkpoint_meta meta = { 0 };
@@ -239,6 +260,7 @@ static int setup(struct engine *g, struct err *e)
 	};
 	if (g->h && g->h->started)
 		g->h->started(g->h->ctx, g->total);
+	plan_line(g);
 	if (g->o->resume && (rc = resume(g, e)))
 		return rc;
 	/* The ranks may take unequal time to open their data; then they must agree on it. */
@@ -489,7 +511,7 @@ static int train(struct engine *g, struct err *e)
 			return rc;
 		pt.loss += st.loss, pt.steps++;
 		ep.loss += st.loss, ep.steps++;
-		if (g->step % g->s->train.log_every == 0)
+		if (g->step % g->s->train.log_every == 0 || g->step == g->total) /* the last one too */
 			step_point(g, &pt, &hp, &st, b.epoch);
 		if (g->step % g->per_epoch == 0 && (rc = end_of_epoch(g, &ep, b.epoch, e)))
 			return rc;

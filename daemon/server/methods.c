@@ -524,6 +524,10 @@ static int m_eval(struct rpc_conn *c, const cJSON *params, cJSON **result,
 	free(text);
 	if (rc)
 		return rc;
+	char line[4400];
+	snprintf(line, sizeof line, "%s requested on checkpoint %ld (%s); it waits for a worker",
+		 strcmp(kind, "knn") == 0 ? "a kNN evaluation" : "a linear probe", cid, path);
+	store_log(d->jobs.store, id, "info", line, &e); /* (the evaluation runs whatever this says) */
 	*result = cJSON_CreateObject();
 	cJSON_AddNumberToObject(*result, "eval_id", (double)eval_id);
 	return 0;

@@ -194,8 +194,14 @@ class CtlTest(unittest.TestCase):
         spec = json.loads(r.stdout)
         self.assertEqual((spec["train"]["epochs"], spec["model"]["encoder"]), (3, "resnet18"))
         self.assertEqual(spec["train"]["batch_size"], 256)  # from the preset
+        self.assertEqual(spec["name"], "fmnist-quick train.epochs=3 model.encoder=resnet18")
+        self.assertNotIn("\t", r.stdout)  # indented with spaces, two a level
+        self.assertIn('\n  "train": {\n    "epochs": 3,', r.stdout)
         one = self.json_of("submit", "fmnist-quick", "--dry-run")
         self.assertEqual(one["name"], "fmnist-quick")
+        own = self.json_of("submit", "fmnist-quick", "--set", "name=mine", "--set",
+                           "train.epochs=2", "--dry-run")
+        self.assertEqual(own["name"], "mine")  # a name given is kept
 
     def test_follow_through_a_pipe(self):
         r = self.ctl("submit", "fmnist-convnet", *set_args(SMALL), "--follow")
@@ -318,7 +324,12 @@ class CtlTest(unittest.TestCase):
             self.assertNotIn("\x1b", r.stdout)
             self.assertTrue(r.stdout.strip(), args)
             self.assertTrue(all(len(l) <= 100 for l in r.stdout.splitlines()), (args, r.stdout))
-        self.assertRegex(self.ctl("ls").stdout, rf"(?m)^\s*{j}\s+fmnist-convnet\s+completed")
+        # a job with overrides is named after them (up to 60 bytes and "…")
+        self.assertRegex(self.ctl("ls").stdout,
+                         rf"(?m)^\s*{j}\s+fmnist-convnet data\.limit=256 eval_data\.limit=64 \S+\s+completed")
+        named = self.json_of("show", j)["name"]
+        self.assertTrue(named.startswith("fmnist-convnet data.limit=256 ") and named.endswith("…"))
+        self.assertLessEqual(len(named.encode()), 63)
         self.assertIn("fmnist-quick", self.ctl("presets").stdout)
         cmp = self.ctl("compare", j, str(self.job2)).stdout
         self.assertRegex(cmp, r"(?m)^model\.width\s+0\.125\s+0\.25")
@@ -360,11 +371,27 @@ class CtlTest(unittest.TestCase):
         r = self.ctl("logs", str(self.job), "-f", timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("\x1b", r.stdout)
+        self.assertIn("training 8 steps: 2 epochs of 4 steps of batch 64 on 256 images of", r.stdout)
+
+    def test_one_meaning_per_word(self):
+        j = str(self.job)
+        self.assertIn(" LOSS ", self.ctl("ls").stdout.splitlines()[0])  # the newest point's
+        self.assertIn("FINAL LOSS", self.ctl("history").stdout.splitlines()[0])  # last epoch's
+        rows = self.ctl("metrics", j).stdout.splitlines()
+        self.assertRegex(rows[1], r"^\s*1\s+1\s")  # step 1 is in epoch 1, as watch says
+        self.assertRegex(rows[-1], r"^\s*8\s+2\s")
+        show = self.ctl("show", j).stdout
+        self.assertIn("train split, the first 256 images", show)
+        self.assertIn("eval      idx /usr/share/datasets/fashion-mnist, test split, the first 64 "
+                      "images", show)
+        self.assertNotIn("limit 0", show)
 
     def test_eval(self):
         r = self.ctl("eval", str(self.job), "--kind", "knn")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"knn eval at step 8: top-1 [\d.]+%")
+        self.assertIn("a kNN evaluation requested on checkpoint",
+                      self.ctl("logs", str(self.job)).stdout)
         ev = self.json_of("eval", str(self.job2), "--kind", "linear")
         self.assertEqual((ev["event"], ev["kind"]), ("eval", "linear"))
         self.assertGreaterEqual(ev["top1"], 0)

@@ -132,6 +132,31 @@ static void test_events_and_results(void **state)
 	assert_string_equal(r.checkpoint, path);
 }
 
+/* Fewer steps than log_every: the last step is still a point, so the job has a curve. */
+static void test_the_last_step_is_a_point(void **state)
+{
+	(void)state;
+	static const char *const sets[] = {
+		"data.limit=256", "eval_data.limit=128", "model.width=0.25",
+		"model.projector={\"hidden\":64,\"out\":32}",
+		"model.predictor={\"hidden\":64,\"out\":32}", "train.batch_size=64",
+		"train.epochs=2", "optim.warmup_epochs=0", "train.log_every=100",
+		"eval.every_epochs=0", "eval.linear.epochs=0", "eval.knn.k=20", "threads=2",
+	};
+	struct spec s;
+	char *json;
+	struct seen seen;
+	struct engine_result r;
+	struct err e = { 0 };
+	resolve_sets(&s, &json, sets, (int)(sizeof sets / sizeof sets[0]));
+	if (run_spec(&s, json, "short", NULL, 0, &seen, &r, &e))
+		fail_msg("engine: %s", e.msg);
+	free(json);
+	assert_int_equal(r.step, 8);
+	assert_int_equal(seen.steps, 1);
+	assert_int_equal(seen.last_step, 8);
+}
+
 /* The online encoder of two checkpoints is bit-identical. */
 static void assert_same_weights(const char *a, const char *b)
 {
@@ -231,6 +256,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events_and_results),
+		cmocka_unit_test(test_the_last_step_is_a_point),
 		cmocka_unit_test(test_resume_is_exact),
 		cmocka_unit_test(test_bad_image),
 	};
