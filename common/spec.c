@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "json_text.h"
 #include "utf8.h"
 
 /* ---- defaults and bounds --------------------------------------------------- */
@@ -238,43 +239,6 @@ static int put(cJSON *o, const char *key, cJSON *item)
 
 /* ---- merging with type checks ------------------------------------------------ */
 
-/* The JSON type, with true and false as one. */
-static int json_kind(const cJSON *v)
-{
-	return cJSON_IsBool(v) ? cJSON_True : v->type & 0xFF;
-}
-
-static const char *type_name(const cJSON *v)
-{
-	switch (json_kind(v)) {
-	case cJSON_True: return "a boolean";
-	case cJSON_NULL: return "null";
-	case cJSON_Number: return "a number";
-	case cJSON_String: return "a string";
-	case cJSON_Array: return "an array";
-	case cJSON_Object: return "an object";
-	}
-	return "an invalid value";
-}
-
-/* What was given, for "got ...": a scalar as JSON (a long string cut short), else
-   its kind. */
-static const char *given(const cJSON *v, char *buf, size_t cap)
-{
-	if (cJSON_IsArray(v) || cJSON_IsObject(v))
-		return type_name(v);
-	char *text = cJSON_PrintUnformatted(v);
-	if (!text)
-		return type_name(v);
-	size_t n = strlen(text);
-	if (n < cap)
-		snprintf(buf, cap, "%s", text);
-	else
-		snprintf(buf, cap, "%.*s…\"", (int)(cap - 6), text);
-	free(text);
-	return buf;
-}
-
 /* v must have the schema value's type; numbers finite. An array holds what the
    schema's does: numbers, or strings where the schema's is empty (host names). */
 static int check_type(const cJSON *schema, const cJSON *v, const char *field,
@@ -282,8 +246,8 @@ static int check_type(const cJSON *schema, const cJSON *v, const char *field,
 {
 	char got[48];
 	if (json_kind(schema) != json_kind(v))
-		return fail(err, field, "expected %s, got %s", type_name(schema),
-			    given(v, got, sizeof got));
+		return fail(err, field, "expected %s, got %s", json_kind_name(schema),
+			    json_value_text(v, got, sizeof got));
 	if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
 		return fail(err, field, "must be a finite number");
 	if (!cJSON_IsArray(v))
@@ -294,7 +258,7 @@ static int check_type(const cJSON *schema, const cJSON *v, const char *field,
 	cJSON_ArrayForEach(e, v) {
 		if (strings ? !cJSON_IsString(e) : !cJSON_IsNumber(e))
 			return fail(err, field, "expected an array of %s, got %s at index %d",
-				    strings ? "strings" : "numbers", type_name(e), i);
+				    strings ? "strings" : "numbers", json_kind_name(e), i);
 		if (!strings && !isfinite(e->valuedouble))
 			return fail(err, field, "must hold finite numbers");
 		i++;
@@ -305,46 +269,15 @@ static int check_type(const cJSON *schema, const cJSON *v, const char *field,
 static int merge(cJSON *dst, const cJSON *schema, const cJSON *src, const char *path,
 		 struct spec_error *err);
 
-/* Edits (insert, delete, replace, swap of neighbours) from a to b, up to 3. */
-static int distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 40 || lb > 40 || (la > lb ? la - lb : lb - la) > 3)
-		return 4;
-	int d[41][41];
-	for (size_t i = 0; i <= la; i++)
-		for (size_t j = 0; j <= lb; j++) {
-			if (!i || !j) {
-				d[i][j] = (int)(i + j);
-				continue;
-			}
-			int best = d[i - 1][j - 1] + ((a[i - 1] | 32) != (b[j - 1] | 32));
-			best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
-			best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	return d[la][lb];
-}
-
 /* "unknown key", with the nearest key of the same object when one is close. */
 static int unknown_key(const cJSON *schema, const char *key, const char *field,
 		       struct spec_error *err)
 {
-	const cJSON *k, *best = NULL;
-	int best_d = 4, allowed = strlen(key) <= 4 ? 1 : 2;
-	cJSON_ArrayForEach(k, schema) {
-		int d = distance(key, k->string);
-		if (d < best_d)
-			best_d = d, best = k;
-	}
-	if (!best || best_d > allowed)
+	const char *near = json_nearest_key(schema, key);
+	if (!near)
 		return fail(err, field, "unknown key");
 	size_t stem = strlen(field) - strlen(key); /* field ends with key */
-	return fail(err, field, "unknown key (did you mean %.*s%s?)", (int)stem, field,
-		    best->string);
+	return fail(err, field, "unknown key (did you mean %.*s%s?)", (int)stem, field, near);
 }
 
 /* dst[key] = value, checked against schema[key]; objects merge, the rest replace. */
@@ -396,7 +329,7 @@ static int apply_set(cJSON *overlay, const cJSON *schema, const char *path, size
 		if (!cJSON_IsObject(schema)) {
 			snprintf(field, sizeof field, "%.*s", n, path);
 			return fail(err, field, "unknown key (%.*s is %s)", (int)(p - 1 - path), path,
-				    type_name(schema));
+				    json_kind_name(schema));
 		}
 		overlay = object_in(overlay, key);
 		if (!overlay)
@@ -455,7 +388,7 @@ static int layer_set_object(cJSON *overlay, const cJSON *schema, const cJSON *se
 			    struct spec_error *err)
 {
 	if (!cJSON_IsObject(set))
-		return fail(err, "set", "expected an object, got %s", type_name(set));
+		return fail(err, "set", "expected an object, got %s", json_kind_name(set));
 	const cJSON *item;
 	cJSON_ArrayForEach(item, set) {
 		int rc = apply_set(overlay, schema, item->string, strlen(item->string), item, err);
@@ -475,7 +408,7 @@ static int layer_all(cJSON *overlay, const cJSON *schema, const struct spec_inpu
 	if (!rc && in->spec)
 		rc = cJSON_IsObject(in->spec)
 			     ? merge(overlay, schema, in->spec, "", err)
-			     : fail(err, "spec", "expected an object, got %s", type_name(in->spec));
+			     : fail(err, "spec", "expected an object, got %s", json_kind_name(in->spec));
 	if (!rc && in->set)
 		rc = layer_set_object(overlay, schema, in->set, err);
 	for (int i = 0; !rc && i < in->n_set_strings; i++)
