@@ -2,7 +2,8 @@
 # `make bench` the benchmarks, `make asan` the suite under ASan + UBSan, `make tsan`
 # byold's unit and integration tests under ThreadSanitizer,
 # `make install` installs under $(DESTDIR)$(PREFIX). Missing Debian packages
-# are installed by apt-get when run as root, or the command is printed.
+# are installed by apt-get when run as root, or the command is printed. V=1 shows
+# the compiler commands.
 
 PREFIX    ?= /usr/local
 SYSCONFDIR ?= /etc
@@ -18,6 +19,11 @@ BUILD_DEBS := pkg-config libuv1-dev libcjson-dev libopenblas-dev libsqlite3-dev 
 TEST_DEBS := libcmocka-dev python3-torch python3-torchvision python3-numpy iproute2 \
 	     slurm-wlm munge chromium
 DATA_DEBS := dataset-fashion-mnist
+
+# Quiet build lines ("  CC  daemon/nn/conv.c"); V=1 prints the whole commands.
+V         ?= 0
+Q         := $(if $(filter 1,$(V)),,@)
+say        = $(if $(filter 1,$(V)),:,printf '  %-4s %s\n' '$(1)' '$(2)')
 
 OPT       ?= -O2 -g
 NN_OPT    ?= -O3 -fno-tree-loop-distribute-patterns
@@ -98,38 +104,46 @@ test-deps: $(BUILD)/.test-deps
 
 $(BUILD)/%.o: %.c Makefile | $(BUILD)/.deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+	@$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # The kernels' (and the augmentations') loops are written to vectorise: -O3 lets GCC do it (same FP semantics),
 # and keeps short copy loops inline rather than calls to memcpy/memset.
 $(BUILD)/daemon/nn/%.o: daemon/nn/%.c Makefile | $(BUILD)/.deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(NN_OPT) -c $< -o $@
+	@$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(NN_OPT) -c $< -o $@
 
 # The hand-vectorised kernels multiply-add in one rounding (FMA), as OpenBLAS does.
 $(BUILD)/daemon/nn/conv_direct.o: NN_OPT += -ffp-contract=fast
 
 $(BUILD)/daemon/data/augment%.o: daemon/data/augment%.c Makefile | $(BUILD)/.deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(NN_OPT) -c $< -o $@
+	@$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(NN_OPT) -c $< -o $@
 
 # Presets are compiled in, so a binary needs nothing beside it.
 $(BUILD)/gen/presets.c: $(PRESETS) common/presets/embed.sh
 	@mkdir -p $(@D)
-	sh common/presets/embed.sh $(PRESETS) > $@
+	@$(call say,GEN,$@)
+	$(Q)sh common/presets/embed.sh $(PRESETS) > $@
 
 $(BUILD)/gen/presets.o: $(BUILD)/gen/presets.c
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	@$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/daemon/dist/%.o: daemon/dist/%.c Makefile | $(BUILD)/.deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(MPI_CFLAGS) $(CFLAGS) -c $< -o $@
+	@$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(MPI_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/byol-train: $(BUILD)/daemon/byol_train.o $(BUILD)/daemon/dist/dist.o $(CORE_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
+	@$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/byold: $(BUILD)/daemon/byold.o $(CORE_OBJ) $(WEB_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs $(WEB_PKGS) 2>/dev/null)
+	@$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs $(WEB_PKGS) 2>/dev/null)
 
 # ---- the dashboard's front-end (client/web) --------------------------------
 
@@ -142,43 +156,52 @@ $(BUILD)/.npm: client/web/package-lock.json | $(BUILD)/.deps
 	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive \
 		apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends nodejs npm \
 		>/dev/null; } || { echo "npm missing; run: sudo apt-get install npm" >&2; exit 1; }
-	cd client/web && npm ci --no-audit --no-fund --loglevel=error
+	@$(call say,NPM,client/web/package-lock.json)
+	$(Q)cd client/web && npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(@D) && touch $@
 
 $(BUILD)/web/app.js: $(WEB_FILES) $(BUILD)/.npm
 	@mkdir -p $(@D)
-	client/web/node_modules/.bin/esbuild client/web/src/main.js --bundle --minify \
+	@$(call say,JS,$@)
+	$(Q)client/web/node_modules/.bin/esbuild client/web/src/main.js --bundle --minify \
 		--target=es2020 --outfile=$@ --log-level=warning
-	cp client/web/index.html $(@D)/index.html
+	$(Q)cp client/web/index.html $(@D)/index.html
 
 $(BUILD)/gen/web_bundle.c: $(BUILD)/web/app.js client/web/embed.sh
 	@mkdir -p $(@D)
-	sh client/web/embed.sh $(BUILD)/web/index.html $(BUILD)/web/app.js $(BUILD)/web/app.css > $@
+	@$(call say,GEN,$@)
+	$(Q)sh client/web/embed.sh $(BUILD)/web/index.html $(BUILD)/web/app.js $(BUILD)/web/app.css > $@
 
 $(BUILD)/gen/web_bundle.o: $(BUILD)/gen/web_bundle.c
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	@$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/byolctl: $(CTL_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(shell pkg-config --libs libcjson openssl 2>/dev/null) -lm
+	@$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(shell pkg-config --libs libcjson openssl 2>/dev/null) -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) | $(BUILD)/.test-deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
+	@$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: tests/ref/%.c $(CORE_OBJ) | $(BUILD)/.test-deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
+	@$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS) -lcmocka
 
 $(BUILD)/bench/%: tests/bench/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS)
+	@$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(CORE_OBJ) -o $@ $(LDLIBS)
 
-# ---- fuzzing (RELIABILITY.md test 14) ----------------------------------
+# ---- fuzzing ---------------------------------------------------------
 
 # The corpus replay of `make test`: each target with tests/fuzz/replay_main.c.
 $(FUZZ_REPLAY): $(BUILD)/tests/%: tests/fuzz/%.c $(BUILD)/tests/fuzz/replay_main.o $(CORE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(BUILD)/tests/fuzz/replay_main.o \
+	@$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $< $(BUILD)/tests/fuzz/replay_main.o \
 		$(CORE_OBJ) -o $@ $(LDLIBS)
 
 # `make fuzz`: libFuzzer targets built with clang, ASan and UBSan against the core
@@ -196,14 +219,17 @@ $(BUILD)/.fuzz-deps: Makefile
 
 $(BUILD)/fuzz/obj/%.o: %.c Makefile | $(BUILD)/.deps $(BUILD)/.fuzz-deps
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+	@$(call say,CC,$<)
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(BUILD)/fuzz/obj/gen/presets.o: $(BUILD)/gen/presets.c | $(BUILD)/.fuzz-deps
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS) $(FUZZ_SAN) -c $< -o $@
+	@$(call say,CC,$<)
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS) $(FUZZ_SAN) -c $< -o $@
 
 $(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $< \
+	@$(call say,LD,$@)
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $< \
 		$(FUZZ_OBJ) -o $@ $(LDLIBS)
 
 .PHONY: fuzz fuzz-merge

@@ -98,7 +98,7 @@ static int reconnect(struct follow *f, long deadline)
 	}
 }
 
-/* One notification: the job's events, each step only once. */
+/* One notification: the job's events, each step and checkpoint only once. */
 static int dispatch(struct follow *f, const cJSON *ev)
 {
 	long job = json_long(ev, "job_id");
@@ -110,6 +110,11 @@ static int dispatch(struct follow *f, const cJSON *ev)
 		if (step <= f->since_step)
 			return FOLLOW_MORE;
 		f->since_step = step;
+	} else if (strcmp(type, "checkpoint") == 0) {
+		long id = json_long(ev, "checkpoint_id");
+		if (id > 0 && id <= f->last_ckpt)
+			return FOLLOW_MORE;
+		f->last_ckpt = id > f->last_ckpt ? id : f->last_ckpt;
 	}
 	return f->event(f, ev);
 }

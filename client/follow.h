@@ -27,6 +27,8 @@ struct follow {
 	struct ctl *c;
 	long job_id;
 	long since_step;   /* the last step seen: replay and hand on only later steps */
+	long last_ckpt;    /* the newest checkpoint_id handed on: a replay after a
+			      reconnect does not announce it again */
 	double timeout_s;  /* > 0: give up (75) after this long */
 	/* Each event of the job (job.event params). FOLLOW_MORE, or an exit code to stop. */
 	int (*event)(struct follow *f, const cJSON *ev);

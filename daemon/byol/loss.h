@@ -1,5 +1,5 @@
 /*
- * loss.h — BYOL's normalised MSE (BYOL.md "Loss").
+ * loss.h — BYOL's normalised MSE between prediction and target projection (Grill et al. 2020).
  *
  * For one sample L(p, z) = ‖p/‖p‖ − z/‖z‖‖² = 2 − 2·cos(p, z) with
  * ‖x‖ = sqrt(max(Σx², 1e-12)). z is a target projection: no gradient.

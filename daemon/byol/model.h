@@ -1,5 +1,5 @@
 /*
- * model.h — the BYOL networks and one training step (BYOL.md).
+ * model.h — the BYOL networks and one training step (Grill et al. 2020).
  *
  * Online: encoder f → projector g → predictor q. Target: encoder f_ξ →
  * projector g_ξ, with the online network's layout and names, starting equal
@@ -35,7 +35,7 @@ struct byol_config {
 	int batch;
 };
 
-/* Optimizer settings (LARS of BYOL.md, or plain momentum SGD). */
+/* Optimizer settings (LARS as the BYOL paper uses it, or plain momentum SGD). */
 struct byol_optim {
 	int lars;            /* 1 = LARS, 0 = SGD */
 	double weight_decay; /* not applied to biases and BN parameters */

@@ -1,6 +1,6 @@
 /*
  * optim.h — LARS and momentum SGD over a net's parameter arena, the EMA of
- * the target, and the schedules (BYOL.md "Optimizer: LARS", "Target update").
+ * the target, and the schedules (Grill et al. 2020: LARS, and the cosine τ schedule of the target update).
  */
 #ifndef BYOL_BYOL_OPTIM_H
 #define BYOL_BYOL_OPTIM_H

@@ -1,5 +1,5 @@
 /*
- * augment.h — BYOL's image augmentations (BYOL.md "Augmentations"): one
+ * augment.h — BYOL's image augmentations (Grill et al. 2020: T for view 1, T' for view 2): one
  * random view of a source image, as float32 CHW normalised by the dataset's
  * mean and std, and the unaugmented centre view used for evaluation.
  *
@@ -101,7 +101,7 @@ struct augment_draw {
  */
 #define AUGMENT_DRAWS 35
 
-/* BYOL.md's table: view 1 (blur p 1.0, solarize 0) or view 2 (blur p 0.1, solarize 0.2). */
+/* The paper's parameters: view 1 (blur p 1.0, solarize 0) or view 2 (blur p 0.1, solarize 0.2). */
 void augment_view_default(struct augment_view *v, int view);
 
 /*

@@ -1,6 +1,6 @@
 /*
  * fuzz_cifar.c — libFuzzer target for the CIFAR-10/100 reader
- * (daemon/data/cifar.c), RELIABILITY.md test 14.
+ * (daemon/data/cifar.c), reliability test 14.
  *
  * Input: a flag byte (fuzz_dataset.h; variant A CIFAR-100, else CIFAR-10;
  * variant B puts the files in the archive's sub-folder), then the content of

@@ -2,7 +2,7 @@
  * fuzz_conn.c — libFuzzer target for a whole byold connection: the libuv
  * transport, the framer, the stepped dispatch with its thread-pool prepare
  * step, the real method table over a real store, subscriptions with live
- * events, the output limits and the close. RELIABILITY.md tests 14 and 15.
+ * events, the output limits and the close. Reliability tests 14 and 15.
  *
  * Once per process: a state dir with a store holding one job (metrics, a
  * log line, a checkpoint file in the index), a scheduler whose queue is full

@@ -1,6 +1,6 @@
 /*
  * fuzz_idx.c — libFuzzer target for the IDX reader (daemon/data/idx.c),
- * RELIABILITY.md test 14.
+ * Reliability test 14.
  *
  * Input: a flag byte (fuzz_dataset.h; variant A names the files without
  * ".gz"), a 16-bit little-endian length n, then n bytes of the images file

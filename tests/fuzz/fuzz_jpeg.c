@@ -1,6 +1,6 @@
 /*
  * fuzz_jpeg.c — libFuzzer target for the JPEG image-folder reader
- * (daemon/data/imagefolder.c), RELIABILITY.md test 14.
+ * (daemon/data/imagefolder.c), reliability test 14.
  *
  * Input: a flag byte (fuzz_dataset.h; variant A puts the class folder under
  * the split's sub-folder, else the split is "train" (no train/: the path

@@ -1,5 +1,5 @@
 /*
- * fuzz_rpc.c — libFuzzer target for the JSON-RPC layer (RELIABILITY.md test 14).
+ * fuzz_rpc.c — libFuzzer target for the JSON-RPC layer (reliability test 14).
  *
  * The input's first byte picks the connection's starting auth state and how
  * the rest is cut into feeds; the rest goes through a framer (4096-byte

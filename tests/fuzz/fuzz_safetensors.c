@@ -1,7 +1,7 @@
 /*
  * fuzz_safetensors.c — libFuzzer target for the safetensors reader and the
  * checkpoint loader (common/safetensors.c, daemon/engine/checkpoint.c),
- * RELIABILITY.md test 14.
+ * Reliability test 14.
  *
  * The input is written to a file in the temp directory and read the ways
  * checkpoints are: st_read (checked against st_parse of the same bytes, and

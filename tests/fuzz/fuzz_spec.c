@@ -1,6 +1,6 @@
 /*
  * fuzz_spec.c — libFuzzer target for the job spec resolver (common/spec.c),
- * RELIABILITY.md test 14.
+ * Reliability test 14.
  *
  * Input: a flag byte, then up to three parts separated by NUL bytes: JSON
  * text for the spec object, JSON text for the `set` object, and set strings

@@ -26,7 +26,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from byold_harness import BUILD, SLOW, SMALL, Daemon, run_tests
+from byold_harness import BUILD, SLOW, SMALL, Daemon, run_tests, wait_for
 
 BYOLCTL = os.path.join(BUILD, "byolctl")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -277,8 +277,42 @@ class CtlTest(unittest.TestCase):
                      if l.startswith("step ")]
             self.assertEqual(steps, list(range(1, len(steps) + 1)))
             self.assertEqual(steps[-1], 384)
+            ckpts = [l.split()[1] for l in text.splitlines() if l.startswith("checkpoint ")]
+            self.assertEqual(len(ckpts), len(set(ckpts)), ckpts)  # each announced once
             self.assertIn("interrupted", text)
             self.assertRegex(text.splitlines()[-1], r"job \d+ completed")
+        finally:
+            if watch and watch.poll() is None:
+                watch.kill()
+                watch.wait()
+            daemon.close()
+
+    def test_a_checkpoint_is_announced_once_across_a_restart(self):
+        """No step point before the end (log_every past the run): the resubscription
+        after a restart replays from step 0, and watch still shows each checkpoint once."""
+        state = os.path.join(self.tmp.name, "restart-ckpt")
+        daemon = Daemon(state, tcp=False)
+        sock, watch = daemon.socket_path, None
+        try:
+            r = subprocess.run([BYOLCTL, "--socket", sock, "--json", "submit", "fmnist-convnet",
+                                *set_args({**LONGER, "train.log_every": 100000,
+                                           "checkpoint.keep_last": 1000})],
+                               capture_output=True, text=True, timeout=30)
+            job = json.loads(r.stdout)["job_id"]
+            out_path = os.path.join(self.tmp.name, "watch-ckpt.out")
+            with open(out_path, "w") as out:
+                watch = subprocess.Popen([BYOLCTL, "--socket", sock, "watch", str(job)],
+                                         stdout=out, stderr=subprocess.PIPE, text=True)
+            wait_for(lambda: open(out_path).read().count("checkpoint ") >= 2, 60,
+                     what="two checkpoints announced")
+            self.assertEqual(daemon.stop(), 0)
+            daemon.close()
+            daemon = Daemon(state, tcp=False)
+            self.assertEqual(watch.wait(timeout=90 * SLOW), 0)
+            with open(out_path) as f:
+                ckpts = [l.split()[1] for l in f if l.startswith("checkpoint ")]
+            self.assertGreater(len(ckpts), 2)
+            self.assertEqual(len(ckpts), len(set(ckpts)), ckpts)
         finally:
             if watch and watch.poll() is None:
                 watch.kill()

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Load on byold while it trains (RELIABILITY.md tests 1 and 5).
+"""Load on byold while it trains (reliability tests 1 and 5).
 
 1. 200 clients at once, each looping hello + status + a short subscription
    while a job trains: no errors, the daemon's RSS grows by less than 64 MiB,

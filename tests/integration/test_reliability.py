@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""RELIABILITY.md tests 2, 3, 4, 7, 8, 9 and 12 against a real byold.
+"""Reliability tests 2, 3, 4, 7, 8, 9 and 12 against a real byold.
 
 Every test starts its own byold on a temporary state directory (Unix socket
 in it, TCP on 127.0.0.1 port 0), bounds every read with a timeout and a

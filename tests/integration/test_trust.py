@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""RELIABILITY.md tests 15-19 and the daemon defects they guard against, against a
+"""Reliability tests 15-19 and the daemon defects they guard against, against a
 real byold on a temporary state directory (Unix socket in it, TCP on 127.0.0.1
 port 0). Each test failed before its fix.
 

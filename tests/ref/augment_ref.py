@@ -13,7 +13,7 @@ computes the source coordinate in double but the cubic weights in float32
 
     /usr/bin/python3 tests/ref/augment_ref.py [N]
 
-Where BYOL.md departs from torchvision the reference follows BYOL.md, as the
+Where the BYOL paper departs from torchvision the reference follows the paper, as the
 C code does: brightness is additive, contrast works around each channel's
 mean, the resized crop is clipped to [0, 1].
 """

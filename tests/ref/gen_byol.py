@@ -2,7 +2,7 @@
 
 Usage: gen_byol.py OUTDIR
 
-An independent implementation of BYOL.md in float64: online encoder →
+An independent implementation of BYOL (Grill et al. 2020) in float64: online encoder →
 projector → predictor and a target encoder → projector that starts equal,
 each view forwarded separately (BatchNorm statistics per view, the target's
 in training mode on its own statistics), the symmetric normalised-MSE loss
@@ -48,7 +48,7 @@ OPTIM = {"base_lr": 8.0, "weight_decay": 0.1, "momentum": 0.9, "eta": 0.02,
 
 
 def schedules(k, peak_lr, total, w):
-    """lr and tau of step k (0-based) out of total, w of them warm-up (BYOL.md)."""
+    """lr and tau of step k (0-based) out of total, w of them warm-up (the paper's schedules)."""
     if k < w:
         lr = peak_lr * k / w
     else:
@@ -68,7 +68,7 @@ def loss_fn(p, z):
 
 
 def lars_step(params, momenta, lr):
-    """BYOL.md's LARS: decay, trust ratio, momentum, update; 1-D tensors skip the first two."""
+    """The paper's LARS: decay, trust ratio, momentum, update; 1-D tensors skip the first two."""
     with torch.no_grad():
         for p, mu in zip(params, momenta):
             g = p.grad.clone()

@@ -1,6 +1,6 @@
 /*
  * test_optim.c — the optimizer updates against the formulas of optim.h and
- * BYOL.md computed here in double: LARS (weight decay and the per-tensor
+ * the BYOL paper computed here in double: LARS (weight decay and the per-tensor
  * trust ratio η‖p‖/‖g‖ on weights, 1 when a norm is 0; biases and BN
  * parameters plain) and momentum SGD, over five steps with changing
  * gradients and learning rates so the momentum accumulates; the EMA; and the
