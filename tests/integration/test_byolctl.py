@@ -310,9 +310,12 @@ class CtlTest(unittest.TestCase):
             daemon = Daemon(state, tcp=False)
             self.assertEqual(watch.wait(timeout=90 * SLOW), 0)
             with open(out_path) as f:
-                ckpts = [l.split()[1] for l in f if l.startswith("checkpoint ")]
+                lines = f.read().splitlines()
+            ckpts = [l.split()[1] for l in lines if l.startswith("checkpoint ")]
             self.assertGreater(len(ckpts), 2)
             self.assertEqual(len(ckpts), len(set(ckpts)), ckpts)
+            # the only step point is the last step: watch ends at it, not before
+            self.assertEqual([l.split()[1] for l in lines if l.startswith("step ")], ["384/384"])
         finally:
             if watch and watch.poll() is None:
                 watch.kill()

@@ -41,6 +41,15 @@ try {
   check(await page.locator("table.jobs tbody tr").count() >= 3, "the jobs page lists the jobs");
   await page.screenshot({ path: `${shots}/jobs.png` });
 
+  // history's filters: a spec key and a metric
+  await page.fill("#f-terms", "train.tau_base=0.996 top1>=0");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelectorAll("table.jobs tbody tr").length === 1);
+  check(await page.locator(`tr[data-job="${doneB}"]`).count() === 1, "a spec filter picks the job it names");
+  await page.fill("#f-terms", "");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(`tr[data-job="${running}"]`);
+
   // a running job's loss curve gains points live
   await page.click(`tr[data-job="${running}"] a >> nth=0`);
   const loss = page.locator("figure.chart").first();
