@@ -134,10 +134,10 @@ int tlsc_open(struct tlsc **out, int fd, const char *host, const char *port, con
 	if (!rc && (!(t->ssl = SSL_new(t->ctx)) || !SSL_set_fd(t->ssl, fd) ||
 		    !SSL_set_tlsext_host_name(t->ssl, host)))
 		rc = ctl_errf(e, CTL_SOFTWARE, "tls: out of memory");
-	if (!rc && ca_file && *ca_file)
-		SSL_set1_host(t->ssl, host); /* the certificate must name the host too */
+	if (!rc && ca_file && *ca_file && SSL_set1_host(t->ssl, host) != 1) /* named, too */
+		rc = ctl_errf(e, CTL_SOFTWARE, "tls: cannot check the certificate names %s", host);
 	if (!rc && SSL_connect(t->ssl) != 1) {
-		long v = SSL_get_verify_result(t->ssl);
+		long v = ca_file && *ca_file ? SSL_get_verify_result(t->ssl) : X509_V_OK;
 		rc = v != X509_V_OK ? ctl_errf(e, CTL_NOPERM, "the certificate of byold at %s:%s fails "
 					       "verification against %s: %s", host, port, ca_file,
 					       X509_verify_cert_error_string(v))
@@ -161,7 +161,10 @@ ssize_t tlsc_read(struct tlsc *t, void *buf, size_t n)
 		return got;
 	int code = SSL_get_error(t->ssl, got);
 	ERR_clear_error();
-	return code == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+	if (code == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	errno = EIO; /* not a stale EINTR the caller would retry on */
+	return -1;
 }
 
 int tlsc_pending(const struct tlsc *t)

@@ -457,6 +457,15 @@ static void on_plaintext(void *ctx, const char *bytes, size_t len)
 	}
 }
 
+/* The client sends no more: close once every answer is written. */
+static void end_of_requests(struct client *c)
+{
+	c->eof = 1;
+	uv_read_stop(&c->h.stream);
+	c->reading = 0;
+	close_if_done(c);
+}
+
 /* JSON where a TLS handshake should start: say so, in plaintext, and close. */
 static void refuse_plaintext(struct client *c)
 {
@@ -465,31 +474,28 @@ static void refuse_plaintext(struct client *c)
 	if (err)
 		send_bytes(c, err, strlen(err), "\n");
 	free(err);
-	c->eof = 1; /* closed once the line is written */
-	uv_read_stop(&c->h.stream);
-	c->reading = 0;
-	close_if_done(c);
+	end_of_requests(c); /* closed once the line is written */
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	struct client *c = stream->data;
 	if (nread == UV_EOF) {
-		c->eof = 1;
-		uv_read_stop(stream);
-		c->reading = 0;
-		close_if_done(c);
+		end_of_requests(c);
 	} else if (nread < 0) {
 		conn_close(c);
 	} else if (nread > 0 && !c->closing && !c->tls) {
 		on_plaintext(c, buf->base, (size_t)nread);
-	} else if (nread > 0 && !c->closing && !c->tls_started && strchr("{[", buf->base[0])) {
+	} else if (nread > 0 && !c->closing && !c->tls_started &&
+		   (buf->base[0] == '{' || buf->base[0] == '[')) {
 		refuse_plaintext(c);
 	} else if (nread > 0 && !c->closing) {
 		c->tls_started = 1;
 		int rc = tls_session_feed(c->tls, buf->base, (size_t)nread, on_plaintext, c);
-		if (!c->closing && send_tls_output(c) == 0 && rc)
+		if (!c->closing && send_tls_output(c) == 0 && rc < 0)
 			conn_close(c); /* (its alert, if any, was queued first) */
+		else if (!c->closing && rc > 0)
+			end_of_requests(c);
 	}
 	free(buf->base);
 }

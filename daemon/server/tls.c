@@ -5,6 +5,7 @@
 #include "server/tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,17 +103,20 @@ void tls_session_free(struct tls_session *s)
 	free(s);
 }
 
-/* Whether an SSL_* result is a failure (rather than "needs more bytes"). */
-static int failed(struct tls_session *s, int ret, const char *what)
+/* An SSL_* result: 0 needs more bytes, 1 the client's close_notify (no more
+   requests; the answers still go), -1 a failure (logged). */
+static int outcome(struct tls_session *s, int ret, const char *what)
 {
 	int code = SSL_get_error(s->ssl, ret);
 	if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE)
 		return 0;
-	if (code != SSL_ERROR_ZERO_RETURN && !s->failed)
+	if (code == SSL_ERROR_ZERO_RETURN)
+		return 1;
+	if (!s->failed)
 		log_warn("tls: %s: %s", what, code == SSL_ERROR_SSL ? ssl_reason() : "connection error");
 	ERR_clear_error();
 	s->failed = 1;
-	return 1;
+	return -1;
 }
 
 int tls_session_feed(struct tls_session *s, const char *in, size_t len,
@@ -125,13 +129,13 @@ int tls_session_feed(struct tls_session *s, const char *in, size_t len,
 	if (!SSL_is_init_finished(s->ssl)) {
 		int ret = SSL_do_handshake(s->ssl);
 		if (ret != 1)
-			return failed(s, ret, "handshake") ? -1 : 0;
+			return outcome(s, ret, "handshake");
 	}
 	char buf[16384];
 	for (;;) {
 		int n = SSL_read(s->ssl, buf, sizeof buf);
 		if (n <= 0)
-			return failed(s, n, "read") ? -1 : 0;
+			return outcome(s, n, "read");
 		on_plain(ctx, buf, (size_t)n);
 		if (s->failed)
 			return -1;
@@ -146,7 +150,7 @@ int tls_session_write(struct tls_session *s, const char *buf, size_t len)
 		size_t n = len > (1u << 20) ? 1u << 20 : len;
 		int w = SSL_write(s->ssl, buf, (int)n);
 		if (w <= 0) {
-			failed(s, w, "write");
+			outcome(s, w, "write");
 			return -1;
 		}
 		buf += w;
@@ -161,7 +165,13 @@ size_t tls_session_output(struct tls_session *s, char **out)
 	size_t n = BIO_ctrl_pending(s->out);
 	if (n == 0 || !(*out = malloc(n)))
 		return 0;
-	return (size_t)BIO_read(s->out, *out, (int)n);
+	int got = BIO_read(s->out, *out, (int)n);
+	if (got <= 0) {
+		free(*out);
+		*out = NULL;
+		return 0;
+	}
+	return (size_t)got;
 }
 
 /* ---- byold's own certificate -------------------------------------------------- */
@@ -209,8 +219,12 @@ static int write_pem(const char *path, mode_t mode, int (*fn)(FILE *, void *), v
 {
 	char tmp[4200];
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || chmod(tmp, mode) != 0 || !fn(f, obj) || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+	unlink(tmp); /* a stale one; then created anew with its mode, never through a link */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f && fd >= 0)
+		close(fd);
+	if (!f || !fn(f, obj) || fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		int saved = errno;
 		if (f)
 			fclose(f);

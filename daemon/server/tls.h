@@ -39,8 +39,9 @@ struct tls_session *tls_session_new(struct tls_server *t);
 void tls_session_free(struct tls_session *s);
 
 /* Bytes from the client: each piece of plaintext they carry goes to on_plain.
-   0, or -1 when the connection must close (a failed handshake, plaintext sent to
-   the TLS port, a bad record, or the client's close_notify); a reason is logged. */
+   0; 1 after the client's close_notify (it sends no more, but reads the answers
+   still owed); -1 when the connection must close (a failed handshake, plaintext
+   sent to the TLS port, a bad record), the reason logged. */
 int tls_session_feed(struct tls_session *s, const char *in, size_t len,
 		     void (*on_plain)(void *ctx, const char *buf, size_t len), void *ctx);
 

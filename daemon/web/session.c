@@ -15,8 +15,6 @@ void web_sessions_init(struct web_sessions *w, double idle_s)
 {
 	memset(w, 0, sizeof *w);
 	w->idle_s = idle_s;
-	for (int i = 0; i < WEB_LOGIN_FAILS; i++)
-		w->fails[i] = -1e300;
 }
 
 static int random_hex(char out[WEB_SECRET_LEN + 1])
@@ -89,16 +87,43 @@ int web_csrf_ok(const struct web_session *s, const char *presented)
 	return s && rpc_token_equal(s->csrf, presented);
 }
 
-double web_login_wait(const struct web_sessions *w, double now)
+static const struct web_login_peer *peer_of(const struct web_sessions *w, const char *addr)
 {
-	/* the oldest of the last WEB_LOGIN_FAILS failures: within the window, wait */
-	double oldest = w->fails[w->next_fail];
-	double wait = oldest + WEB_LOGIN_WINDOW_S - now;
+	for (int i = 0; i < WEB_LOGIN_PEERS; i++)
+		if (w->peers[i].addr[0] && strcmp(w->peers[i].addr, addr) == 0)
+			return &w->peers[i];
+	return NULL;
+}
+
+/* The latest failure of p (its ring's newest entry). */
+static double latest(const struct web_login_peer *p)
+{
+	return p->fails[(p->next_fail + WEB_LOGIN_FAILS - 1) % WEB_LOGIN_FAILS];
+}
+
+double web_login_wait(const struct web_sessions *w, const char *addr, double now)
+{
+	const struct web_login_peer *p = peer_of(w, addr);
+	if (!p)
+		return 0;
+	/* the oldest of its last WEB_LOGIN_FAILS failures: within the window, wait */
+	double wait = p->fails[p->next_fail] + WEB_LOGIN_WINDOW_S - now;
 	return wait > 0 ? wait : 0;
 }
 
-void web_login_failed(struct web_sessions *w, double now)
+void web_login_failed(struct web_sessions *w, const char *addr, double now)
 {
-	w->fails[w->next_fail] = now;
-	w->next_fail = (w->next_fail + 1) % WEB_LOGIN_FAILS;
+	struct web_login_peer *p = (struct web_login_peer *)peer_of(w, addr);
+	if (!p) { /* a free slot, else the one whose latest failure is oldest */
+		p = &w->peers[0];
+		for (int i = 0; i < WEB_LOGIN_PEERS && p->addr[0]; i++)
+			if (!w->peers[i].addr[0] || latest(&w->peers[i]) < latest(p))
+				p = &w->peers[i];
+		memset(p, 0, sizeof *p);
+		snprintf(p->addr, sizeof p->addr, "%s", addr);
+		for (int i = 0; i < WEB_LOGIN_FAILS; i++)
+			p->fails[i] = -1e300;
+	}
+	p->fails[p->next_fail] = now;
+	p->next_fail = (p->next_fail + 1) % WEB_LOGIN_FAILS;
 }

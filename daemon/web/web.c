@@ -150,6 +150,8 @@ struct request {
 static void respond(struct request *r, int status, const char *type, const char *data,
 		    size_t len, char *owned)
 {
+	if (r->owned != owned)
+		free(r->owned); /* (an answer that came first and is replaced) */
 	r->status = status;
 	r->type = type;
 	r->data = (const unsigned char *)data;
@@ -248,6 +250,19 @@ static void request_free(struct request *r)
 	r->body = r->owned = NULL;
 }
 
+/* Appends n bytes to the growing buffer *buf (of *len bytes), NUL-terminated. */
+static int append(char **buf, size_t *len, const void *in, size_t n)
+{
+	char *grown = realloc(*buf, *len + n + 1);
+	if (!grown)
+		return -1;
+	memcpy(grown + *len, in, n);
+	*buf = grown;
+	*len += n;
+	grown[*len] = 0;
+	return 0;
+}
+
 /* ---- routes ----------------------------------------------------------------- */
 
 static int serve_file(struct request *r, const char *path)
@@ -267,7 +282,7 @@ static int login(struct web_server *w, struct request *r)
 {
 	char peer[64] = "";
 	lws_get_peer_simple(r->wsi, peer, sizeof peer);
-	double now = lws_now_secs(), wait = web_login_wait(&w->sessions, now);
+	double now = lws_now_secs(), wait = web_login_wait(&w->sessions, peer, now);
 	if (wait > 0) {
 		snprintf(r->retry_after, sizeof r->retry_after, "%d", (int)wait + 1);
 		return respond_error(r, 429, "too many failed logins: try again later");
@@ -278,7 +293,7 @@ static int login(struct web_server *w, struct request *r)
 	int ok = cJSON_IsString(t) && rpc_token_equal(w->token, t->valuestring);
 	cJSON_Delete(o);
 	if (!ok) {
-		web_login_failed(&w->sessions, now);
+		web_login_failed(&w->sessions, peer, now);
 		log_warn("web: failed login from %s", peer);
 		return respond_error(r, 401, "wrong token");
 	}
@@ -318,7 +333,7 @@ static int forward_rpc(struct web_server *w, struct request *r)
 		return respond_error(r, 400, "the body must be one JSON-RPC request on one line");
 	static const struct bridge_hooks hooks = { rpc_answered, rpc_ended };
 	r->rpc = bridge_open(&w->loop, w->socket_path, w->max_line, &hooks, r);
-	if (!r->rpc || bridge_send(r->rpc, r->body, r->body_len) != 0)
+	if ((!r->rpc || bridge_send(r->rpc, r->body, r->body_len) != 0) && !r->ready)
 		return respond_error(r, 503, "byold's socket is not reachable");
 	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, RPC_WAIT_S);
 	return 0;
@@ -349,14 +364,7 @@ static int add_body(struct web_server *w, struct request *r, const void *in, siz
 		r->body_too_long = 1;
 		return 0;
 	}
-	char *grown = realloc(r->body, r->body_len + len + 1);
-	if (!grown)
-		return -1;
-	memcpy(grown + r->body_len, in, len);
-	r->body = grown;
-	r->body_len += len;
-	r->body[r->body_len] = 0;
-	return 0;
+	return append(&r->body, &r->body_len, in, len);
 }
 
 /* A POST's headers: the route, and the session and CSRF checks before any body. */
@@ -404,6 +412,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	struct request *r = user;
 	struct web_server *w = server_of(wsi);
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return -1; /* a WebSocket without our subprotocol: none of ours */
 	case LWS_CALLBACK_HTTP:
 		memset(r, 0, sizeof *r);
 		r->wsi = wsi;
@@ -472,8 +482,16 @@ static void socket_ended(void *ctx)
 	lws_callback_on_writable(c->wsi);
 }
 
-static int send_next(struct socket_client *c)
+static int refuse(struct lws *wsi, enum lws_close_status status, const char *why)
 {
+	lws_close_reason(wsi, status, (unsigned char *)why, strlen(why));
+	return -1;
+}
+
+static int send_next(struct web_server *w, struct socket_client *c)
+{
+	if (!web_session_find(&w->sessions, c->session, lws_now_secs()))
+		return refuse(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "the session ended");
 	struct message *m = c->head;
 	if (!m) {
 		if (c->ended)
@@ -493,12 +511,6 @@ static int send_next(struct socket_client *c)
 	return 0;
 }
 
-static int refuse(struct lws *wsi, enum lws_close_status status, const char *why)
-{
-	lws_close_reason(wsi, status, (unsigned char *)why, strlen(why));
-	return -1;
-}
-
 /* A fragment of a browser's message; whole, it goes to byold as one line. */
 static int receive(struct web_server *w, struct socket_client *c, const char *in, size_t len)
 {
@@ -511,12 +523,8 @@ static int receive(struct web_server *w, struct socket_client *c, const char *in
 	if (memchr(in, '\n', len))
 		return refuse(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 			      "one JSON-RPC message on one line");
-	char *grown = realloc(c->in, c->in_len + len + 1);
-	if (!grown)
+	if (append(&c->in, &c->in_len, in, len))
 		return -1;
-	memcpy(grown + c->in_len, in, len);
-	c->in = grown;
-	c->in_len += len;
 	if (!lws_is_final_fragment(c->wsi))
 		return 0;
 	int rc = c->in_len ? bridge_send(c->bridge, c->in, c->in_len) : 0;
@@ -529,8 +537,10 @@ static int receive(struct web_server *w, struct socket_client *c, const char *in
 /* The upgrade: our Host, its Origin, a session, its CSRF token, room for one more. */
 static int admit(struct web_server *w, struct lws *wsi)
 {
-	char host[300];
+	char host[300], uri[32];
 	const struct web_session *s;
+	if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/api/ws"))
+		return -1;
 	if (!host_ok(w, wsi, host, sizeof host) || !origin_ok(w, wsi, host, 1))
 		return -1;
 	if (!(s = session_of(w, wsi)) || !csrf_ok(s, wsi))
@@ -574,7 +584,7 @@ static int socket_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_RECEIVE:
 		return receive(w, c, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return send_next(c);
+		return send_next(w, c);
 	case LWS_CALLBACK_CLOSED:
 		socket_free(c);
 		return 0;

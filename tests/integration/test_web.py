@@ -124,6 +124,9 @@ class WebTest(unittest.TestCase):
             w.websocket(origin="http://evil.example")
         with self.assertRaises(WebSocketRefused):
             w.websocket(origin="")  # a WebSocket must say where it comes from
+        for protocol, path in ((None, "/api/ws"), ("http", "/api/ws"), ("byol-rpc", "/")):
+            with self.assertRaises(WebSocketRefused, msg=(protocol, path)):
+                w.websocket(protocol=protocol, path=path)  # only ours, only there
         status, body = w.rpc("server.status")
         self.assertEqual(status, 200)
         self.assertIn("version", body["result"])

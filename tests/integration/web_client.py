@@ -82,9 +82,10 @@ class Web:
         status, _, body = self.request("POST", "/api/rpc", json.dumps(msg), h)
         return status, json.loads(body) if body else None
 
-    def websocket(self, csrf=None, origin=None, timeout=10):
+    def websocket(self, csrf=None, origin=None, timeout=10, protocol="byol-rpc", path="/api/ws"):
         return WebSocket(self, self.csrf if csrf is None else csrf,
-                         f"http://{self.host}" if origin is None else origin, timeout)
+                         f"http://{self.host}" if origin is None else origin, timeout,
+                         protocol, path)
 
 
 class WebSocketRefused(Exception):
@@ -92,12 +93,13 @@ class WebSocketRefused(Exception):
 
 
 class WebSocket:
-    def __init__(self, web, csrf, origin, timeout):
+    def __init__(self, web, csrf, origin, timeout, protocol, path):
         self.sock = socket.create_connection(("127.0.0.1", web.port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET /api/ws?csrf={csrf} HTTP/1.1", f"Host: {web.host}", "Upgrade: websocket",
-                 "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13",
-                 "Sec-WebSocket-Protocol: byol-rpc"]
+        lines = [f"GET {path}?csrf={csrf} HTTP/1.1", f"Host: {web.host}", "Upgrade: websocket",
+                 "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        if protocol:
+            lines.append(f"Sec-WebSocket-Protocol: {protocol}")
         if origin:
             lines.append(f"Origin: {origin}")
         if web.cookie:

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -78,16 +79,34 @@ static void test_the_least_recently_used_makes_room(void **state)
 static void test_failed_logins_wait_out_the_window(void **state)
 {
 	(void)state;
+	const char *a = "10.0.0.1", *b = "10.0.0.2";
 	for (int i = 0; i < WEB_LOGIN_FAILS - 1; i++) {
-		web_login_failed(&w, 10 + i);
-		assert_true(web_login_wait(&w, 10 + i) == 0);
+		web_login_failed(&w, a, 10 + i);
+		assert_true(web_login_wait(&w, a, 10 + i) == 0);
 	}
-	web_login_failed(&w, 20); /* the fifth within the window */
-	assert_true(web_login_wait(&w, 20) == WEB_LOGIN_WINDOW_S - 10);
-	assert_true(web_login_wait(&w, 10 + WEB_LOGIN_WINDOW_S) == 0); /* the first left it */
-	web_login_failed(&w, 10 + WEB_LOGIN_WINDOW_S);
-	assert_true(web_login_wait(&w, 10 + WEB_LOGIN_WINDOW_S) > 0); /* the second is 11 */
-	assert_true(web_login_wait(&w, 1000) == 0);
+	web_login_failed(&w, a, 20); /* the fifth within the window */
+	assert_true(web_login_wait(&w, a, 20) == WEB_LOGIN_WINDOW_S - 10);
+	assert_true(web_login_wait(&w, b, 20) == 0); /* another address may still log in */
+	assert_true(web_login_wait(&w, a, 10 + WEB_LOGIN_WINDOW_S) == 0); /* the first left it */
+	web_login_failed(&w, a, 10 + WEB_LOGIN_WINDOW_S);
+	assert_true(web_login_wait(&w, a, 10 + WEB_LOGIN_WINDOW_S) > 0); /* the second is 11 */
+	assert_true(web_login_wait(&w, a, 1000) == 0);
+}
+
+/* More failing addresses than are remembered: the one that failed longest ago goes. */
+static void test_failing_addresses_are_bounded(void **state)
+{
+	(void)state;
+	char addr[32];
+	for (int i = 0; i < WEB_LOGIN_PEERS + 1; i++) {
+		snprintf(addr, sizeof addr, "10.1.%d.%d", i / 256, i % 256);
+		for (int k = 0; k < WEB_LOGIN_FAILS; k++)
+			web_login_failed(&w, addr, i * 0.01 + k * 0.0001);
+	}
+	assert_true(web_login_wait(&w, "10.1.0.0", 10) == 0); /* forgotten */
+	assert_true(web_login_wait(&w, "10.1.0.1", 10) > 0);
+	snprintf(addr, sizeof addr, "10.1.%d.%d", WEB_LOGIN_PEERS / 256, WEB_LOGIN_PEERS % 256);
+	assert_true(web_login_wait(&w, addr, 10) > 0);
 }
 
 int main(void)
@@ -97,6 +116,7 @@ int main(void)
 		cmocka_unit_test_setup(test_idle_sessions_end, setup),
 		cmocka_unit_test_setup(test_the_least_recently_used_makes_room, setup),
 		cmocka_unit_test_setup(test_failed_logins_wait_out_the_window, setup),
+		cmocka_unit_test_setup(test_failing_addresses_are_bounded, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
