@@ -253,6 +253,8 @@ static void request_free(struct request *r)
 /* Appends n bytes to the growing buffer *buf (of *len bytes), NUL-terminated. */
 static int append(char **buf, size_t *len, const void *in, size_t n)
 {
+	if (n == 0) /* (libwebsockets passes NULL for an empty body) */
+		return 0;
 	char *grown = realloc(*buf, *len + n + 1);
 	if (!grown)
 		return -1;
