@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The dashboard in a real browser: Debian's Chromium driven by Playwright
 (npm playwright-core, client/web's lock file) against a real byold on loopback
-(tests/web/dashboard.mjs): log in, watch a running job's loss curve gain points
-live, fit a phone's width, compare two jobs, see a bad value at its field,
+(tests/web/dashboard.mjs): log in by keyboard, filter the jobs, watch a running
+job's loss curve gain points live, fit a phone's width, download a checkpoint
+that matches its SHA-256, compare two jobs, see a bad value at its field,
 cancel a job. Screenshots of each page go to $BUILD/web-shots/.
 """
 import os

@@ -3,6 +3,8 @@
 // BYOL_DONE (two finished, "A,B") and BYOL_RUNNING, SHOTS (a directory for the
 // screenshots), WEB_PACKAGE (client/web/package.json, whose node_modules hold
 // playwright-core). Exits non-zero at the first failed check.
+import { createHash } from "crypto";
+import { readFileSync, unlinkSync } from "fs";
 import { createRequire } from "module";
 
 const { chromium } = createRequire(process.env.WEB_PACKAGE)("playwright-core");
@@ -67,6 +69,23 @@ try {
   check(wide <= 0, `the job page fits a phone-sized window (${wide} px too wide)`);
   await page.screenshot({ path: `${shots}/job-phone.png`, fullPage: true });
   await page.setViewportSize({ width: 1280, height: 900 });
+
+  // a finished job's checkpoint, downloaded and checked against its SHA-256
+  await page.goto(`${url}#/job/${doneA}`);
+  await page.waitForSelector("td.hash code");
+  const want = (await page.locator("td.hash code").first().innerText()).trim();
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("text=Download")]);
+  const file = `${shots}/checkpoint.safetensors`;
+  await download.saveAs(file);
+  const got = createHash("sha256").update(readFileSync(file)).digest("hex");
+  unlinkSync(file);
+  check(got === want, `the downloaded checkpoint has the SHA-256 byold indexed (${got.slice(0, 12)}…)`);
+
+  // by keyboard: a link taken with Enter
+  await page.focus('nav a[href="#/submit"]');
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#preset");
+  check(true, "the pages are reached by keyboard");
 
   // compare two jobs picked on the jobs page
   await page.click("nav >> text=Jobs");
