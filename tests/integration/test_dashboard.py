@@ -41,7 +41,7 @@ class DashboardTest(unittest.TestCase):
                 os.makedirs(shots, exist_ok=True)
                 env = {**os.environ, "BYOL_URL": f"http://127.0.0.1:{port}/",
                        "BYOL_TOKEN": token_of(state), "BYOL_DONE": ",".join(map(str, done)),
-                       "BYOL_RUNNING": str(running), "SHOTS": shots,
+                       "BYOL_RUNNING": str(running), "SHOTS": shots, "SLOW": str(SLOW),
                        "WEB_PACKAGE": os.path.join(ROOT, "client", "web", "package.json")}
                 script = os.path.join(ROOT, "tests", "web", "dashboard.mjs")
                 r = subprocess.run(["node", script], env=env, capture_output=True, text=True,

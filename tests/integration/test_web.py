@@ -168,8 +168,8 @@ class WebTest(unittest.TestCase):
         status, h, _ = w.login(self.token)  # even the right token waits now
         self.assertEqual(status, 429)
         self.assertGreater(int(h["retry-after"]), 0)
-        self.assertGreaterEqual(sum("failed login from 127.0.0.1" in l
-                                    for l in self.daemon.log), 5)
+        wait_for(lambda: sum("failed login from 127.0.0.1" in l for l in self.daemon.log) >= 5,
+                 10, what="a log line for each failed login")  # (stderr is read by a thread)
 
     def test_a_job_over_the_websocket(self):
         w = self.logged_in()

@@ -10,7 +10,7 @@ import socket
 import struct
 import time
 
-from byold_harness import Daemon, wait_for
+from byold_harness import SLOW, Daemon, wait_for
 
 
 def web_daemon(state, args=(), tcp=False, **kw):
@@ -82,7 +82,8 @@ class Web:
         status, _, body = self.request("POST", "/api/rpc", json.dumps(msg), h)
         return status, json.loads(body) if body else None
 
-    def websocket(self, csrf=None, origin=None, timeout=10, protocol="byol-rpc", path="/api/ws"):
+    def websocket(self, csrf=None, origin=None, timeout=10 * SLOW, protocol="byol-rpc",
+                  path="/api/ws"):
         return WebSocket(self, self.csrf if csrf is None else csrf,
                          f"http://{self.host}" if origin is None else origin, timeout,
                          protocol, path)

@@ -1,8 +1,9 @@
 // dashboard.mjs — the dashboard in Chromium (Playwright), against the byold that
 // tests/integration/test_dashboard.py started: BYOL_URL, BYOL_TOKEN, the jobs
 // BYOL_DONE (two finished, "A,B") and BYOL_RUNNING, SHOTS (a directory for the
-// screenshots), WEB_PACKAGE (client/web/package.json, whose node_modules hold
-// playwright-core). Exits non-zero at the first failed check.
+// screenshots), SLOW (how much longer waits may take under a sanitizer),
+// WEB_PACKAGE (client/web/package.json, whose node_modules hold playwright-core).
+// Exits non-zero at the first failed check.
 import { createHash } from "crypto";
 import { readFileSync, unlinkSync } from "fs";
 import { createRequire } from "module";
@@ -25,6 +26,8 @@ const browser = await chromium.launch({
 });
 const errors = [];
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const slow = Number(process.env.SLOW || 1); // a sanitizer's byold trains several times slower
+page.setDefaultTimeout(30000 * slow);
 try {
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => m.type() === "error" && !/status of 40[14]/.test(m.text()) && errors.push(m.text()));
@@ -57,7 +60,7 @@ try {
   const loss = page.locator("figure.chart").first();
   await page.waitForFunction(() => Number(document.querySelector("figure.chart")?.dataset.points) >= 2);
   const before = Number(await loss.getAttribute("data-points"));
-  await page.waitForFunction((n) => Number(document.querySelector("figure.chart").dataset.points) > n + 2, before, { timeout: 60000 });
+  await page.waitForFunction((n) => Number(document.querySelector("figure.chart").dataset.points) > n + 2, before, { timeout: 60000 * slow });
   const after = Number(await loss.getAttribute("data-points"));
   check(after > before, `the loss curve gained points live (${before} → ${after})`);
   await page.screenshot({ path: `${shots}/job.png`, fullPage: true });
@@ -117,7 +120,7 @@ try {
   // cancel the running job from its page
   await page.goto(`${url}#/job/${running}`);
   await page.click(`button[aria-label="cancel job ${running}"]`);
-  await page.waitForSelector(".summary .state.cancelled", { timeout: 60000 });
+  await page.waitForSelector(".summary .state.cancelled", { timeout: 60000 * slow });
   check(true, "the job is cancelled from its page");
   check(errors.length === 0, `no error in the page (${errors.join("; ")})`);
 } catch (e) {
