@@ -32,7 +32,7 @@
 
 struct web_server {
 	char host[256], names[1024], socket_path[4200], token[WEB_SECRET_LEN + 1];
-	int port, max_conns, n_conns;
+	int port;
 	int tls;                     /* HTTPS: Secure cookies, https:// origins */
 	unsigned timeout_s;
 	size_t max_line;
@@ -672,7 +672,6 @@ int web_start(struct web_server **out, const struct web_config *cfg, struct err 
 	snprintf(w->names, sizeof w->names, "%s", cfg->names ? cfg->names : "");
 	snprintf(w->socket_path, sizeof w->socket_path, "%s", cfg->socket_path);
 	snprintf(w->token, sizeof w->token, "%s", cfg->token);
-	w->max_conns = cfg->max_conns;
 	w->timeout_s = cfg->timeout_s >= 1 ? (unsigned)cfg->timeout_s : 1;
 	w->max_line = cfg->max_line;
 	w->tls = cfg->tls_cert != NULL;
