@@ -12,12 +12,14 @@ CC        ?= cc
 PYTHON    := /usr/bin/python3
 THREADS   ?= $(shell nproc)
 
-PKGS      := libuv libcjson openblas sqlite3 libjpeg zlib openssl
+# libwebpdemux (in libwebp-dev) decodes an animated WebP's first frame as Pillow does.
+PKGS      := libuv libcjson openblas sqlite3 libjpeg spng libwebp libwebpdemux zlib openssl
 WEB_PKGS  := libwebsockets
 BUILD_DEBS := pkg-config libuv1-dev libcjson-dev libopenblas-dev libsqlite3-dev \
-	      libjpeg62-turbo-dev zlib1g-dev libssl-dev libopenmpi-dev openmpi-bin libwebsockets-dev
-TEST_DEBS := libcmocka-dev python3-torch python3-torchvision python3-numpy iproute2 \
-	     slurm-wlm munge chromium
+	      libjpeg62-turbo-dev libspng-dev libwebp-dev zlib1g-dev libssl-dev libopenmpi-dev \
+	      openmpi-bin libwebsockets-dev
+TEST_DEBS := libcmocka-dev python3-torch python3-torchvision python3-numpy python3-pil \
+	     iproute2 slurm-wlm munge chromium
 DATA_DEBS := dataset-fashion-mnist
 
 # Quiet build lines ("  CC  daemon/nn/conv.c"); V=1 prints the whole commands.
@@ -55,7 +57,8 @@ BIN        := $(BUILD)/byol-train $(BUILD)/byold $(BUILD)/byolctl
 # (for --dry-run), SHA-256, the line framer, UTF-8 and the safetensors reader/writer.
 CTL_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(wildcard client/*.c) common/spec.c common/err.c \
 	      common/sha256.c common/rpc_frame.c common/safetensors.c common/safetensors_write.c common/atomic_file.c \
-	      common/utf8.c common/hostport.c common/json_text.c) $(BUILD)/gen/presets.o
+	      common/utf8.c common/hostport.c common/json_text.c common/spec_presets.c \
+	      common/eval_request.c) $(BUILD)/gen/presets.o
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 REF_SRC    := $(wildcard tests/ref/test_*.c)
@@ -246,11 +249,13 @@ fuzz-merge: $(FUZZ_BIN)
 
 # PyTorch reference cases, regenerated when the generators change.
 $(BUILD)/ref/.stamp: tests/ref/gen_ops.py tests/ref/gen_nets.py tests/ref/gen_byol.py \
+		     tests/ref/gen_finetune.py \
 		     tests/ref/models.py tests/ref/stio.py | $(BUILD)/.test-deps
 	@rm -rf $(BUILD)/ref && mkdir -p $(BUILD)/ref
 	$(PYTHON) tests/ref/gen_ops.py $(BUILD)/ref/ops >/dev/null
 	$(PYTHON) tests/ref/gen_nets.py $(BUILD)/ref/nets >/dev/null
 	$(PYTHON) tests/ref/gen_byol.py $(BUILD)/ref/byol >/dev/null
+	$(PYTHON) tests/ref/gen_finetune.py $(BUILD)/ref/finetune >/dev/null
 	@touch $@
 
 test: all $(BUILD)/ref/.stamp

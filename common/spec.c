@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "eval_request.h"
 #include "json_text.h"
 #include "utf8.h"
 
@@ -48,7 +49,8 @@ static const char defaults_json[] =
 	" \"train\": {\"epochs\": 300, \"batch_size\": 4096, \"tau_base\": 0.996,"
 	"  \"log_every\": 10, \"sync_bn\": true},"
 	" \"checkpoint\": {\"every_steps\": 0, \"every_seconds\": 300, \"keep_last\": 3},"
-	" \"eval\": {\"linear\": {\"epochs\": 100}, \"knn\": {\"k\": 200, \"t\": 0.1},"
+	" \"eval\": {\"linear\": {\"epochs\": 100, \"augment\": 0}, \"knn\": {\"k\": 200, \"t\": 0.1},"
+	"  \"finetune\": {\"labels\": 0, \"epochs\": 30, \"batch_size\": 64},"
 	"  \"every_epochs\": 0},"
 	" \"distributed\": {\"ranks\": 1, \"hosts\": [], \"hostfile\": \"\", \"launcher\": \"mpirun\"}}";
 
@@ -94,6 +96,10 @@ static const struct num_field spec_fields[] = {
 	{"eval.knn.k", NUM_INT, S(eval.knn_k), 1, 10000, 0},
 	{"eval.knn.t", NUM_F64, S(eval.knn_t), 0, 100, LO_OPEN},
 	{"eval.every_epochs", NUM_INT, S(eval.every_epochs), 0, 100000, 0},
+	{"eval.linear.augment", NUM_INT, S(eval.linear_augment), 0, 100, 0},
+	{"eval.finetune.labels", NUM_F64, S(eval.finetune_labels), 0, 1e9, 0},
+	{"eval.finetune.epochs", NUM_INT, S(eval.finetune_epochs), 1, 10000, 0},
+	{"eval.finetune.batch_size", NUM_INT, S(eval.finetune_batch), 2, 4096, 0},
 	{"distributed.ranks", NUM_INT, S(distributed.ranks), 1, 4096, 0},
 };
 
@@ -585,7 +591,8 @@ static int read_path(struct spec_data *d, const cJSON *o, const char *prefix,
 	return 0;
 }
 
-/* data.split: also an imagefolder sub-directory, so one plain path component. */
+/* data.split: also an imagefolder sub-directory, so one plain path component; or
+   eval_data's held-out part of data (holdout:F). */
 static int read_split(struct spec_data *d, const cJSON *o, const char *prefix,
 		      struct spec_error *err)
 {
@@ -594,8 +601,15 @@ static int read_split(struct spec_data *d, const cJSON *o, const char *prefix,
 	size_t n = strlen(split);
 	char field[FIELD_SIZE];
 	join(field, prefix, "split");
-	if (n == 0 || n >= sizeof d->split || strspn(split, ok) != n || !strcmp(split, ".") ||
-	    !strcmp(split, ".."))
+	double f;
+	int holdout = spec_holdout(split, &f);
+	if (holdout < 0)
+		return fail(err, field, "\"%.64s\": a held-out split is holdout:F with F in (0, 1), "
+			    "e.g. holdout:0.1", split);
+	if (holdout && strcmp(prefix, "eval_data") != 0)
+		return fail(err, field, "only eval_data.split may be a held-out part (holdout:F)");
+	if (!holdout && (n == 0 || n >= sizeof d->split || strspn(split, ok) != n ||
+			 !strcmp(split, ".") || !strcmp(split, "..")))
 		return fail(err, field, "must be 1 to %zu characters of [A-Za-z0-9._-], not . or ..",
 			    sizeof d->split - 1);
 	strcpy(d->split, split);
@@ -701,6 +715,16 @@ static int check_warmup(const struct spec *s, struct spec_error *err)
 	return fail(err, "optim.warmup_epochs", "must be in [0, %d] (train.epochs)", s->train.epochs);
 }
 
+/* eval.finetune.labels: 0 (no fine-tuning at the end), a fraction or a count. */
+static int check_finetune(const struct spec *s, struct spec_error *err)
+{
+	double l = s->eval.finetune_labels;
+	if (l == 0 || spec_labels_ok(l))
+		return 0;
+	return fail(err, "eval.finetune.labels", "must be 0 (none), a fraction in (0, 1) or a "
+		    "whole number of labelled images");
+}
+
 /* The encoder reads eval images as it reads training images: same planes, same size. */
 static int check_eval_shape(const struct spec *s, struct spec_error *err)
 {
@@ -725,7 +749,7 @@ static int convert(struct spec *s, const cJSON *json, struct spec_error *err)
 	    read_view(&s->view[0], at(views, "view1"), "augment.view1", err) ||
 	    read_view(&s->view[1], at(views, "view2"), "augment.view2", err) ||
 	    read_choices(s, json, err) || read_distributed(s, json, err) || check_warmup(s, err) ||
-	    check_eval_shape(s, err))
+	    check_eval_shape(s, err) || check_finetune(s, err))
 		return ERR_INVALID;
 	return 0;
 }
@@ -761,30 +785,4 @@ int spec_resolve(struct spec *out, cJSON **resolved, const struct spec_input *in
 double spec_lr(const struct spec *s)
 {
 	return s->optim.base_lr * s->train.batch_size / 256.0;
-}
-
-const struct spec_preset *spec_find_preset(const char *name)
-{
-	for (int i = 0; i < spec_n_presets; i++)
-		if (!strcmp(spec_presets[i].name, name))
-			return &spec_presets[i];
-	return NULL;
-}
-
-cJSON *spec_preset_list_json(void)
-{
-	cJSON *list = cJSON_CreateArray();
-	for (int i = 0; list && i < spec_n_presets; i++) {
-		cJSON *p = cJSON_CreateObject();
-		if (!cJSON_AddItemToArray(list, p)) {
-			cJSON_Delete(p);
-			p = NULL;
-		}
-		if (!p || !cJSON_AddStringToObject(p, "name", spec_presets[i].name) ||
-		    !cJSON_AddStringToObject(p, "description", spec_presets[i].description)) {
-			cJSON_Delete(list);
-			return NULL;
-		}
-	}
-	return list;
 }

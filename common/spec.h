@@ -103,6 +103,9 @@ struct spec {
 		int knn_k;
 		double knn_t;
 		int every_epochs; /* periodic kNN; 0 = off */
+		int linear_augment; /* probe on N crop+flip views per image; 0: the centre */
+		double finetune_labels; /* at the end: 0 none, (0,1) a fraction, else a count */
+		int finetune_epochs, finetune_batch;
 	} eval;
 };
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byol/loss.h"
 #include "nn/ops.h"
 #include "rng.h"
 
@@ -81,7 +82,7 @@ static int rank_double(const double *score, int classes, int y)
 	return rank;
 }
 
-static int rank_float(const float *score, int classes, int y)
+int eval_rank(const float *score, int classes, int y)
 {
 	int rank = 0;
 	for (int c = 0; c < classes; c++)
@@ -291,6 +292,7 @@ struct probe {
 	float *gw, *gb;        /* gradients, same shapes */
 	float *xb;             /* PROBE_BATCH × dim standardised rows */
 	float *logits;         /* PROBE_BATCH × classes; dlogits in place */
+	int yb[PROBE_BATCH];   /* the batch's labels */
 	float *arena;
 	size_t *split;         /* n_train: the seeded shuffle; last 10% held out */
 	size_t *order;         /* n_train: this epoch's order */
@@ -392,26 +394,17 @@ static void probe_forward(struct probe *p, const size_t *idx, size_t first, int 
 }
 
 /* Softmax cross-entropy, mean over the batch: logits become dL/dlogits in place;
-   gb = their column sums. Max-subtracted; the sum of exponentials in double. */
+   gb = their column sums. */
 static void probe_softmax_grad(struct probe *p, const size_t *idx, size_t first, int bs)
 {
 	const int nc = p->classes;
+	for (int i = 0; i < bs; i++)
+		p->yb[i] = p->y[idx[first + i]];
+	softmax_xent(p->logits, p->yb, bs, nc);
 	memset(p->gb, 0, (size_t)nc * sizeof(float));
-	for (int i = 0; i < bs; i++) {
-		float *z = p->logits + (size_t)i * nc;
-		float mx = z[0];
-		for (int c = 1; c < nc; c++)
-			mx = fmaxf(mx, z[c]);
-		double sum = 0.0;
+	for (int i = 0; i < bs; i++)
 		for (int c = 0; c < nc; c++)
-			sum += (z[c] = expf(z[c] - mx));
-		const float scale = (float)(1.0 / (sum * bs));
-		for (int c = 0; c < nc; c++)
-			z[c] *= scale;
-		z[p->y[idx[first + i]]] -= 1.0f / (float)bs;
-		for (int c = 0; c < nc; c++)
-			p->gb[c] += z[c];
-	}
+			p->gb[c] += p->logits[(size_t)i * nc + c];
 }
 
 /* PyTorch's Nesterov SGD: g += wd·w; v = μv + g; w −= lr·(g + μv). */
@@ -484,7 +477,7 @@ static void probe_score(struct probe *p, const size_t *idx, size_t first, size_t
 		probe_forward(p, idx, first + off, bs);
 		for (int i = 0; i < bs; i++) {
 			size_t row = idx ? idx[first + off + i] : first + off + i;
-			int rank = rank_float(p->logits + (size_t)i * p->classes, p->classes,
+			int rank = eval_rank(p->logits + (size_t)i * p->classes, p->classes,
 					      p->y[row]);
 			*hit1 += rank == 0;
 			*hit5 += rank < top;

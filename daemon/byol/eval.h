@@ -74,4 +74,8 @@ int eval_linear(struct eval_result *r, const struct eval_set *train, const struc
 		int dim, int classes, int epochs, uint64_t seed, struct pool *pool,
 		const atomic_int *stop, struct err *e);
 
+/* Rank of class y among the class scores, 0 = best; ties go to the lower class index
+   (so top-1 and top-5 come from one count). */
+int eval_rank(const float *score, int classes, int y);
+
 #endif

@@ -63,3 +63,23 @@ double byol_z_std(double *s, const float *z, int batch, int dim)
 	}
 	return total / dim;
 }
+
+double softmax_xent(float *z, const int *labels, int batch, int classes)
+{
+	double loss = 0.0;
+	for (int i = 0; i < batch; i++, z += classes) {
+		float mx = z[0];
+		for (int c = 1; c < classes; c++)
+			mx = fmaxf(mx, z[c]);
+		double sum = 0.0;
+		const float zy = z[labels[i]] - mx;
+		for (int c = 0; c < classes; c++)
+			sum += (z[c] = expf(z[c] - mx));
+		loss += log(sum) - zy;
+		const float scale = (float)(1.0 / (sum * batch));
+		for (int c = 0; c < classes; c++)
+			z[c] *= scale;
+		z[labels[i]] -= 1.0f / (float)batch;
+	}
+	return loss / batch;
+}

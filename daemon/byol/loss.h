@@ -14,4 +14,9 @@ double byol_loss(float *dp, const float *p, const float *z, int batch, int dim);
    about 1/sqrt(dim) when healthy, 0 when collapsed). scratch: 2·dim doubles. */
 double byol_z_std(double *scratch, const float *z, int batch, int dim);
 
+/* Softmax cross-entropy of logits z (batch × classes) against labels, mean over the
+   batch: returns the loss and turns z into dloss/dz in place (max-subtracted, the
+   exponentials summed in double). The linear probe and fine-tuning share it. */
+double softmax_xent(float *z, const int *labels, int batch, int classes);
+
 #endif

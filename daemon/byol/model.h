@@ -41,6 +41,7 @@ struct byol_optim {
 	double weight_decay; /* not applied to biases and BN parameters */
 	double momentum;
 	double eta;          /* LARS trust coefficient */
+	int nesterov;        /* Nesterov momentum (fine-tuning's SGD) */
 };
 
 /* The per-step values of the schedules. */

@@ -51,7 +51,7 @@ static void update_tensor(float *p, const float *g, float *mu, size_t n, int dec
 	for (size_t i = 0; i < n; i++) {
 		float d = (float)(scale * (g[i] + wd * p[i]));
 		mu[i] = m * mu[i] + d;
-		p[i] -= (float)lr * mu[i];
+		p[i] -= (float)lr * (o->nesterov ? d + m * mu[i] : mu[i]);
 	}
 }
 

@@ -10,7 +10,8 @@
 /*
  * One update of every parameter of net from net->grad, momentum in mom (same
  * layout). Per tensor, in order: g += wd·p; LARS: g *= η‖p‖/‖g‖ (1 if either
- * norm is 0); μ = momentum·μ + g; p −= lr·μ. Biases and BN parameters
+ * norm is 0); μ = momentum·μ + g; p −= lr·μ (Nesterov: p −= lr·(g + momentum·μ),
+ * as PyTorch's SGD with nesterov=True). Biases and BN parameters
  * (NN_PARAM_NO_DECAY) skip the first two.
  */
 void byol_optim_update(struct nn_net *net, float *mom, const struct byol_optim *o, double lr);

@@ -306,6 +306,7 @@ void dataset_free(struct dataset *ds)
 	if (!ds)
 		return;
 	imagefolder_free(ds->folder);
+	free(ds->index);
 	free(ds->pixels);
 	free(ds->labels);
 	free(ds);
@@ -328,13 +329,25 @@ size_t dataset_skipped(const struct dataset *ds)
 	return ds->skipped;
 }
 
+/* A view's image i as its base's: the data set and index that hold it. */
+static const struct dataset *resolve(const struct dataset *ds, size_t *i)
+{
+	if (ds->base && *i < ds->n) {
+		*i = ds->index[*i];
+		return ds->base;
+	}
+	return ds;
+}
+
 int dataset_label(const struct dataset *ds, size_t i)
 {
+	ds = resolve(ds, &i);
 	return i < ds->n ? ds->labels[i] : -1;
 }
 
 void dataset_shape(const struct dataset *ds, size_t i, int *c, int *h, int *w)
 {
+	ds = resolve(ds, &i);
 	if (i >= ds->n) {
 		*c = *h = *w = 0;
 	} else if (ds->folder) {
@@ -398,6 +411,7 @@ int dataset_load_scaled(const struct dataset *ds, size_t i, int *scale, struct i
 	if (i >= ds->n)
 		return err_set(e, ERR_RANGE, "image %zu out of range (dataset has %zu)", i,
 			       ds->n);
+	ds = resolve(ds, &i);
 	if (ds->folder)
 		return imagefolder_load(ds, i, *scale, img, e);
 	*scale = 8;

@@ -1,26 +1,28 @@
 /*
  * dataset.h — the training images: MNIST-style IDX files, CIFAR-10/100
- * binary batches and folders of JPEG files, behind one API.
+ * binary batches and folders of JPEG, PNG and WebP files, behind one API.
  *
  * Two entry points take the job spec's "data" object:
  *   dataset_probe  headers and sizes only, bounded in time and memory: what a
  *                  submit checks (on any thread; it never decodes pixels and
- *                  never reads a JPEG);
+ *                  never reads an image file);
  *   dataset_open   what the job's worker runs: the fixed-size formats (IDX,
  *                  CIFAR) are loaded into memory; an image folder keeps only
- *                  the file list and each file's JPEG header, and decodes on
+ *                  the file list and each file's header, and decodes on
  *                  demand (dataset_load, on the loader threads).
  * Images are indexed 0..dataset_size()-1 in file order:
  *   IDX         the records of {train,t10k}-images-idx3-ubyte[.gz]
  *   CIFAR-10    data_batch_1..5.bin (train) or test_batch.bin (test)
  *   CIFAR-100   train.bin or test.bin (the fine label is the label)
  *   imagefolder class folders sorted by name (labels 0..K-1), files sorted
- *               by name within a class; the images are the *.jpg / *.jpeg
- *               files (any case). Every other file of a class folder (PNG,
- *               GIF, WebP, text, a FIFO...) is a skipped file (see on_error
- *               below), never ignored in silence. Hidden entries (".*"),
- *               sub-folders of a class and files beside the class folders
- *               are ignored.
+ *               by name within a class; the images are the *.jpg / *.jpeg,
+ *               *.png and *.webp files (any case), converted as Pillow's
+ *               convert("RGB") / convert("L") converts them (alpha dropped,
+ *               16-bit samples to their high byte). Every other file of a
+ *               class folder (GIF, BMP, TIFF, text, a FIFO...) is a skipped
+ *               file (see on_error below), never ignored in silence. Hidden
+ *               entries (".*"), sub-folders of a class and files beside the
+ *               class folders are ignored.
  * Names sort by bytes (strcmp), which for UTF-8 is code-point order, as
  * torchvision's ImageFolder sorts them.
  *
@@ -69,11 +71,12 @@
  * mutable state: all may run on several threads at once.
  *
  * on_error (skip_bad) concerns single image files, i.e. the files of an
- * image folder's class folders: with skip, a file that is not a JPEG (by its
- * name, and at open by its first bytes: "unsupported image type: PNG", "not
- * a JPEG file (only .jpg and .jpeg files are read)", "unsupported image
- * type: PNG (named .jpg)"), is not a regular file ("is a FIFO, not a regular
- * file"), or whose JPEG header is bad is logged through cfg->log
+ * image folder's class folders: with skip, a file that is not an image of a
+ * kind read (by its name, and at open by its first bytes: "unsupported image
+ * type: GIF", "not an image file (only .jpg, .jpeg, .png and .webp files are
+ * read)", "unsupported image type: GIF (named .png)", "a PNG file named
+ * .jpg: rename it to use it"), is not a regular file ("is a FIFO, not a
+ * regular file"), or whose header is bad is logged through cfg->log
  * ("skipping PATH: reason"; the first DATASET_LOG_MAX_NAMED of a data set
  * named, then one line with the total), counted in dataset_skipped() and
  * left out; with fail, dataset_open (and dataset_probe, for what it can see
@@ -90,7 +93,7 @@
 #include "err.h"
 #include "spec.h"
 
-#define DATASET_MAX_SIDE 16384 /* largest JPEG width or height accepted */
+#define DATASET_MAX_SIDE 16384 /* largest image width or height accepted (folders) */
 #define DATASET_MAX_IDX_SIDE 4096 /* largest IDX row or column count */
 /* Largest pixel store an IDX header (count·rows·cols) or the CIFAR files
    (records·3072) may claim: 8 GiB. */
@@ -147,8 +150,9 @@ struct dataset; /* opaque */
  * Check the data set cfg describes from its headers and sizes only, and count
  * its images: what a submit should run. *n_images (on success) is the number
  * of images dataset_open will give, after cfg->limit: exact for IDX and
- * CIFAR; for imagefolder an upper bound, the JPEG-named regular files (their
- * headers are not read: under on_error skip dataset_open may skip more).
+ * CIFAR; for imagefolder an upper bound, the regular files named as an
+ * image (their headers are not read: under on_error skip dataset_open may
+ * skip more).
  * What it reads, per format:
  *   IDX          the images and labels files' headers (magic, dims, count):
  *                for a gzip file by inflating just its first bytes, reading at
@@ -158,10 +162,11 @@ struct dataset; /* opaque */
  *   CIFAR        each batch file's size: a positive multiple of the record.
  *   imagefolder  the directory listings (names and entry types, a stat only
  *                for symlinks and unknown types); no file is opened. It
- *                counts the JPEG candidates, refuses (under on_error fail)
- *                the first non-JPEG file dataset_open would reach with limit,
+ *                counts the image candidates, refuses (under on_error fail)
+ *                the first other file dataset_open would reach with limit,
  *                and says what it found when nothing is usable ("no usable
- *                images: 12 PNG files (PNG is not supported yet)").
+ *                images: 12 GIF files (GIF is not supported yet; JPEG, PNG
+ *                and WebP files are read)").
  * Every data file it opens is checked as the file comment says (no FIFO,
  * device, /proc or /sys file...), without blocking. Cost: well under a
  * millisecond for IDX and CIFAR (Fashion-MNIST: 0.1 ms; at most 1 MiB read
@@ -177,12 +182,12 @@ int dataset_probe(const struct dataset_config *cfg, size_t *n_images, struct err
 /*
  * Open the dataset cfg describes. Checks what dataset_probe checks; IDX and
  * CIFAR load all pixels into memory; imagefolder lists the files and reads
- * only their JPEG headers (size and components), handling a bad one (or a
- * non-JPEG file) as cfg->skip_bad says. Fails with ERR_NOTFOUND (missing
+ * only their headers (size and components), handling a bad one (or a file
+ * of another kind) as cfg->skip_bad says. Fails with ERR_NOTFOUND (missing
  * directory, file or split folder), ERR_INVALID (bad content, bad config, no
  * usable image), ERR_RANGE (a size out of bounds), ERR_IO or ERR_NOMEM.
  * *out is NULL on failure. Runs on the job's thread: it reads whole IDX and
- * CIFAR files and every JPEG header of a folder.
+ * CIFAR files and every image header of a folder.
  */
 int dataset_open(struct dataset **out, const struct dataset_config *cfg, struct err *e);
 /* Release ds; NULL is a no-op. */
@@ -197,7 +202,7 @@ size_t dataset_size(const struct dataset *ds);
 int dataset_classes(const struct dataset *ds);
 /* Label of image i in 0..dataset_classes()-1; -1 if i is out of range. */
 int dataset_label(const struct dataset *ds, size_t i);
-/* Native size of image i (imagefolder: from its JPEG header; c is 1 or 3);
+/* Native size of image i (imagefolder: from its header; c is 1 or 3);
  * zeros if i is out of range. */
 void dataset_shape(const struct dataset *ds, size_t i, int *c, int *h, int *w);
 
@@ -205,10 +210,11 @@ void dataset_shape(const struct dataset *ds, size_t i, int *c, int *h, int *w);
  * Image i with cfg->channels channels into img. IDX and CIFAR: img->px points
  * into the dataset (owned = 0, no copy) when no channel conversion is needed
  * (a buffer img owned is freed first), else the image is converted into
- * img's own buffer. imagefolder: decodes the JPEG into img's own buffer
+ * img's own buffer. imagefolder: decodes the file into img's own buffer
  * (grown with realloc as needed, reused across calls; owned = 1).
  * Channel conversion: 3 -> 1 is the luminance 0.299 R + 0.587 G + 0.114 B
- * rounded to nearest (halves up); 1 -> 3 replicates the plane.
+ * as Pillow's convert("L") computes it (weights in 1/65536, rounded half
+ * up); 1 -> 3 replicates the plane.
  * Thread-safe: several threads may call it at once, each with its own img.
  * Returns ERR_RANGE for i out of range, ERR_INVALID for a corrupt file (the
  * path and reason in e; the caller decides to skip or fail), ERR_IO if the
@@ -219,13 +225,20 @@ int dataset_load(const struct dataset *ds, size_t i, struct image *img, struct e
 /*
  * dataset_load at a reduced size, for a caller that will shrink the image
  * anyway: *scale (1..8, else ERR_RANGE) asks for scale/8 of the native size.
- * imagefolder decodes at that scale in libjpeg's IDCT (DCT-domain scaling:
- * dataset_scaled_side(h, *scale) × dataset_scaled_side(w, *scale) pixels, a
- * native pixel u at u·scale/8); the other formats give the native image and
- * set *scale to 8. Deterministic: the same file and scale give the same pixels.
+ * imagefolder decodes a JPEG at that scale in libjpeg's IDCT (DCT-domain
+ * scaling: dataset_scaled_side(h, *scale) × dataset_scaled_side(w, *scale)
+ * pixels, a native pixel u at u·scale/8); IDX and CIFAR give the native
+ * image and set *scale to 8. An image folder's PNG or WebP image comes at its
+ * native size whatever *scale asks (*scale is left as it was): ask
+ * dataset_scalable first. Deterministic: the same file and scale give the
+ * same pixels.
  */
 int dataset_load_scaled(const struct dataset *ds, size_t i, int *scale, struct image *img,
 			struct err *e);
+/* 1 if dataset_load_scaled decodes image i at reduced scales (a JPEG of an
+   image folder), 0 if it always gives its native size (PNG, WebP, and the
+   IDX and CIFAR images); 0 if i is out of range. */
+int dataset_scalable(const struct dataset *ds, size_t i);
 /* A side of n native pixels decoded at scale/8: ceil(n·scale/8), as libjpeg. */
 static inline int dataset_scaled_side(int n, int scale)
 {
@@ -244,5 +257,36 @@ int dataset_config_of(struct dataset_config *c, const struct spec_data *d);
 
 /* "idx", "cifar10", "cifar100", "imagefolder" -> *out and 0; -1 if unknown. */
 int dataset_format_parse(const char *name, enum dataset_format *out);
+
+/* ---- views: subsets of a data set (subset.c) ------------------------------ */
+
+/*
+ * A view of base: its images index[0..n) (each < dataset_size(base)), in that
+ * order, with base's classes and channels. The view copies index and borrows
+ * base, which must outlive it; dataset_skipped of a view is 0 (base counts its
+ * files). Views serve the fine-tuning subsets and held-out splits.
+ */
+int dataset_subset(struct dataset **out, const struct dataset *base, const size_t *index,
+		   size_t n, struct err *e);
+
+/* A class-balanced draw: the images picked and the rest, each in file order. */
+struct dataset_draw {
+	size_t *picked, *rest;
+	size_t n_picked, n_rest;
+};
+
+/*
+ * Draw from ds, class by class: with fraction f in (0, 1), round(f·n_c)
+ * images of each class of n_c images (at least one; so the draw keeps the
+ * classes' proportions); with count > 0 instead (fraction 0), count / classes
+ * of each class (the remainder going to the first classes), at most n_c.
+ * Within a class the images are a seeded shuffle's first ones: the draw is a
+ * function of (labels, seed, stream) alone, and a smaller draw with the same
+ * seed is not a subset of a larger one's. ERR_INVALID when the draw would
+ * leave a class of ds without an image in picked, ERR_NOMEM.
+ */
+int dataset_draw_balanced(struct dataset_draw *d, const struct dataset *ds, double fraction,
+			  size_t count, uint64_t seed, uint64_t stream, struct err *e);
+void dataset_draw_free(struct dataset_draw *d);
 
 #endif

@@ -27,6 +27,9 @@ struct dataset {
 	int c, h, w;
 	/* imagefolder only */
 	struct imagefolder *folder;
+	/* A view (subset.c): images index[0..n) of base, which owns the pixels. */
+	const struct dataset *base;
+	size_t *index;
 };
 
 /* Format readers: fill ds (zeroed, with format, channels and skip_bad set)
@@ -71,10 +74,15 @@ const char *dataset_mode_name(mode_t mode);
 int dataset_check_claim(const char *path, uint64_t n, uint64_t px, const char *what,
 			struct err *e);
 
-/* Luminance 0.299 R + 0.587 G + 0.114 B rounded half up, in integers. */
+/* Luminance 0.299 R + 0.587 G + 0.114 B (ITU-R 601-2) as Pillow's
+   convert("L") computes it, to the bit: weights in 1/65536 (19595, 38470,
+   7471, summing to 65536, so grey stays grey) and the sum rounded half up.
+   It differs from rounding the exact value in 9040 of the 2^24 colours, by 1
+   (those whose exact value is a half, which the slightly low weights put
+   just under it). */
 static inline uint8_t dataset_luma(unsigned r, unsigned g, unsigned b)
 {
-	return (uint8_t)((299 * r + 587 * g + 114 * b + 500) / 1000);
+	return (uint8_t)((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16);
 }
 
 #endif

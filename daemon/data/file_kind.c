@@ -8,46 +8,43 @@
 #include <unistd.h>
 
 const char *const file_kind_names[KIND_N] = {
-	[KIND_JPEG] = "JPEG", [KIND_PNG] = "PNG", [KIND_GIF] = "GIF", [KIND_WEBP] = "WebP",
+	[KIND_JPEG] = "JPEG", [KIND_PNG] = "PNG", [KIND_WEBP] = "WebP", [KIND_GIF] = "GIF",
 	[KIND_BMP] = "BMP", [KIND_TIFF] = "TIFF", [KIND_HEIF] = "HEIF", [KIND_AVIF] = "AVIF",
 	[KIND_JXL] = "JPEG XL", [KIND_JP2] = "JPEG 2000", [KIND_PNM] = "PNM",
-	[KIND_BAD_JPEG] = "unreadable JPEG", [KIND_NOT_REGULAR] = "non-regular",
+	[KIND_BAD_JPEG] = "unreadable JPEG", [KIND_BAD_PNG] = "unreadable PNG",
+	[KIND_BAD_WEBP] = "unreadable WebP", [KIND_NOT_REGULAR] = "non-regular",
 	[KIND_OTHER] = "non-image",
 };
 
+/* The names of each kind read, for messages. */
+static const char *const read_names[KIND_LAST_READ + 1] = {
+	[KIND_JPEG] = ".jpg or .jpeg", [KIND_PNG] = ".png", [KIND_WEBP] = ".webp",
+};
 
-int file_kind_jpeg_suffix(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-	return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
-}
-
-/* The kind a regular file's name says: KIND_JPEG, an image type, or KIND_OTHER. */
+/* The kind a regular file's name says: a kind read, an image type, or KIND_OTHER. */
 enum file_kind file_kind_by_name(const char *name)
 {
 	static const struct {
 		const char *ext;
 		enum file_kind kind;
 	} exts[] = {
-		{ ".png", KIND_PNG },   { ".apng", KIND_PNG },  { ".gif", KIND_GIF },
-		{ ".webp", KIND_WEBP }, { ".bmp", KIND_BMP },   { ".dib", KIND_BMP },
-		{ ".tif", KIND_TIFF },  { ".tiff", KIND_TIFF }, { ".heic", KIND_HEIF },
-		{ ".heif", KIND_HEIF }, { ".avif", KIND_AVIF }, { ".jxl", KIND_JXL },
-		{ ".jp2", KIND_JP2 },   { ".j2k", KIND_JP2 },   { ".jpx", KIND_JP2 },
-		{ ".ppm", KIND_PNM },   { ".pgm", KIND_PNM },   { ".pbm", KIND_PNM },
-		{ ".pnm", KIND_PNM },
+		{ ".jpg", KIND_JPEG },  { ".jpeg", KIND_JPEG }, { ".png", KIND_PNG },
+		{ ".apng", KIND_PNG },  { ".webp", KIND_WEBP }, { ".gif", KIND_GIF },
+		{ ".bmp", KIND_BMP },   { ".dib", KIND_BMP },   { ".tif", KIND_TIFF },
+		{ ".tiff", KIND_TIFF }, { ".heic", KIND_HEIF }, { ".heif", KIND_HEIF },
+		{ ".avif", KIND_AVIF }, { ".jxl", KIND_JXL },   { ".jp2", KIND_JP2 },
+		{ ".j2k", KIND_JP2 },   { ".jpx", KIND_JP2 },   { ".ppm", KIND_PNM },
+		{ ".pgm", KIND_PNM },   { ".pbm", KIND_PNM },   { ".pnm", KIND_PNM },
 	};
 	const char *dot = strrchr(name, '.');
 
-	if (file_kind_jpeg_suffix(name))
-		return KIND_JPEG;
 	for (size_t i = 0; dot && i < sizeof exts / sizeof exts[0]; i++)
 		if (strcasecmp(dot, exts[i].ext) == 0)
 			return exts[i].kind;
 	return KIND_OTHER;
 }
 
-/* The kind a file's first bytes say: KIND_JPEG, an image type, or KIND_OTHER. */
+/* The kind a file's first bytes say: a kind read, an image type, or KIND_OTHER. */
 enum file_kind file_kind_by_magic(const uint8_t *p, size_t n)
 {
 	if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
@@ -77,14 +74,34 @@ enum file_kind file_kind_by_magic(const uint8_t *p, size_t n)
 	return KIND_OTHER;
 }
 
-/* The reason a skipped file of kind k (told by name) gives; name is its name. */
+/* The reason a skipped file of kind k (told by name) gives. */
 int file_kind_error(struct err *e, const char *path, enum file_kind k)
 {
 	if (k >= KIND_FIRST_TYPE && k <= KIND_LAST_TYPE)
 		return err_set(e, ERR_INVALID, "%s: unsupported image type: %s", path,
 			       file_kind_names[k]);
-	return err_set(e, ERR_INVALID, "%s: not a JPEG file (only .jpg and .jpeg files are read)",
-		       path);
+	return err_set(e, ERR_INVALID, "%s: not an image file (only .jpg, .jpeg, .png and .webp "
+		       "files are read)", path);
+}
+
+/* A file whose magic (a kind read or an image type) is not what its name says. */
+int file_kind_mismatch(struct err *e, const char *path, enum file_kind named,
+		       enum file_kind magic, enum file_kind *count)
+{
+	const char *ext = strrchr(path, '.');
+
+	*count = magic;
+	if (!file_kind_read(magic))
+		return file_kind_read(named)
+		       ? err_set(e, ERR_INVALID, "%s: unsupported image type: %s (named %s)", path,
+				 file_kind_names[magic], ext)
+		       : file_kind_error(e, path, magic);
+	if (file_kind_read(named))
+		return err_set(e, ERR_INVALID, "%s: a %s file named %s: rename it to use it", path,
+			       file_kind_names[magic], ext);
+	*count = KIND_OTHER;
+	return err_set(e, ERR_INVALID, "%s: a %s file not named %s: rename it to use it", path,
+		       file_kind_names[magic], read_names[magic]);
 }
 
 /* The first bytes of an open file: how many (0 if unreadable) into p. */

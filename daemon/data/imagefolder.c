@@ -1,15 +1,17 @@
 /*
- * imagefolder.c — folders of JPEG files, one sub-folder per class: the listing
- * and the images (file kinds: file_kind.c; decoding: jpeg.c).
+ * imagefolder.c — folders of JPEG, PNG and WebP files, one sub-folder per
+ * class: the listing and the images (file kinds: file_kind.c; decoding:
+ * decode.c, which hands each kind to jpeg.c, png.c or webp.c).
  *
  * The root is <path>/<split>/ (for split "train" only: <path> itself when
  * there is no train/; any other split must exist, so a missing test/ never
  * evaluates on the training images). Class folders sorted by name get labels
- * 0..K-1; within each class the files ending in .jpg or .jpeg (any case),
- * sorted by name, are the images. Every other entry of a class folder that
- * is not hidden or a sub-folder (another image type, a text file, a FIFO, a
- * dangling link) is a skipped file with its reason: named in the log (the
- * first DATASET_LOG_MAX_NAMED), counted, or under on_error fail the error.
+ * 0..K-1; within each class the files ending in .jpg, .jpeg, .png or .webp
+ * (any case), sorted by name, are the images. Every other entry of a class
+ * folder that is not hidden or a sub-folder (another image type, a text
+ * file, a FIFO, a dangling link) is a skipped file with its reason: named in
+ * the log (the first DATASET_LOG_MAX_NAMED), counted, or under on_error fail
+ * the error.
  *
  * Two readers of the same listing rules:
  *   imagefolder_probe  the directory entries alone (names and d_type; a
@@ -18,7 +20,7 @@
  *                      O(class folders) and time one pass over the entries,
  *                      both bounded by DATASET_MAX_CLASSES and
  *                      DATASET_MAX_FOLDER_ENTRIES;
- *   imagefolder_open   also reads each JPEG's header (on the job's thread),
+ *   imagefolder_open   also reads each image's header (on the job's thread),
  *                      so bad files are found before training; pixels are
  *                      decoded only by imagefolder_load, on the loader threads.
  * Directories are opened O_DIRECTORY|O_NONBLOCK and files through
@@ -26,8 +28,8 @@
 
  */
 #include "data/dataset_impl.h"
+#include "data/decode.h"
 #include "data/file_kind.h"
-#include "data/jpeg.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +55,7 @@ struct folder_file {
 	size_t name;     /* offset of "class/file" in imagefolder.names */
 	uint16_t h, w;   /* at most DATASET_MAX_SIDE */
 	uint8_t c;       /* 1 or 3 */
+	uint8_t kind;    /* KIND_JPEG, KIND_PNG or KIND_WEBP: its decoder */
 };
 
 struct imagefolder {
@@ -321,12 +324,13 @@ static int no_usable(const char *root, const struct skip_tally *t, size_t classe
 	size_t others = t->total;
 	for (int k = KIND_FIRST_TYPE; k <= KIND_LAST_TYPE; k++)
 		others -= t->n[k];
-	if (n_types && !others)
-		return err_set(e, ERR_INVALID, "%s: no usable images: %s (%s %s not supported yet)",
-			       root, what, types, n_types == 1 ? "is" : "are");
-	return err_set(e, ERR_INVALID, "%s: no usable images: %s%s%s%s; first: %s", root, what,
-		       n_types ? " (" : "", types, n_types ? (n_types == 1 ? " is not supported yet)"
-								 : " are not supported yet)") : "",
+	char why[160] = "";
+	if (n_types)
+		snprintf(why, sizeof why, " (%s %s not supported yet; " KINDS_READ " files are read)",
+			 types, n_types == 1 ? "is" : "are");
+	if (!others)
+		return err_set(e, ERR_INVALID, "%s: no usable images: %s%s", root, what, why);
+	return err_set(e, ERR_INVALID, "%s: no usable images: %s%s; first: %s", root, what, why,
 		       t->first);
 }
 
@@ -335,7 +339,7 @@ static int no_usable(const char *root, const struct skip_tally *t, size_t classe
 /* ======================================================================== */
 
 struct probe_class {
-	size_t jpeg;                /* JPEG candidates */
+	size_t images;              /* candidates: files named as a kind read */
 	size_t subfolders;
 	struct skip_tally *tally;
 	/* The first non-candidate by name: what dataset_open meets first. */
@@ -360,8 +364,8 @@ static int visit_probe(void *ctx, const char *name, enum entry_type type, mode_t
 		p->subfolders++;
 		return 0;
 	}
-	if (k == KIND_JPEG) {
-		p->jpeg++;
+	if (file_kind_read(k)) {
+		p->images++;
 		return 0;
 	}
 	p->tally->n[k]++;
@@ -380,7 +384,8 @@ static int visit_below(void *ctx, const char *name, enum entry_type type, mode_t
 	struct probe_class *p = ctx;
 
 	(void)mode, (void)stat_err, (void)e;
-	if (type == ENTRY_FILE && file_kind_by_name(name) == KIND_JPEG && strcmp(name, p->below) < 0)
+	if (type == ENTRY_FILE && file_kind_read(file_kind_by_name(name)) &&
+	    strcmp(name, p->below) < 0)
 		p->n_below++;
 	return 0;
 }
@@ -427,7 +432,7 @@ int imagefolder_probe(const struct dataset_config *cfg, size_t *n, struct err *e
 		if (p.has_min && !cfg->skip_bad) {
 			/* dataset_open goes through the class in name order until `limit`
 			   images are listed: does it meet this file first? */
-			int reached = !limit || total + p.jpeg < limit;
+			int reached = !limit || total + p.images < limit;
 			if (!reached) {
 				p.below = p.min;
 				if ((rc = walk(dir, NULL, visit_below, &p, e)) < 0)
@@ -444,7 +449,7 @@ int imagefolder_probe(const struct dataset_config *cfg, size_t *n, struct err *e
 			probe_reason(&first, root, cls, &p);
 			snprintf(tally.first, sizeof tally.first, "%s", first.msg);
 		}
-		total += p.jpeg;
+		total += p.images;
 	}
 	if (total == 0) {
 		rc = no_usable(root, &tally, r.classes.n, subfolders, e);
@@ -458,12 +463,12 @@ out:
 }
 
 /* ======================================================================== */
-/* Opening: the listing with each JPEG's header                             */
+/* Opening: the listing with each image's header                           */
 /* ======================================================================== */
 
 /* Append "class/file" with its label and header to the folder's list. */
 static int folder_add(struct imagefolder *f, const char *cls, const char *file, int32_t label,
-		      const struct jpeg_job *job)
+		      enum file_kind k, const struct decode_job *job)
 {
 	size_t len = strlen(cls) + 1 + strlen(file) + 1;
 
@@ -493,6 +498,7 @@ static int folder_add(struct imagefolder *f, const char *cls, const char *file, 
 	ff->c = (uint8_t)job->c;
 	ff->h = (uint16_t)job->h;
 	ff->w = (uint16_t)job->w;
+	ff->kind = (uint8_t)k;
 	f->labels[f->n_files++] = label;
 	snprintf(f->names + f->names_len, len, "%s/%s", cls, file);
 	f->names_len += len;
@@ -514,7 +520,7 @@ static int skip_or_fail(struct dataset *ds, enum file_kind k, int rc, struct err
 	return 0;
 }
 
-/* Why a file not named .jpg/.jpeg (or not regular) is skipped, into e; its kind. */
+/* Why a file not named as a kind read (or not regular) is skipped, into e; its kind. */
 static int other_file(const char *path, const struct entry *en, enum file_kind *k,
 		      struct err *e)
 {
@@ -527,13 +533,8 @@ static int other_file(const char *path, const struct entry *en, enum file_kind *
 		return fd == ERR_NOMEM ? fd : (e->code = ERR_INVALID);
 	enum file_kind magic = file_kind_by_magic(head, file_kind_sniff(fd, head, sizeof head));
 	close(fd);
-	if (magic == KIND_JPEG) {
-		*k = KIND_OTHER;
-		return err_set(e, ERR_INVALID, "%s: a JPEG file not named .jpg or .jpeg: rename it "
-			       "to use it", path);
-	}
 	if (magic != KIND_OTHER)
-		*k = magic;
+		return file_kind_mismatch(e, path, *k, magic, k);
 	if (*k == KIND_NOT_REGULAR)
 		*k = KIND_OTHER; /* listed as not regular, but it is by now */
 	return file_kind_error(e, path, *k);
@@ -545,15 +546,15 @@ static int add_file(struct dataset *ds, const char *cls, const struct entry *en,
 {
 	struct imagefolder *f = ds->folder;
 	char path[PATH_MAX];
-	enum file_kind k = KIND_BAD_JPEG;
+	enum file_kind k = en->type == ENTRY_FILE ? file_kind_by_name(en->name) : KIND_NOT_REGULAR;
 	int len = snprintf(path, sizeof path, "%s/%s/%s", f->root, cls, en->name), rc;
 
 	if (len < 0 || (size_t)len >= sizeof path)
 		return err_set(e, ERR_RANGE, "%s/%s: path too long", f->root, cls);
-	if (en->type == ENTRY_FILE && file_kind_by_name(en->name) == KIND_JPEG) {
-		struct jpeg_job job = { .path = path, .e = e, .kind = KIND_BAD_JPEG };
-		rc = jpeg_file(&job);
-		if (rc == 0 && folder_add(f, cls, en->name, label, &job) < 0)
+	if (file_kind_read(k)) {
+		struct decode_job job = { .path = path, .e = e };
+		rc = decode_file(&job, k);
+		if (rc == 0 && folder_add(f, cls, en->name, label, k, &job) < 0)
 			return err_set(e, ERR_NOMEM, "%s: out of memory listing files", f->root);
 		k = job.kind;
 	} else {
@@ -673,7 +674,13 @@ int imagefolder_load(const struct dataset *ds, size_t i, int scale, struct image
 
 	if (len < 0 || (size_t)len >= sizeof path)
 		return err_set(e, ERR_RANGE, "%s: path too long", f->root);
-	struct jpeg_job job = { .path = path, .img = img, .channels = ds->channels,
-				.scale = scale, .e = e };
-	return jpeg_file(&job);
+	struct decode_job job = { .path = path, .img = img, .channels = ds->channels,
+				  .scale = scale, .e = e };
+	return decode_file(&job, (enum file_kind)f->files[i].kind);
+}
+
+/* Here, not in dataset.c: only an image folder's JPEGs decode at reduced scales. */
+int dataset_scalable(const struct dataset *ds, size_t i)
+{
+	return ds->folder && i < ds->n && ds->folder->files[i].kind == KIND_JPEG;
 }

@@ -12,20 +12,16 @@
 
 #include <errno.h>
 #include <setjmp.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jpeglib.h>
 #include <jerror.h>
 
-#include "data/dataset_impl.h"
-
 #define MAX_SCANS 256 /* progressive scans per file: guards against scan bombs */
-/* libjpeg's working memory per decode (a progressive 16384² RGB file would want
-   1.5 GiB of coefficients): a larger need fails the file, not the machine. */
-#define MAX_DECODE_BYTES (512L << 20)
+/* libjpeg's working memory per decode is DECODE_MAX_BYTES (a progressive
+   16384² RGB file would want 1.5 GiB of coefficients). */
 
 
 struct jpeg_err {
@@ -43,9 +39,9 @@ static void jump_out(j_common_ptr cinfo)
 static void on_error_exit(j_common_ptr cinfo)
 {
 	struct jpeg_err *je = (struct jpeg_err *)cinfo->err;
-	if (cinfo->err->msg_code == JERR_NO_BACKING_STORE) /* over MAX_DECODE_BYTES */
+	if (cinfo->err->msg_code == JERR_NO_BACKING_STORE) /* over DECODE_MAX_BYTES */
 		snprintf(je->msg, sizeof je->msg, "needs more than %ld MiB to decode",
-			 MAX_DECODE_BYTES >> 20);
+			 DECODE_MAX_BYTES >> 20);
 	else
 		cinfo->err->format_message(cinfo, je->msg);
 	jump_out(cinfo);
@@ -77,7 +73,7 @@ static void on_progress(j_common_ptr cinfo)
 }
 
 /* Reject what we cannot or will not decode, before any pixel work. */
-static int check_header(j_decompress_ptr cinfo, struct jpeg_job *job)
+static int check_header(j_decompress_ptr cinfo, struct decode_job *job)
 {
 	if (cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK)
 		return err_set(job->e, ERR_INVALID, "%s: CMYK JPEGs are not supported",
@@ -85,55 +81,23 @@ static int check_header(j_decompress_ptr cinfo, struct jpeg_job *job)
 	if (cinfo->num_components != 1 && cinfo->num_components != 3)
 		return err_set(job->e, ERR_INVALID, "%s: %d colour components not supported",
 			       job->path, cinfo->num_components);
-	if (cinfo->image_width > DATASET_MAX_SIDE || cinfo->image_height > DATASET_MAX_SIDE)
-		return err_set(job->e, ERR_INVALID, "%s: %ux%u pixels exceeds %dx%d", job->path,
-			       (unsigned)cinfo->image_width, (unsigned)cinfo->image_height,
-			       DATASET_MAX_SIDE, DATASET_MAX_SIDE);
-	job->c = cinfo->num_components;
-	job->h = (int)cinfo->image_height;
-	job->w = (int)cinfo->image_width;
-	return 0;
-}
-
-/* Interleaved scanline y of c components -> planar img of img->c channels. */
-static void scatter_row(struct image *img, const uint8_t *row, int c, size_t y)
-{
-	size_t w = (size_t)img->w, plane = w * (size_t)img->h;
-	uint8_t *dst = img->px + y * w;
-
-	if (c == 3 && img->c == 3) {
-		for (size_t x = 0; x < w; x++) {
-			dst[x] = row[3 * x];
-			dst[plane + x] = row[3 * x + 1];
-			dst[2 * plane + x] = row[3 * x + 2];
-		}
-	} else if (c == 3) {
-		for (size_t x = 0; x < w; x++)
-			dst[x] = dataset_luma(row[3 * x], row[3 * x + 1], row[3 * x + 2]);
-	} else {
-		for (int ch = 0; ch < img->c; ch++)
-			memcpy(dst + (size_t)ch * plane, row, w);
-	}
+	return decode_header(job, cinfo->num_components, cinfo->image_width,
+			     cinfo->image_height);
 }
 
 /* After the header: decode every scanline into job->img, at job->scale / 8
    (libjpeg-turbo scales in the IDCT: fewer pixels to compute, and an area-like
    low-pass instead of dropped detail). */
-static int decode_pixels(j_decompress_ptr cinfo, struct jpeg_job *job)
+static int decode_pixels(j_decompress_ptr cinfo, struct decode_job *job)
 {
-	struct image *img = job->img;
 	int scale = job->scale ? job->scale : 8;
 	int h = dataset_scaled_side(job->h, scale), w = dataset_scaled_side(job->w, scale);
-	size_t bytes = (size_t)h * (size_t)w * (size_t)job->channels;
-	int rc = scale >= 1 && scale <= 8 ? dataset_image_reserve(img, bytes, job->e)
+	int rc = scale >= 1 && scale <= 8 ? decode_start(job, h, w)
 		 : err_set(job->e, ERR_INVALID, "%s: decode scale %d/8 outside 1..8", job->path,
 			   scale);
 
 	if (rc < 0)
 		return rc;
-	img->c = job->channels;
-	img->h = h;
-	img->w = w;
 	cinfo->out_color_space = job->c == 1 ? JCS_GRAYSCALE : JCS_RGB;
 	cinfo->scale_num = (unsigned)scale;
 	cinfo->scale_denom = 8;
@@ -148,7 +112,7 @@ static int decode_pixels(j_decompress_ptr cinfo, struct jpeg_job *job)
 		if (jpeg_read_scanlines(cinfo, row, 1) != 1)
 			return err_set(job->e, ERR_INVALID, "%s: decoder stalled at row %zu",
 				       job->path, y);
-		scatter_row(img, row[0], job->c, y);
+		decode_row(job->img, row[0], job->c, job->c, y);
 	}
 	jpeg_finish_decompress(cinfo);
 	return 0;
@@ -160,14 +124,14 @@ static int decode_pixels(j_decompress_ptr cinfo, struct jpeg_job *job)
  * longjmp back here is well defined. The caller destroys cinfo.
  */
 static int jpeg_run(j_decompress_ptr cinfo, struct jpeg_err *je,
-		    struct jpeg_progress_mgr *progress, struct jpeg_job *job)
+		    struct jpeg_progress_mgr *progress, FILE *f, struct decode_job *job)
 {
 	if (setjmp(je->jump))
 		return err_set(job->e, ERR_INVALID, "%s: %s", job->path, je->msg);
 	jpeg_create_decompress(cinfo);
-	cinfo->mem->max_memory_to_use = MAX_DECODE_BYTES;
+	cinfo->mem->max_memory_to_use = DECODE_MAX_BYTES;
 	cinfo->progress = progress;
-	jpeg_stdio_src(cinfo, job->f);
+	jpeg_stdio_src(cinfo, f);
 	jpeg_read_header(cinfo, TRUE);
 	int rc = check_header(cinfo, job);
 	if (rc < 0 || !job->img)
@@ -175,29 +139,18 @@ static int jpeg_run(j_decompress_ptr cinfo, struct jpeg_err *je,
 	return decode_pixels(cinfo, job);
 }
 
-/* Read the header of (and, with job->img, decode) the file job->path, opened
-   without blocking (dataset_open_file). A file whose first bytes are another
-   image type's says so, rather than libjpeg's "Not a JPEG file". */
-int jpeg_file(struct jpeg_job *job)
+int jpeg_file(struct decode_job *job)
 {
 	struct jpeg_decompress_struct cinfo;
 	struct jpeg_progress_mgr progress = { .progress_monitor = on_progress };
 	struct jpeg_err je;
 	struct stat st;
-	uint8_t head[SNIFF_BYTES];
-	int fd = dataset_open_file(job->path, &st, job->e);
+	int fd = decode_open(job, KIND_JPEG, &st);
 
 	if (fd < 0)
 		return fd;
-	enum file_kind k = file_kind_by_magic(head, file_kind_sniff(fd, head, sizeof head));
-	if (k != KIND_JPEG && k != KIND_OTHER) {
-		close(fd);
-		job->kind = k;
-		return err_set(job->e, ERR_INVALID, "%s: unsupported image type: %s (named %s)",
-			       job->path, file_kind_names[k], strrchr(job->path, '.'));
-	}
-	job->f = fdopen(fd, "rb");
-	if (!job->f) {
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
 		close(fd);
 		return err_set(job->e, ERR_NOMEM, "%s: %s", job->path, strerror(errno));
 	}
@@ -208,9 +161,8 @@ int jpeg_file(struct jpeg_job *job)
 	je.pub.output_message = on_output_message;
 	je.msg[0] = '\0';
 
-	int rc = jpeg_run(&cinfo, &je, &progress, job);
+	int rc = jpeg_run(&cinfo, &je, &progress, f, job);
 	jpeg_destroy_decompress(&cinfo);
-	fclose(job->f);
+	fclose(f);
 	return rc;
 }
-

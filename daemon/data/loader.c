@@ -16,6 +16,7 @@ struct slot {
 	enum slot_state state;
 	long step;
 	float *views;  /* view 1 then view 2 */
+	int *labels;   /* the images' labels */
 	int failed;    /* a bad image under skip_bad = 0 */
 	char error[256];
 };
@@ -82,16 +83,18 @@ static void mark_bad(struct loader *l, size_t i, const struct err *e)
 	pthread_mutex_unlock(&l->mu);
 }
 
-/* Both views' draws for image i of h×w (native size), then the decode scale. */
+/* Both views' draws for image i of h×w (native size), then the decode scale
+   (8/8 for an image that does not scale: a PNG, a WebP). */
 static int draw_views(struct worker *w, size_t i, long epoch, int h, int wd,
 		      struct augment_draw d[2])
 {
 	const struct loader_config *c = &w->l->cfg;
+	const int scaled = c->dct_scale && dataset_scalable(c->ds, i);
 	int scale = 1;
 	for (int v = 0; v < 2; v++) {
 		struct rng r = augment_rng(c->seed, (uint64_t)epoch, i, v + 1);
 		augment_draw(&d[v], &c->view[v], h, wd, &r);
-		int m = c->dct_scale ? augment_decode_scale(&d[v], h, wd, c->size) : 8;
+		int m = scaled ? augment_decode_scale(&d[v], h, wd, c->size) : 8;
 		scale = m > scale ? m : scale;
 	}
 	return scale;
@@ -160,6 +163,7 @@ static int fill(struct worker *w, struct slot *s, const size_t *perm, long epoch
 		struct augment_draw d[2];
 		if (load_image(w, &idx, epoch, d, e) || ensure_scratch(w, e))
 			return e->code;
+		s->labels[b] = dataset_label(c->ds, idx);
 		for (int v = 0; v < 2; v++) {
 			float *out = s->views + (size_t)v * l->view_len + (size_t)b * per_image;
 			augment_apply(out, w->scratch, &w->img, &d[v], c->size, c->mean, c->std);
@@ -259,7 +263,8 @@ int loader_start(struct loader **out, const struct loader_config *cfg, long firs
 						  : err_set(e, ERR_NOMEM, "loader: out of memory");
 	for (int i = 0; !rc && i < cfg->depth; i++) {
 		l->slots[i].views = malloc(2 * l->view_len * sizeof(float));
-		if (!l->slots[i].views)
+		l->slots[i].labels = malloc((size_t)slice_n * sizeof(int));
+		if (!l->slots[i].views || !l->slots[i].labels)
 			rc = err_set(e, ERR_NOMEM, "loader: out of memory for %d batches",
 				     cfg->depth);
 	}
@@ -290,6 +295,7 @@ int loader_next(struct loader *l, struct loader_batch *b, struct err *e)
 	b->epoch = (int)(s->step / l->per_epoch);
 	b->view1 = s->views;
 	b->view2 = s->views + l->view_len;
+	b->labels = s->labels;
 	return 0;
 }
 
@@ -341,8 +347,10 @@ void loader_stop(struct loader *l)
 		image_free(&l->workers[t].img);
 		free(l->workers[t].scratch);
 	}
-	for (int i = 0; l->slots && i < l->cfg.depth; i++)
+	for (int i = 0; l->slots && i < l->cfg.depth; i++) {
 		free(l->slots[i].views);
+		free(l->slots[i].labels);
+	}
 	free(l->slots);
 	free(l->workers);
 	free(l->bad);

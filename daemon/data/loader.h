@@ -47,13 +47,16 @@ struct loader_config {
 	int skip_bad;             /* a bad image: 1 = use the next good one, 0 = fail */
 	int dct_scale;            /* 1: decode each JPEG at the smallest scale M/8 that
 				     keeps both views' crops at least size pixels
-				     (augment_decode_scale); 0: always at full size */
+				     (augment_decode_scale); 0: always at full size.
+				     Images that do not scale (dataset_scalable: PNG,
+				     WebP) are always decoded at full size */
 };
 
 struct loader_batch {
 	long step;
 	int epoch;
 	const float *view1, *view2; /* slice × C × size × size each */
+	const int *labels;          /* slice: the images' labels (fine-tuning) */
 };
 
 struct loader;

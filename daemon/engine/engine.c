@@ -13,80 +13,30 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "byol/encode.h"
-#include "byol/eval.h"
 #include "byol/model.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "engine/checkpoint.h"
+#include "engine/engine_impl.h"
 #include "clock.h"
 #include "event.h"
 
-#define EVAL_BATCH 256
-#define LOADER_DEPTH 3
-
-struct engine {
-	const struct spec *s;
-	const char *spec_json;
-	const struct engine_options *o;
-	const struct engine_hooks *h;
-	struct engine_result *r;
-	struct pool *pool;
-	struct dataset *train, *test;
-	struct byol_model m;
-	struct encoder_config arch;
-	struct byol_schedule sched;
-	struct loader *loader;
-	long per_epoch, total, step;
-	double last_ckpt_time;
-	char (*kept)[4200]; /* checkpoint paths written, oldest first */
-	int n_kept;
-	size_t eval_bad[2];  /* images of data, eval_data the last evaluation could not decode */
-	int rank, ranks;     /* this replica of the job's */
-};
-
-/* Hand an event to the hooks and free it. */
-static void emit(struct engine *g, cJSON *ev)
+void engine_emit(struct engine *g, cJSON *ev)
 {
 	if (ev && g->h && g->h->event)
 		g->h->event(g->h->ctx, ev);
 	cJSON_Delete(ev);
 }
 
-static void log_line(struct engine *g, const char *level, const char *msg)
+void engine_log(struct engine *g, const char *level, const char *msg)
 {
 	cJSON *ev = event_new("log", g->step, (int)(g->step / (g->per_epoch ? g->per_epoch : 1)));
 	cJSON_AddStringToObject(ev, "level", level);
 	cJSON_AddStringToObject(ev, "message", msg);
-	emit(g, ev);
+	engine_emit(g, ev);
 }
 
 /* ---- setup -------------------------------------------------------------- */
-
-/* A data set's log line ("skipping PATH: reason"...) as a job log event. */
-static void data_log(void *ctx, const char *msg)
-{
-	log_line(ctx, "warning", msg);
-}
-
-/* Open data or eval_data (field names it); its skipped files summed up in a log line. */
-static int open_dataset(struct engine *g, struct dataset **ds, const struct spec_data *d,
-			const char *field, struct err *e)
-{
-	struct dataset_config c;
-	if (dataset_config_of(&c, d) != 0)
-		return err_set(e, ERR_INVALID, "unknown data format \"%s\"", d->format);
-	c.log = data_log;
-	c.log_ctx = g;
-	int rc = dataset_open(ds, &c, e);
-	if (!rc && dataset_skipped(*ds)) {
-		char msg[4400];
-		snprintf(msg, sizeof msg, "%s: %zu files skipped in %s (split %s), %zu images used",
-			 field, dataset_skipped(*ds), d->path, d->split, dataset_size(*ds));
-		log_line(g, "warning", msg);
-	}
-	return rc;
-}
 
 /* The loader's reports of images it could not decode, as log events. */
 static void loader_reports(struct engine *g)
@@ -94,7 +44,7 @@ static void loader_reports(struct engine *g)
 	char msg[256], line[320];
 	while (g->loader && loader_take_report(g->loader, msg, sizeof msg)) {
 		snprintf(line, sizeof line, "skipping %s (another image takes its place)", msg);
-		log_line(g, "warning", line);
+		engine_log(g, "warning", line);
 	}
 }
 
@@ -158,7 +108,7 @@ static void plan_line(struct engine *g)
 			 dataset_size(g->train), s->data.path, s->data.split, dataset_size(g->test),
 			 s->eval_data.split);
 	}
-	log_line(g, "info", msg);
+	engine_log(g, "info", msg);
 }
 
 static int resume(struct engine *g, struct err *e)
@@ -174,7 +124,7 @@ static int resume(struct engine *g, struct err *e)
 			       g->o->resume, g->step, g->total);
 	char msg[4300];
 	snprintf(msg, sizeof msg, "resumed from %s at step %ld", g->o->resume, g->step);
-	log_line(g, "info", msg);
+	engine_log(g, "info", msg);
 	return 0;
 }
 
@@ -242,9 +192,7 @@ static int start_loader(struct engine *g, struct err *e)
 static int setup(struct engine *g, struct err *e)
 {
 	const struct spec *s = g->s;
-	int rc = open_dataset(g, &g->train, &s->data, "data", e);
-	if (!rc)
-		rc = open_dataset(g, &g->test, &s->eval_data, "eval_data", e);
+	int rc = engine_open_sets(g, e);
 	if (!rc)
 		rc = build(g, e);
 	if (rc)
@@ -282,7 +230,12 @@ static int setup(struct engine *g, struct err *e)
 	return start_loader(g, e);
 }
 
-/* ---- checkpoints and evaluation ------------------------------------------ */
+/* ---- checkpoints --------------------------------------------------------- */
+
+const atomic_int *engine_stop_flag(const struct engine *g)
+{
+	return g->h ? g->h->stop : NULL;
+}
 
 /* Remember path; remove the oldest file beyond keep_last, naming it in removed
    (empty if none). */
@@ -350,67 +303,7 @@ static int save(struct engine *g, struct err *e)
 	cJSON_AddNumberToObject(ev, "bytes", (double)bytes);
 	if (removed[0])
 		cJSON_AddStringToObject(ev, "removed", removed);
-	emit(g, ev);
-	return 0;
-}
-
-/* The caller's stop flag, or NULL. */
-static const atomic_int *stop_flag(const struct engine *g)
-{
-	return g->h ? g->h->stop : NULL;
-}
-
-static int encode(struct engine *g, struct feature_set *f, const struct dataset *ds,
-		  const struct spec_data *d, struct err *e)
-{
-	struct feature_source src = { .arch = &g->arch, .encoder = &g->m.net[BYOL_ENCODER],
-				      .channels = g->s->data.channels,
-				      .size = g->s->data.image_size, .mean = d->mean,
-				      .std = d->std, .batch = EVAL_BATCH, .stop = stop_flag(g) };
-	size_t skipped = 0, *last = &g->eval_bad[ds == g->test];
-	int rc = features_extract(f, &src, ds, g->pool, &skipped, e);
-	if (!rc && skipped != *last) {
-		char msg[4400];
-		snprintf(msg, sizeof msg, "evaluation: %zu images of %s could not be decoded and "
-			 "were left out", skipped, d->path);
-		log_line(g, "warning", msg);
-		*last = skipped;
-	}
-	return rc;
-}
-
-/* kNN monitor, or the linear probe, on the current online encoder; emits an eval event. */
-static int evaluate(struct engine *g, int linear, struct err *e)
-{
-	struct feature_set tr = { 0 }, te = { 0 };
-	struct eval_result res;
-	const struct spec *s = g->s;
-	int classes = dataset_classes(g->train);
-	int rc = encode(g, &tr, g->train, &s->data, e);
-	if (!rc)
-		rc = encode(g, &te, g->test, &s->eval_data, e);
-	struct eval_set a = { tr.x, tr.y, tr.n }, b = { te.x, te.y, te.n };
-	if (!rc && linear)
-		rc = eval_linear(&res, &a, &b, tr.dim, classes, s->eval.linear_epochs, s->seed,
-				 g->pool, stop_flag(g), e);
-	else if (!rc)
-		rc = eval_knn(&res, &a, &b, tr.dim, classes, s->eval.knn_k, s->eval.knn_t, g->pool,
-			      e);
-	features_free(&tr);
-	features_free(&te);
-	if (rc)
-		return rc;
-	cJSON *ev = event_new("eval", g->step, (int)(g->step / g->per_epoch));
-	cJSON_AddStringToObject(ev, "kind", linear ? "linear" : "knn");
-	cJSON_AddNumberToObject(ev, "top1", res.top1);
-	cJSON_AddNumberToObject(ev, "top5", res.top5);
-	emit(g, ev);
-	if (linear) {
-		g->r->top1 = res.top1;
-		g->r->top5 = res.top5;
-	} else {
-		g->r->knn_top1 = res.top1;
-	}
+	engine_emit(g, ev);
 	return 0;
 }
 
@@ -433,7 +326,7 @@ static void step_point(struct engine *g, struct window *w, const struct byol_hyp
 	cJSON_AddNumberToObject(ev, "img_s",
 				(double)w->steps * g->s->train.batch_size / (t - w->start));
 	cJSON_AddNumberToObject(ev, "z_std", st->z_std);
-	emit(g, ev);
+	engine_emit(g, ev);
 	*w = (struct window){ .start = t };
 }
 
@@ -448,7 +341,7 @@ static void epoch_summary(struct engine *g, struct window *w, int epoch)
 	cJSON_AddNumberToObject(ev, "seconds", seconds);
 	cJSON_AddNumberToObject(ev, "data_wait_s", waited);
 	cJSON_AddNumberToObject(ev, "data_wait_share", seconds > 0 ? waited / seconds : 0);
-	emit(g, ev);
+	engine_emit(g, ev);
 	*w = (struct window){ .start = t, .wait_ms = wait_ms };
 	loader_reports(g);
 }
@@ -473,7 +366,7 @@ static int end_of_epoch(struct engine *g, struct window *ep, int epoch, struct e
 	int every = g->s->eval.every_epochs;
 	if (every <= 0 || (epoch + 1) % every != 0 || g->step >= g->total)
 		return 0;
-	int rc = g->rank == 0 ? evaluate(g, 0, e) : 0;
+	int rc = g->rank == 0 ? engine_knn_monitor(g, e) : 0;
 	replica_wait_all(g->o->replica); /* the others wait for rank 0, however long it takes */
 	return rc;
 }
@@ -481,7 +374,7 @@ static int end_of_epoch(struct engine *g, struct window *ep, int epoch, struct e
 /* Whether to stop now: a stop on any rank stops every rank at the same step. */
 static int stop_requested(const struct engine *g)
 {
-	const atomic_int *stop = stop_flag(g);
+	const atomic_int *stop = engine_stop_flag(g);
 	return replica_any(g->o->replica, stop && atomic_load(stop));
 }
 
@@ -528,29 +421,12 @@ static int train(struct engine *g, struct err *e)
 	return save(g, e);
 }
 
-/* The final evaluations: kNN, then the linear probe unless turned off. */
-static int finish(struct engine *g, struct err *e)
-{
-	const char *only = g->o->eval_only ? g->o->eval_kind : NULL;
-	if (g->rank != 0)
-		return 0;
-	int rc = !only || strcmp(only, "knn") == 0 ? evaluate(g, 0, e) : 0;
-	if (!rc && (only ? strcmp(only, "linear") == 0 : g->s->eval.linear_epochs > 0))
-		rc = evaluate(g, 1, e);
-	if (rc == ERR_STOPPED) { /* the checkpoint is written: a resumed run evaluates it */
-		g->r->state = ENGINE_STOPPED;
-		rc = 0;
-	}
-	return rc;
-}
-
 static void teardown(struct engine *g)
 {
 	loader_stop(g->loader);
 	byol_model_free(&g->m);
 	pool_free(g->pool);
-	dataset_free(g->train);
-	dataset_free(g->test);
+	engine_free_sets(g);
 	free(g->kept);
 }
 
@@ -561,19 +437,18 @@ int engine_run(const struct spec *s, const char *spec_json, const struct engine_
 			    .rank = o->replica ? o->replica->rank : 0,
 			    .ranks = replica_count(o->replica) };
 	memset(r, 0, sizeof *r);
-	r->top1 = r->top5 = r->knn_top1 = -1;
+	r->top1 = r->top5 = r->knn_top1 = r->finetune_top1 = -1;
 	r->final_loss = NAN; /* unknown until an epoch ends in this run */
 	int rc = setup(&g, e);
 	if (!rc && !o->eval_only)
 		rc = train(&g, e);
 	r->step = g.step;
 	if (!rc && r->state == ENGINE_COMPLETED)
-		rc = finish(&g, e);
+		rc = engine_finish(&g, e);
 	/* Images left out: files skipped at open in both data sets, plus the images
 	   that could not be decoded (by the loader or the last evaluation). */
 	size_t undecoded = g.loader ? loader_skipped(g.loader) : 0;
-	r->skipped_images = (g.train ? dataset_skipped(g.train) : 0) +
-			    (g.test ? dataset_skipped(g.test) : 0) +
+	r->skipped_images = engine_sets_skipped(&g) +
 			    (undecoded > g.eval_bad[0] ? undecoded : g.eval_bad[0]) + g.eval_bad[1];
 	if (g.loader) {
 		r->data_wait_ms = loader_wait_ms(g.loader);
@@ -582,7 +457,7 @@ int engine_run(const struct spec *s, const char *spec_json, const struct engine_
 			char msg[4400];
 			snprintf(msg, sizeof msg, "data: %zu images of %s could not be decoded (%d "
 				 "named above)", undecoded, s->data.path, LOADER_MAX_REPORTS);
-			log_line(&g, "warning", msg);
+			engine_log(&g, "warning", msg);
 		}
 	}
 	teardown(&g);

@@ -23,6 +23,7 @@
 #include "byol/model.h"
 #include "data/loader.h"
 #include "err.h"
+#include "eval_request.h"
 #include "spec.h"
 
 struct engine_hooks {
@@ -37,7 +38,11 @@ struct engine_options {
 	const char *resume;         /* a checkpoint to continue from, or NULL */
 	int loader_threads;         /* 0: one */
 	int eval_only;              /* evaluate the starting weights (random, or resumed); no training */
-	const char *eval_kind;      /* with eval_only: "knn" or "linear" alone; NULL: both */
+	const struct eval_request *request; /* with eval_only: this evaluation alone (the
+				       spec is the request's, eval_request.h); NULL: the
+				       spec's final evaluations */
+	const char *eval_state;     /* a fine-tuning's progress file: resumed from if it
+				       exists, written at stops, removed at the end; NULL: none */
 	const struct replica *replica; /* one of the job's ranks (dist.h), or NULL: alone.
 				       Each rank trains on its slice of every batch; rank 0
 				       alone writes checkpoints and evaluates. Every rank emits
@@ -53,6 +58,7 @@ struct engine_result {
 				       NaN if no epoch ended in this run */
 	double top1, top5;          /* linear probe; negative if it did not run */
 	double knn_top1;            /* last kNN; negative if none ran */
+	double finetune_top1;       /* fine-tuning at the end; negative if none ran */
 	size_t skipped_images;
 	double data_wait_ms;        /* time steps spent waiting for the loader */
 	char checkpoint[4200];      /* the last checkpoint written */

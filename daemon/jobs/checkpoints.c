@@ -26,6 +26,17 @@ int jobs_checkpoint_dir(struct jobs *j, long job_id, char *out, size_t cap, stru
 	return 0;
 }
 
+int jobs_eval_queue(struct jobs *j, long job_id, long eval_id, const struct eval_request *request,
+		    const struct spec *spec, const char *spec_text, const char *path,
+		    const char *sha256, struct err *e)
+{
+	char dir[4200], state[4300];
+	int rc = jobs_checkpoint_dir(j, job_id, dir, sizeof dir, e);
+	snprintf(state, sizeof state, "%s/eval-%ld.state", dir, eval_id);
+	return rc ? rc : scheduler_submit_eval(j->sched, job_id, eval_id, spec, spec_text, path,
+					       sha256, request, state, e);
+}
+
 int jobs_checkpoint_forget(struct jobs *j, long job_id, const char *removed, struct err *e)
 {
 	struct store_checkpoint *rows;

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "eval_request.h"
 #include "jobs/jobs.h"
 
 /* <state_dir>/checkpoints/<job_id> into out[cap], created if missing. */
@@ -23,6 +24,14 @@ int jobs_checkpoint_forget(struct jobs *j, long job_id, const char *removed, str
    It hashes files: for start-up, never on a running loop. */
 int jobs_checkpoint_newest_good(struct jobs *j, long job_id, char *path, size_t cap,
 				long *step, struct err *e);
+
+/* Queue evaluation eval_id of a job as request says, with spec (the request's,
+   eval_request_parse) and its text, on the checkpoint at path (sha256 indexed), or
+   with path NULL on the random initialisation. A fine-tuning keeps its progress in
+   the job's directory as eval-<eval_id>.state. */
+int jobs_eval_queue(struct jobs *j, long job_id, long eval_id, const struct eval_request *request,
+		    const struct spec *spec, const char *spec_text, const char *path,
+		    const char *sha256, struct err *e);
 
 /* job.delete of a job the scheduler no longer holds: its row (metrics, index, evals and
    logs go with it), then the checkpoint files the index named and their directory. */

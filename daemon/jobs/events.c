@@ -4,6 +4,7 @@
 #include "jobs/events.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,19 +103,47 @@ static int store_end(struct jobs *j, long job_id, cJSON *ev, struct err *e)
 	return 0;
 }
 
+/* What an eval event found beyond top-1/top-5 (the setting chosen, a sweep's table), as
+   JSON text (malloc'd), or NULL when there is nothing. */
+static char *eval_result_text(const cJSON *ev)
+{
+	static const char *const keys[] = { "lr", "labelled_images", "seed", "k", "t", "table",
+					     "test_images" };
+	cJSON *o = cJSON_CreateObject();
+	for (size_t i = 0; o && i < sizeof keys / sizeof keys[0]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, keys[i]);
+		if (v)
+			cJSON_AddItemToObject(o, keys[i], cJSON_Duplicate(v, 1));
+	}
+	char *text = o && o->child ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	return text;
+}
+
 /* A requested evaluation's result (ev carries its eval_id), or a monitor's new row. */
 static int store_eval(struct jobs *j, long job_id, cJSON *ev, struct err *e)
 {
 	long id = (long)num(ev, "eval_id");
-	if (id > 0 && str(ev, "error")) {
-		int rc = store_eval_failed(j->store, id, e);
-		return rc ? rc : store_log(j->store, job_id, "error", str(ev, "error"), e);
+	const cJSON *cancelled = cJSON_GetObjectItemCaseSensitive(ev, "cancelled");
+	if (id > 0 && (str(ev, "error") || cJSON_IsTrue(cancelled))) {
+		int rc = store_eval_failed(j->store, id, cJSON_IsTrue(cancelled), e);
+		const char *msg = str(ev, "error");
+		char line[64];
+		if (!msg) {
+			snprintf(line, sizeof line, "evaluation %ld cancelled", id);
+			msg = line;
+		}
+		return rc ? rc : store_log(j->store, job_id, msg == line ? "info" : "error", msg, e);
 	}
-	int rc = id > 0 ? 0 : store_eval_insert(j->store, job_id, 0, str(ev, "kind"), &id, e);
+	int rc = id > 0 ? 0 : store_eval_insert(j->store, job_id, 0, str(ev, "kind"), NULL, &id, e);
 	if (!rc && num(ev, "eval_id") != id)
 		cJSON_AddNumberToObject(ev, "eval_id", (double)id);
-	return rc ? rc : store_eval_done(j->store, id, (long)num(ev, "step"), num(ev, "top1"),
-					 num(ev, "top5"), e);
+	char *result = rc ? NULL : eval_result_text(ev);
+	if (!rc)
+		rc = store_eval_done(j->store, id, (long)num(ev, "step"), num(ev, "top1"),
+				     num(ev, "top5"), str(ev, "data"), result, e);
+	free(result);
+	return rc;
 }
 
 static int store_checkpoint(struct jobs *j, long job_id, cJSON *ev, struct err *e)

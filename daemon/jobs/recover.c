@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/checkpoint.h"
 #include "jobs/checkpoints.h"
@@ -34,28 +35,58 @@ static int requeue(struct jobs *j, long job_id, int held, int resumed, struct er
 	return rc;
 }
 
+/* An eval row's request (a row from before requests were kept: its kind alone). */
+static cJSON *request_of(const struct store_eval *ev)
+{
+	cJSON *o = ev->request ? cJSON_Parse(ev->request) : cJSON_CreateObject();
+	if (o && !ev->request)
+		cJSON_AddStringToObject(o, "kind", ev->kind);
+	return o;
+}
+
+/* The eval's request resolved against its job's spec, and its checkpoint (path empty
+   for one from the random initialisation). */
+static int eval_inputs(struct jobs *j, const struct store_eval *ev, struct eval_request *r,
+		       struct spec *s, char **spec_text, char *path, size_t cap, char sha[65],
+		       struct err *why)
+{
+	long owner;
+	long long bytes;
+	char *job_text = NULL;
+	struct spec_error se;
+	cJSON *req = request_of(ev);
+	int rc = req ? jobs_spec(j, ev->job_id, s, &job_text, why)
+		     : err_set(why, ERR_INVALID, "its request is not JSON");
+	if (!rc && eval_request_parse(r, s, spec_text, req, job_text, r->kind == EVAL_EMBED, &se))
+		rc = err_set(why, ERR_INVALID, "its request: %s: %s", se.field, se.reason);
+	path[0] = 0;
+	if (!rc && !r->from_random)
+		rc = ev->checkpoint_id <= 0
+			     ? err_set(why, ERR_NOTFOUND, "its checkpoint was deleted")
+			     : store_checkpoint_get(j->store, ev->checkpoint_id, &owner, path, cap,
+						    sha, &bytes, why);
+	cJSON_Delete(req);
+	free(job_text);
+	return rc;
+}
+
 /* Queue again an eval the daemon stopped under (its worker verifies the checkpoint);
    one whose checkpoint or spec is gone is marked failed, the reason in the job's log. */
 static int requeue_eval(struct jobs *j, const struct store_eval *ev, struct err *e)
 {
-	char path[4200], sha[65], msg[600], *text = NULL;
-	long owner;
-	long long bytes;
+	char path[4200], sha[65] = "", msg[600], *text = NULL;
 	struct spec s;
+	struct eval_request r = { .kind = strcmp(ev->kind, "embed") ? EVAL_KNN : EVAL_EMBED };
 	struct err why = { 0 };
-	int rc = ev->checkpoint_id <= 0
-			 ? err_set(&why, ERR_NOTFOUND, "its checkpoint was deleted")
-			 : store_checkpoint_get(j->store, ev->checkpoint_id, &owner, path, sizeof path,
-						sha, &bytes, &why);
-	if (!rc)
-		rc = jobs_spec(j, ev->job_id, &s, &text, &why);
+	int rc = eval_inputs(j, ev, &r, &s, &text, path, sizeof path, sha, &why);
 	if (rc) {
 		snprintf(msg, sizeof msg, "eval %ld not resumed: %s", ev->eval_id, why.msg);
+		free(text);
 		rc = store_log(j->store, ev->job_id, "warning", msg, e);
-		return rc ? rc : store_eval_failed(j->store, ev->eval_id, e);
+		return rc ? rc : store_eval_failed(j->store, ev->eval_id, 0, e);
 	}
-	rc = scheduler_submit_eval(j->sched, ev->job_id, ev->eval_id, &s, text, path, sha,
-				   ev->kind, e);
+	rc = jobs_eval_queue(j, ev->job_id, ev->eval_id, &r, &s, text, path[0] ? path : NULL, sha,
+			     e);
 	free(text);
 	snprintf(msg, sizeof msg, "eval %ld interrupted; queued again", ev->eval_id);
 	return rc ? rc : store_log(j->store, ev->job_id, "info", msg, e);
@@ -65,8 +96,11 @@ static int requeue_evals(struct jobs *j, struct err *e)
 {
 	struct store_eval *evs;
 	int n, rc = store_evals_pending(j->store, &evs, &n, e);
-	for (int i = 0; i < n && !rc; i++)
-		rc = requeue_eval(j, &evs[i], e);
+	for (int i = 0; i < n; i++) {
+		if (!rc)
+			rc = requeue_eval(j, &evs[i], e);
+		free(evs[i].request);
+	}
 	free(evs);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "engine/checkpoint.h"
@@ -29,7 +30,8 @@ struct job {
 	int running;
 	int threads;                /* cores granted */
 	long eval_id;               /* > 0: an evaluation of resume, not training */
-	char eval_kind[8];
+	struct eval_request request;
+	char *eval_state;           /* a fine-tuning's progress file */
 	char eval_sha256[65];       /* resume's indexed sha256, verified before it is read */
 	struct job *next;
 };
@@ -55,6 +57,7 @@ static void job_free(struct job *j)
 	free(j->spec_json);
 	free(j->ckpt_dir);
 	free(j->resume);
+	free(j->eval_state);
 	free(j);
 }
 
@@ -154,30 +157,40 @@ static cJSON *end_event(const char *state, const struct engine_result *r, const 
 	return ev;
 }
 
-/* An evaluation's failure, as the eval event that carries its id. */
-static cJSON *eval_failed_event(const struct job *j, const char *error)
+/* An evaluation's failure or cancellation, as the eval event that carries its id. */
+static cJSON *eval_ended_event(const struct job *j, const char *error)
 {
 	cJSON *ev = event_new("eval", 0, 0);
-	cJSON_AddStringToObject(ev, "kind", j->eval_kind);
+	cJSON_AddStringToObject(ev, "kind", eval_kind_name(j->request.kind));
 	cJSON_AddNumberToObject(ev, "eval_id", (double)j->eval_id);
-	cJSON_AddStringToObject(ev, "error", error);
+	if (error)
+		cJSON_AddStringToObject(ev, "error", error);
+	else
+		cJSON_AddBoolToObject(ev, "cancelled", 1);
 	return ev;
 }
 
-/* Evaluate a checkpoint on this worker (the lock is not held). */
+/* Evaluate a checkpoint (or the random initialisation) on this worker (the lock is
+   not held). */
 static void run_eval(struct scheduler *s, struct job *j)
 {
 	struct job_ctx ctx = { s, j->id, j->eval_id };
 	struct engine_options o = { .checkpoint_dir = j->ckpt_dir, .resume = j->resume,
-				    .eval_only = 1, .eval_kind = j->eval_kind };
+				    .eval_only = 1, .request = &j->request,
+				    .eval_state = j->eval_state };
 	struct engine_hooks h = { .event = on_event, .ctx = &ctx, .stop = &j->stop };
 	struct engine_result r;
 	struct err e = { 0 };
 	j->spec.threads = j->threads;
-	if (checkpoint_verify(j->resume, j->eval_sha256, &e) != 0 ||
+	if ((j->resume && checkpoint_verify(j->resume, j->eval_sha256, &e) != 0) ||
 	    engine_run(&j->spec, j->spec_json, &o, &h, &r, &e) != 0)
-		push(s, j->id, eval_failed_event(j, e.msg));
-	/* Stopped by shutdown: the eval stays pending and the next start runs it again. */
+		push(s, j->id, eval_ended_event(j, e.msg));
+	else if (r.state == ENGINE_STOPPED && j->cancelled)
+		push(s, j->id, eval_ended_event(j, NULL));
+	if (j->cancelled && j->eval_state)
+		unlink(j->eval_state);
+	/* Stopped by shutdown: the eval stays pending and the next start runs it again
+	   (a fine-tuning from its progress file). */
 }
 
 /* A state change of a job, for the event path (under the lock). */
@@ -352,16 +365,56 @@ int scheduler_submit(struct scheduler *s, long job_id, const struct spec *spec,
 
 int scheduler_submit_eval(struct scheduler *s, long job_id, long eval_id, const struct spec *spec,
 			  const char *spec_json, const char *checkpoint, const char *sha256,
-			  const char *kind, struct err *e)
+			  const struct eval_request *request, const char *state_path,
+			  struct err *e)
 {
 	struct job *j = job_new(job_id, spec, spec_json, "", checkpoint);
+	if (j && state_path && !(j->eval_state = strdup(state_path))) {
+		job_free(j);
+		j = NULL;
+	}
 	if (!j)
 		return err_set(e, ERR_NOMEM, "scheduler: out of memory");
 	j->eval_id = eval_id;
-	snprintf(j->eval_kind, sizeof j->eval_kind, "%s", kind);
-	snprintf(j->eval_sha256, sizeof j->eval_sha256, "%s", sha256);
+	j->request = *request;
+	snprintf(j->eval_sha256, sizeof j->eval_sha256, "%s", sha256 ? sha256 : "");
 	enqueue(s, j);
 	return 0;
+}
+
+long scheduler_eval_job(struct scheduler *s, long eval_id)
+{
+	long job = 0;
+	pthread_mutex_lock(&s->mu);
+	for (struct job *j = s->jobs; j && !job; j = j->next)
+		job = j->eval_id == eval_id ? j->id : 0;
+	pthread_mutex_unlock(&s->mu);
+	return job;
+}
+
+int scheduler_cancel_eval(struct scheduler *s, long eval_id, struct err *e)
+{
+	pthread_mutex_lock(&s->mu);
+	struct job *j = s->jobs;
+	while (j && j->eval_id != eval_id)
+		j = j->next;
+	int rc = 0;
+	if (!j) {
+		rc = err_set(e, ERR_NOTFOUND, "evaluation %ld is not queued or running", eval_id);
+	} else if (j->cancelled) {
+		rc = err_set(e, ERR_BAD_STATE, "evaluation %ld is being cancelled", eval_id);
+	} else if (j->running) {
+		j->cancelled = 1;
+		atomic_store(&j->stop, 1);
+	} else {
+		unlink_locked(s, j);
+		push_locked(s, j->id, eval_ended_event(j, NULL));
+		if (j->eval_state)
+			unlink(j->eval_state);
+		job_free(j);
+		pthread_cond_broadcast(&s->work);
+	}
+	return unlock_wake(s, rc);
 }
 
 static struct job *find_locked(struct scheduler *s, long job_id)

@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
+#include "eval_request.h"
 #include "spec.h"
 
 struct scheduler;
@@ -48,14 +49,22 @@ int scheduler_submit(struct scheduler *s, long job_id, const struct spec *spec,
 		     const char *spec_json, const char *checkpoint_dir, const char *resume,
 		     int priority, int paused, struct err *e);
 
-/* Queue an evaluation (kind "knn" or "linear") of a job's checkpoint, whose sha256 the
-   worker checks before reading it (hashing stays off the loop). It runs on a worker like
-   a job, beside the job's own training if that runs, and reports one "eval"
-   event of the job carrying eval_id: the results, or "error" if it failed. Control by
-   job id does not reach it. */
+/* Queue an evaluation (eval_request.h) of a job's checkpoint, whose sha256 the worker
+   checks before reading it (hashing stays off the loop), or with checkpoint NULL of the
+   job's random initialisation. It runs on a worker like a job, beside the job's own
+   training if that runs, and reports one "eval" event of the job carrying eval_id:
+   the results, or "error" if it failed; a fine-tuning's progress goes to state_path
+   (may be NULL) and its eval_progress events. Control by job id does not reach it. */
 int scheduler_submit_eval(struct scheduler *s, long job_id, long eval_id, const struct spec *spec,
 			  const char *spec_json, const char *checkpoint, const char *sha256,
-			  const char *kind, struct err *e);
+			  const struct eval_request *request, const char *state_path,
+			  struct err *e);
+/* Cancel an evaluation: a queued one ends at once, a running one at its next batch
+   or step; either reports an "eval" event with "cancelled": true. ERR_NOTFOUND if it
+   is not queued or running. */
+int scheduler_cancel_eval(struct scheduler *s, long eval_id, struct err *e);
+/* The job of a queued or running evaluation; 0 if there is none. */
+long scheduler_eval_job(struct scheduler *s, long eval_id);
 
 /* Control by job id; ERR_NOTFOUND if the job is not queued or running. A queued job
    that is cancelled ends at once (its "end" event says so). */

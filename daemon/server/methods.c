@@ -380,11 +380,32 @@ static int not_held(struct daemon_ctx *d, long id, const char *what, struct rpc_
 			     "paused job can be %s", id, state, what);
 }
 
+/* job.cancel with eval_id: that evaluation of the job, queued or running. */
+static int cancel_eval(struct rpc_conn *c, long id, long eval_id, cJSON **result,
+		       struct rpc_error *err)
+{
+	struct daemon_ctx *d = ctx_of(c);
+	struct err e = { 0 };
+	if (scheduler_eval_job(d->jobs.sched, eval_id) != id)
+		return rpc_error_set(err, RPC_NOT_FOUND, "job %ld has no evaluation %ld queued or "
+				     "running", id, eval_id);
+	if (scheduler_cancel_eval(d->jobs.sched, eval_id, &e) != 0)
+		return e.code == ERR_BAD_STATE ? rpc_error_set(err, RPC_BAD_STATE, "%s", e.msg)
+					   : rpc_error_set(err, RPC_NOT_FOUND, "%s", e.msg);
+	*result = cJSON_CreateObject();
+	cJSON_AddNumberToObject(*result, "job_id", (double)id);
+	cJSON_AddNumberToObject(*result, "eval_id", (double)eval_id);
+	cJSON_AddStringToObject(*result, "state", "cancelled");
+	return 0;
+}
+
 static int m_cancel(struct rpc_conn *c, const cJSON *params, cJSON **result,
 		    struct rpc_error *err)
 {
 	struct err e = { 0 };
-	long id = job_id_of(params);
+	long id = job_id_of(params), eval_id = (long)rpc_param_int(params, "eval_id", 0);
+	if (eval_id)
+		return cancel_eval(c, id, eval_id, result, err);
 	if (scheduler_cancel(ctx_of(c)->jobs.sched, id, &e) != 0)
 		return e.code == ERR_BAD_STATE
 			       ? rpc_error_set(err, RPC_BAD_STATE, "job %ld is already being "
@@ -500,37 +521,90 @@ static int eval_checkpoint(struct daemon_ctx *d, long job_id, long *cid, char *p
 	return 0;
 }
 
-static int m_eval(struct rpc_conn *c, const cJSON *params, cJSON **result,
-		  struct rpc_error *err)
+/* The request's data set, as far as the loop may look: its directory exists (the worker
+   opens and checks the rest, and an eval that cannot read it fails naming why). */
+static int check_eval_data(const struct eval_request *r, const struct spec *s,
+			   struct rpc_error *err)
+{
+	struct stat st;
+	const char *field = r->kind == EVAL_EMBED ? "data.path" : "eval_data.path";
+	if (r->transfer && (stat(s->eval_data.path, &st) != 0 || !S_ISDIR(st.st_mode)))
+		return rpc_error_param(err, field, "%s: no such directory", s->eval_data.path);
+	return 0;
+}
+
+/* What an eval request says in the job's log. */
+static void eval_log_line(struct daemon_ctx *d, long id, const struct eval_request *r,
+			  const struct spec *s, long cid, const char *path)
+{
+	static const char *const what[EVAL_KINDS] = {
+		"a kNN evaluation", "a linear probe", "a kNN sweep", "fine-tuning", "embeddings",
+	};
+	char line[9000], labels[64] = "", from[4300];
+	struct err e = { 0 };
+	if (r->kind == EVAL_FINETUNE) {
+		labels[0] = ' ';
+		eval_labels_text(r->labels, labels + 1, sizeof labels - 1);
+	}
+	if (r->from_random)
+		snprintf(from, sizeof from, "the random initialisation");
+	else
+		snprintf(from, sizeof from, "checkpoint %ld (%s)", cid, path);
+	snprintf(line, sizeof line, "%s%s requested on %s, data %s:%s; it waits for a worker",
+		 what[r->kind], labels, from, s->eval_data.path, s->eval_data.split);
+	store_log(d->jobs.store, id, "info", line, &e); /* (the evaluation runs whatever this says) */
+}
+
+/* job.eval and job.embed: check the request, record it, queue it. */
+static int queue_eval(struct rpc_conn *c, const cJSON *params, int embed, cJSON **result,
+		      struct rpc_error *err)
 {
 	struct daemon_ctx *d = ctx_of(c);
 	struct err e = { 0 };
 	long id = job_id_of(params), cid = (long)rpc_param_int(params, "checkpoint_id", 0), eval_id;
-	const char *kind = rpc_param_string(params, "kind", "knn");
-	char path[4200], sha[65], *text = NULL;
+	char path[4200] = "", sha[65] = "", *job_text = NULL, *text = NULL, *req_text = NULL;
 	struct spec s;
-	if (strcmp(kind, "knn") != 0 && strcmp(kind, "linear") != 0)
-		return rpc_error_param(err, "kind", "must be \"knn\" or \"linear\"");
-	int rc = jobs_spec(&d->jobs, id, &s, &text, &e);
+	struct eval_request r;
+	struct spec_error se;
+	int rc = jobs_spec(&d->jobs, id, &s, &job_text, &e);
 	if (rc)
 		return fail(err, &e);
-	if (strcmp(kind, "linear") == 0 && s.eval.linear_epochs < 1)
+	if (eval_request_parse(&r, &s, &text, params, job_text, embed, &se) != 0)
+		rc = rpc_error_param(err, se.field, "%s", se.reason);
+	if (!rc && r.kind == EVAL_LINEAR && s.eval.linear_epochs < 1)
 		rc = rpc_error_param(err, "kind", "the job's eval.linear.epochs is 0");
 	if (!rc)
+		rc = check_eval_data(&r, &s, err);
+	if (!rc && r.from_random && cid)
+		rc = rpc_error_param(err, "checkpoint_id", "an evaluation from the random "
+				     "initialisation reads no checkpoint");
+	if (!rc && !r.from_random)
 		rc = eval_checkpoint(d, id, &cid, path, sizeof path, sha, err);
-	if (!rc && (store_eval_insert(d->jobs.store, id, cid, kind, &eval_id, &e) != 0 ||
-		    scheduler_submit_eval(d->jobs.sched, id, eval_id, &s, text, path, sha, kind, &e) != 0))
+	cJSON *req = rc ? NULL : eval_request_json(&r, text);
+	if (!rc && (!req || !(req_text = cJSON_PrintUnformatted(req))))
+		rc = rpc_error_set(err, RPC_INTERNAL_ERROR, "out of memory");
+	if (!rc && (store_eval_insert(d->jobs.store, id, cid, eval_kind_name(r.kind), req_text,
+				      &eval_id, &e) != 0 ||
+		    jobs_eval_queue(&d->jobs, id, eval_id, &r, &s, text, path[0] ? path : NULL, sha,
+				    &e) != 0))
 		rc = fail(err, &e);
+	if (!rc)
+		eval_log_line(d, id, &r, &s, cid, path);
+	cJSON_Delete(req);
+	free(req_text);
 	free(text);
+	free(job_text);
 	if (rc)
 		return rc;
-	char line[4400];
-	snprintf(line, sizeof line, "%s requested on checkpoint %ld (%s); it waits for a worker",
-		 strcmp(kind, "knn") == 0 ? "a kNN evaluation" : "a linear probe", cid, path);
-	store_log(d->jobs.store, id, "info", line, &e); /* (the evaluation runs whatever this says) */
 	*result = cJSON_CreateObject();
 	cJSON_AddNumberToObject(*result, "eval_id", (double)eval_id);
 	return 0;
+}
+
+static int m_eval(struct rpc_conn *c, const cJSON *params, cJSON **result,
+		  struct rpc_error *err)
+{
+	return queue_eval(c, params, 0, result, err);
 }
 
 /* ---- the table ---------------------------------------------------------------- */
@@ -540,6 +614,7 @@ static int m_eval(struct rpc_conn *c, const cJSON *params, cJSON **result,
 static const struct rpc_param p_none[] = { { 0 } };
 static const struct rpc_param p_auth[] = { { "token", RPC_STRING, 1, 0, 256 }, { 0 } };
 static const struct rpc_param p_job[] = { ID("job_id", 1), { 0 } };
+static const struct rpc_param p_cancel[] = { ID("job_id", 1), ID("eval_id", 0), { 0 } };
 static const struct rpc_param p_submit[] = {
 	{ "spec", RPC_OBJECT, 0, 0, 0 }, { "preset", RPC_STRING, 0, 0, 128 },
 	{ "set", RPC_OBJECT, 0, 0, 0 }, { "paused", RPC_BOOL, 0, 0, 0 },
@@ -572,7 +647,9 @@ static const struct rpc_param p_subscribe[] = {
 };
 static const struct rpc_param p_unsubscribe[] = { ID("subscription", 1), { 0 } };
 static const struct rpc_param p_eval[] = {
-	ID("job_id", 1), ID("checkpoint_id", 0), { "kind", RPC_STRING, 0, 0, 16 }, { 0 },
+	ID("job_id", 1), ID("checkpoint_id", 0), { "kind", RPC_STRING, 0, 0, 16 },
+	{ "labels", RPC_NUMBER, 0, 0, 1e9 }, { "from", RPC_STRING, 0, 0, 16 },
+	{ "seed", RPC_INT, 0, 0, 999999999999999.0 }, { "eval_data", RPC_OBJECT, 0, 0, 0 }, { 0 },
 };
 
 static const struct rpc_method table[] = {
@@ -583,7 +660,7 @@ static const struct rpc_method table[] = {
 	{ "job.submit", m_submit, 0, p_submit, 0, submit_prepare, submit_release },
 	{ "job.list", m_list, 0, p_list, 0, NULL, NULL },
 	{ "job.get", m_get, 0, p_job, 0, NULL, NULL },
-	{ "job.cancel", m_cancel, 0, p_job, 0, NULL, NULL },
+	{ "job.cancel", m_cancel, 0, p_cancel, 0, NULL, NULL },
 	{ "job.pause", m_pause, 0, p_job, 0, NULL, NULL },
 	{ "job.resume", m_resume, 0, p_job, 0, NULL, NULL },
 	{ "job.delete", m_delete, 0, p_job, 0, NULL, NULL },

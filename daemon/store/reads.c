@@ -52,11 +52,11 @@ const char *const store_query_sql[ST_COUNT] = {
 		"SELECT checkpoint_id, step, epoch, bytes, sha256, created FROM checkpoints"
 		" WHERE job_id = :job_id ORDER BY step, checkpoint_id",
 	[ST_EVAL_LIST] =
-		"SELECT eval_id, checkpoint_id, kind, state, step, top1, top5, created FROM evals"
-		" WHERE job_id = :job_id ORDER BY eval_id",
+		"SELECT eval_id, checkpoint_id, kind, state, step, top1, top5, created, data,"
+		" labels, init AS \"from\", result FROM evals WHERE job_id = :job_id ORDER BY eval_id",
 	[ST_EVALS_PENDING] =
-		"SELECT eval_id, job_id, checkpoint_id, kind FROM evals WHERE state = 'pending'"
-		" ORDER BY eval_id",
+		"SELECT eval_id, job_id, checkpoint_id, kind, request FROM evals"
+		" WHERE state = 'pending' ORDER BY eval_id",
 	[ST_LOG_TAIL] =
 		"SELECT time, level, message FROM (SELECT id, time, level, message FROM logs"
 		" WHERE job_id = :job_id ORDER BY id DESC LIMIT :tail) ORDER BY id",
@@ -73,7 +73,7 @@ static cJSON *column_json(sqlite3_stmt *st, int i)
 	default: return cJSON_CreateNull();
 	}
 	const char *text = (const char *)sqlite3_column_text(st, i);
-	if (strcmp(sqlite3_column_name(st, i), "spec") == 0) {
+	if (!strcmp(sqlite3_column_name(st, i), "spec") || !strcmp(sqlite3_column_name(st, i), "result")) {
 		cJSON *spec = cJSON_Parse(text);
 		if (spec)
 			return spec;

@@ -326,13 +326,21 @@ static int fill_eval(sqlite3_stmt *st, void *row, struct err *e)
 	v->eval_id = (long)sqlite3_column_int64(st, 0);
 	v->job_id = (long)sqlite3_column_int64(st, 1);
 	v->checkpoint_id = (long)sqlite3_column_int64(st, 2); /* NULL reads as 0 */
+	const unsigned char *request = sqlite3_column_text(st, 4);
+	if (request && !(v->request = strdup((const char *)request)))
+		return err_set(e, ERR_NOMEM, "store: out of memory");
 	return store_copy_column(st, 3, v->kind, sizeof v->kind, e);
 }
 
 int store_evals_pending(struct store *s, struct store_eval **rows, int *n, struct err *e)
 {
-	return read_rows(s, s->st[ST_EVALS_PENDING], 0, sizeof **rows, (void **)rows, n, fill_eval,
-			 "pending evals", e);
+	int r = read_rows(s, s->st[ST_EVALS_PENDING], 0, sizeof **rows, (void **)rows, n, fill_eval,
+			  "pending evals", e);
+	if (r && *rows) {
+		for (int i = 0; i < *n; i++)
+			free((*rows)[i].request);
+	}
+	return r;
 }
 
 static int fill_checkpoint(sqlite3_stmt *st, void *row, struct err *e)
@@ -356,12 +364,17 @@ int store_checkpoints_of(struct store *s, long job_id, struct store_checkpoint *
 /* ---- evals ------------------------------------------------------------------- */
 
 int store_eval_insert(struct store *s, long job_id, long checkpoint_id, const char *kind,
-		      long *eval_id, struct err *e)
+		      const char *request, long *eval_id, struct err *e)
 {
+	static const char *const kinds[] = { "linear", "knn", "knn_sweep", "finetune", "embed" };
 	sqlite3_stmt *st = s->st[ST_EVAL_INSERT];
 	long owner;
-	if (!kind || (strcmp(kind, "linear") != 0 && strcmp(kind, "knn") != 0))
-		return err_set(e, ERR_INVALID, "kind: must be \"linear\" or \"knn\"");
+	int known = 0;
+	for (size_t i = 0; kind && i < sizeof kinds / sizeof kinds[0]; i++)
+		known |= !strcmp(kind, kinds[i]);
+	if (!known)
+		return err_set(e, ERR_INVALID, "kind: \"%s\" is not an evaluation kind",
+			       kind ? kind : "");
 	if (checkpoint_id < 0)
 		return err_set(e, ERR_INVALID, "checkpoint_id: negative");
 	if (checkpoint_id > 0) {
@@ -374,7 +387,7 @@ int store_eval_insert(struct store *s, long job_id, long checkpoint_id, const ch
 	}
 	int rc = store_bind_int(st, ":job_id", job_id) |
 		 store_bind_int(st, ":checkpoint_id", checkpoint_id) |
-		 store_bind_text(st, ":kind", kind);
+		 store_bind_text(st, ":kind", kind) | store_bind_text(st, ":request", request);
 	int r = store_run(s, st, rc, e, "eval of job", job_id);
 	if (r == 0 && eval_id)
 		*eval_id = (long)sqlite3_last_insert_rowid(s->db);
@@ -382,18 +395,21 @@ int store_eval_insert(struct store *s, long job_id, long checkpoint_id, const ch
 }
 
 int store_eval_done(struct store *s, long eval_id, long step, double top1, double top5,
-		    struct err *e)
+		    const char *data, const char *result, struct err *e)
 {
 	sqlite3_stmt *st = s->st[ST_EVAL_DONE];
 	int rc = store_bind_int(st, ":eval_id", eval_id) | store_bind_int(st, ":step", step) |
-		 store_bind_double(st, ":top1", top1) | store_bind_double(st, ":top5", top5);
+		 store_bind_double(st, ":top1", top1) | store_bind_double(st, ":top5", top5) |
+		 store_bind_text(st, ":data", data) | store_bind_text(st, ":result", result);
 	return store_run_update(s, st, rc, e, "eval", eval_id);
 }
 
-int store_eval_failed(struct store *s, long eval_id, struct err *e)
+int store_eval_failed(struct store *s, long eval_id, int cancelled, struct err *e)
 {
 	sqlite3_stmt *st = s->st[ST_EVAL_FAILED];
-	return store_run_update(s, st, store_bind_int(st, ":eval_id", eval_id), e, "eval", eval_id);
+	int rc = store_bind_int(st, ":eval_id", eval_id) |
+		 store_bind_text(st, ":state", cancelled ? "cancelled" : "failed");
+	return store_run_update(s, st, rc, e, "eval", eval_id);
 }
 
 /* ---- logs --------------------------------------------------------------------- */

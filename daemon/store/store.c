@@ -71,6 +71,32 @@
 	"  time TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);\n" \
 	"CREATE INDEX logs_job ON logs (job_id, id);\n"
 
+/* Version 3: evaluations of every kind (kNN sweep, fine-tuning, embeddings), what
+ * was asked (request, JSON), what they ran on (data, labels, init) and what they
+ * found beyond top-1/top-5 (result, JSON); an eval may be cancelled. SQLite cannot
+ * change a CHECK in place, so the table is rebuilt. */
+#define SCHEMA_V3_EVALS \
+	"CREATE TABLE evals_v3 (\n" \
+	"  eval_id INTEGER PRIMARY KEY AUTOINCREMENT,\n" \
+	"  job_id INTEGER NOT NULL REFERENCES jobs ON DELETE CASCADE,\n" \
+	"  checkpoint_id INTEGER REFERENCES checkpoints ON DELETE SET NULL,\n" \
+	"  kind TEXT NOT NULL\n" \
+	"    CHECK (kind IN ('linear', 'knn', 'knn_sweep', 'finetune', 'embed')),\n" \
+	"  step INTEGER, top1 REAL, top5 REAL,\n" \
+	"  state TEXT NOT NULL DEFAULT 'pending'\n" \
+	"    CHECK (state IN ('pending', 'done', 'failed', 'cancelled')),\n" \
+	"  created TEXT NOT NULL,\n" \
+	"  request TEXT CHECK (request IS NULL OR json_valid(request)),\n" \
+	"  data TEXT, labels REAL, init TEXT CHECK (init IN ('checkpoint', 'random')),\n" \
+	"  result TEXT CHECK (result IS NULL OR json_valid(result)));\n" \
+	"INSERT INTO evals_v3 (eval_id, job_id, checkpoint_id, kind, step, top1, top5, state,\n" \
+	"  created) SELECT eval_id, job_id, checkpoint_id, kind, step, top1, top5, state,\n" \
+	"  created FROM evals;\n" \
+	"DROP TABLE evals;\n" \
+	"ALTER TABLE evals_v3 RENAME TO evals;\n" \
+	"CREATE INDEX evals_job ON evals (job_id);\n" \
+	"CREATE INDEX evals_checkpoint ON evals (checkpoint_id);\n"
+
 /* Step i takes a database from version to - 1 to version to. A new schema
  * version appends a step (ALTER TABLE ..., data moves) and raises
  * STORE_SCHEMA_VERSION; steps are never edited once released. */
@@ -80,6 +106,7 @@ static const struct migration {
 } migrations[] = {
 	{ 1, SCHEMA_V1 },
 	{ 2, "ALTER TABLE jobs ADD COLUMN skipped_images INTEGER NOT NULL DEFAULT 0;\n" },
+	{ 3, SCHEMA_V3_EVALS },
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
@@ -128,12 +155,14 @@ static const char *const write_sql[ST_COUNT] = {
 		" WHERE checkpoint_id = :checkpoint_id",
 	[ST_CKPT_DELETE] = "DELETE FROM checkpoints WHERE checkpoint_id = :checkpoint_id",
 	[ST_EVAL_INSERT] =
-		"INSERT INTO evals (job_id, checkpoint_id, kind, created)"
-		" VALUES (:job_id, nullif(:checkpoint_id, 0), :kind, " NOW ")",
+		"INSERT INTO evals (job_id, checkpoint_id, kind, created, request, labels, init)"
+		" VALUES (:job_id, nullif(:checkpoint_id, 0), :kind, " NOW ", :request,"
+		" CASE WHEN :kind = 'finetune' THEN json_extract(:request, '$.labels') END,"
+		" coalesce(json_extract(:request, '$.from'), 'checkpoint'))",
 	[ST_EVAL_DONE] =
-		"UPDATE evals SET state = 'done', step = :step, top1 = :top1, top5 = :top5"
-		" WHERE eval_id = :eval_id",
-	[ST_EVAL_FAILED] = "UPDATE evals SET state = 'failed' WHERE eval_id = :eval_id",
+		"UPDATE evals SET state = 'done', step = :step, top1 = :top1, top5 = :top5,"
+		" data = :data, result = :result WHERE eval_id = :eval_id",
+	[ST_EVAL_FAILED] = "UPDATE evals SET state = :state WHERE eval_id = :eval_id",
 	[ST_LOG_INSERT] =
 		"INSERT INTO logs (job_id, time, level, message)"
 		" VALUES (:job_id, " NOW ", :level, :message)",

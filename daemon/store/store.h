@@ -48,7 +48,7 @@
 
 #include "err.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_LIMIT_DEFAULT 100   /* job.list / history.query rows, job.logs lines */
 #define STORE_LIMIT_MAX 10000
 
@@ -195,26 +195,31 @@ int store_checkpoints_of(struct store *s, long job_id, struct store_checkpoint *
 
 /* ---- evals ---------------------------------------------------------------- */
 
-/* A pending eval of kind "linear" or "knn", of the given checkpoint (0 =
- * none, the job's current weights), which must belong to the job. */
+/* A pending eval of kind (eval_request.h's names), of the given checkpoint (0 =
+ * none: the job's current weights, or its random initialisation), which must belong
+ * to the job. request is the eval's request as JSON text (eval_request_json), kept
+ * to run it again after a restart; NULL for a monitor's row. */
 int store_eval_insert(struct store *s, long job_id, long checkpoint_id, const char *kind,
-		      long *eval_id, struct err *e);
+		      const char *request, long *eval_id, struct err *e);
 
-/* Mark an eval done with its step and results (percent; NAN = null). */
+/* Mark an eval done with its step and results (percent; NAN = null), the data set it
+ * scored ("PATH:SPLIT", may be NULL) and what else it found (JSON text, may be NULL). */
 int store_eval_done(struct store *s, long eval_id, long step, double top1, double top5,
-		    struct err *e);
+		    const char *data, const char *result, struct err *e);
 
-/* Mark an eval failed. */
-int store_eval_failed(struct store *s, long eval_id, struct err *e);
+/* Mark an eval failed (cancelled 0) or cancelled (1). */
+int store_eval_failed(struct store *s, long eval_id, int cancelled, struct err *e);
 
-/* A pending eval, typed; checkpoint_id 0 when its checkpoint was deleted. */
+/* A pending eval, typed; checkpoint_id 0 when its checkpoint was deleted (or it
+ * starts from the random initialisation); request malloc'd (free it), may be NULL. */
 struct store_eval {
 	long eval_id, job_id, checkpoint_id;
 	char kind[16];
+	char *request;
 };
 
 /* Every eval still pending, of any job, oldest first (at start-up: those a stopped
- * daemon left unfinished): *rows (malloc'd; free()) holds *n. */
+ * daemon left unfinished): *rows (malloc'd; free() each request, then rows) holds *n. */
 int store_evals_pending(struct store *s, struct store_eval **rows, int *n, struct err *e);
 
 /* ---- logs ----------------------------------------------------------------- */

@@ -1,10 +1,11 @@
 /*
  * fuzz_dataset.h — what the dataset fuzz targets (fuzz_idx.c, fuzz_cifar.c,
- * fuzz_jpeg.c) share: the input's first byte read as the dataset config, and
- * a run that probes and opens the temp directory as a dataset through the
- * public API, loads every image and checks what dataset.h promises: among
- * them, that the probe never refuses what open accepts and counts what open
- * gives (exactly for IDX and CIFAR, at least for imagefolder).
+ * and the image-folder ones: fuzz_jpeg.c, fuzz_png.c, fuzz_webp.c) share:
+ * the input's first byte read as the dataset config, and a run that probes
+ * and opens the temp directory as a dataset through the public API, loads
+ * every image and checks what dataset.h promises: among them, that the
+ * probe never refuses what open accepts and counts what open gives (exactly
+ * for IDX and CIFAR, at least for imagefolder).
  *
  * The flag byte: bit 0 three channels (else one), bit 1 on_error skip, bit 2
  * split "test" (else "train"), bits 3 and 4 the target's own variants,
@@ -89,6 +90,37 @@ static inline void fuzz_dataset_run(const struct dataset_config *cfg)
 		abort();
 	image_free(&img);
 	dataset_free(ds);
+}
+
+/*
+ * An image-folder target's input: a flag byte, then one file in one class
+ * folder, named `name` ("a.png"). Variant A puts the class folder under the
+ * split's sub-folder, else the split is "train" (no train/: the path
+ * itself) or, with the test bit, NULL (the path itself); variant B names
+ * the file `upper` ("b.PNG") beside a hidden copy, which must be ignored,
+ * and a copy named notes.txt, which is skipped or, under on_error fail,
+ * fails the data set. The folder is probed and opened through dataset_probe
+ * and dataset_open (headers) and the image decoded by dataset_load.
+ */
+static inline void fuzz_image_folder(const uint8_t *data, size_t size, const char *name,
+				     const char *upper)
+{
+	if (size < 1)
+		return;
+	uint8_t flags = data[0];
+	const char *root = !(flags & FUZZ_VARIANT_A) ? "" : flags & 4 ? "test/" : "train/";
+	const char *names[3] = { flags & FUZZ_VARIANT_B ? upper : name, ".hidden", "notes.txt" };
+	char rel[64];
+
+	fuzz_dir_fresh();
+	for (int k = 0; k < (flags & FUZZ_VARIANT_B ? 3 : 1); k++) {
+		snprintf(rel, sizeof rel, "%scls/%s", root, names[k]);
+		fuzz_write(rel, data + 1, size - 1);
+	}
+	struct dataset_config cfg = fuzz_dataset_config(DATASET_IMAGEFOLDER, flags);
+	if (!(flags & FUZZ_VARIANT_A))
+		cfg.split = flags & 4 ? NULL : "train"; /* a missing test/ is only an error */
+	fuzz_dataset_run(&cfg);
 }
 
 #endif

@@ -14,6 +14,7 @@ import json
 import os
 import struct
 import sys
+import zlib
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from PIL import Image
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ref"))
 import models  # noqa: E402  (tests/ref/models.py: the networks with byol's names)
+import png_webp_ref as pw  # noqa: E402  (tests/ref: PNG and WebP writers, by hand and Pillow's)
 
 PRESETS = os.path.join(HERE, "..", "..", "common", "presets")
 
@@ -284,8 +286,57 @@ def png(size):
     return out.getvalue()
 
 
+# ---- fuzz_png, fuzz_webp --------------------------------------------------------------
+
+def png_seeds():
+    rng = np.random.default_rng(5)
+
+    def px(h, w, ch, depth):
+        return rng.integers(0, 1 << depth, (h, w, ch), dtype=np.int64)
+    rgb = pw.pil("RGB", 7, 5)()
+    text = pw.chunk(b"tEXt", b"Comment\0hello") + pw.chunk(b"zTXt", b"k\0\0" +
+                                                           zlib.compress(b"z" * 300))
+    return {
+        "grey": bytes([0]) + pw.pil("L", 8, 6)(),
+        "rgb": bytes([THREE]) + rgb,
+        "rgba-skip": bytes([SKIP | THREE]) + pw.pil("RGBA", 5, 4)(),
+        "palette-trns": bytes([VAR_A]) + pw.palette(6, 5, 9, transparency=bytes(range(9)))(),
+        "grey16-laced": bytes([VAR_B | THREE]) + pw.png(px(9, 7, 1, 16), 16, pw.GREY,
+                                                         interlace=True),
+        "rgba16-text": bytes([TEST | VAR_A]) + pw.png(px(3, 4, 4, 16), 16, pw.RGBA, extra=text),
+        "grey2-trns": bytes([limit(1)]) + pw.png(px(5, 9, 1, 2), 2, pw.GREY,
+                                                 extra=pw.chunk(b"tRNS", b"\0\1")),
+        "palette1-laced": bytes([THREE]) + pw.png(px(10, 11, 1, 1), 1, pw.PALETTE,
+                                                  interlace=True,
+                                                  extra=pw.chunk(b"PLTE", bytes(range(6)))),
+        "truncated": bytes([THREE]) + rgb[:-20],
+        "jpeg-named-png-skip": bytes([SKIP | VAR_B]) + jpeg("RGB", (6, 4)),
+    }
+
+
+def webp_seeds():
+    rng = np.random.default_rng(6)
+    img = Image.frombytes("RGB", (12, 9), pattern(12 * 9 * 3, 7, 3))
+    lossy = pw.saved(img, "WEBP", quality=70)
+    frames = [Image.frombytes("RGBA", (10, 8), rng.integers(0, 256, 320, np.uint8).tobytes())
+              for _ in range(2)]
+    anim = pw.saved(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=50,
+                    lossless=True)
+    return {
+        "lossy": bytes([THREE]) + lossy,
+        "lossless-grey": bytes([0]) + pw.saved(img, "WEBP", lossless=True),
+        "alpha-skip": bytes([SKIP | THREE]) + pw.saved(frames[0], "WEBP", quality=60),
+        "anim": bytes([VAR_A | THREE]) + anim,
+        "truncated": bytes([THREE | SKIP]) + lossy[:-30],
+        "canvas-huge": bytes([SKIP]) + pw.vp8x(16383, 16383),
+        "png-named-webp-fail": bytes([VAR_A | TEST]) + png((6, 4)),
+        "variant-b": bytes([VAR_B | limit(2)]) + lossy,
+    }
+
+
 SEEDS = {"fuzz_rpc": rpc_seeds, "fuzz_spec": spec_seeds, "fuzz_safetensors": safetensors_seeds,
-         "fuzz_idx": idx_seeds, "fuzz_cifar": cifar_seeds, "fuzz_jpeg": jpeg_seeds}
+         "fuzz_idx": idx_seeds, "fuzz_cifar": cifar_seeds, "fuzz_jpeg": jpeg_seeds,
+         "fuzz_png": png_seeds, "fuzz_webp": webp_seeds}
 
 
 def main(root):

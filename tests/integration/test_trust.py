@@ -427,8 +427,8 @@ class TrustTest(DaemonTest):
     # ---- data problems reach the job -------------------------------------------------
 
     def image_folder(self, split_dirs=("train", "test"), extras=True):
-        """Two classes of 40 small JPEGs per split; in train, a PNG and a JPEG cut off
-        in its header (extras)."""
+        """Two classes of 40 small JPEGs per split; in train, a GIF (a type not read)
+        and a JPEG cut off in its header (extras)."""
         from PIL import Image  # Debian's python3-pil, a dependency of torchvision
         root = os.path.join(self.tmp.name, "images")
         for split in split_dirs:
@@ -439,7 +439,7 @@ class TrustTest(DaemonTest):
                     Image.new("RGB", (32, 32), (40 * k + i, 100, 200 - i)).save(
                         os.path.join(d, f"{i:02d}.jpg"), quality=90)
         if extras:
-            Image.new("RGB", (32, 32)).save(os.path.join(root, "train", "cat", "zz.png"))
+            Image.new("RGB", (32, 32)).save(os.path.join(root, "train", "cat", "zz.gif"))
             with open(os.path.join(root, "train", "dog", "zz_cut.jpg"), "wb") as f:
                 f.write(b"\xff\xd8\xff\xe0\x00")
         return root
@@ -460,7 +460,7 @@ class TrustTest(DaemonTest):
         self.assertEqual(got["state"], "completed", got)
         self.assertEqual(got["skipped_images"], 2, got)
         lines = [ln["message"] for ln in c.result("job.logs", {"job_id": job})["lines"]]
-        self.assertTrue(any("zz.png" in m and "PNG" in m for m in lines), lines)
+        self.assertTrue(any("zz.gif" in m and "GIF" in m for m in lines), lines)
         self.assertTrue(any("zz_cut.jpg" in m for m in lines), lines)
         self.assertFalse([ln for ln in d.log if "skipping" in ln], "data problems on stderr only")
         shown = subprocess.run([os.path.join(os.path.dirname(BYOLD), "byolctl"), "--socket",
@@ -471,7 +471,7 @@ class TrustTest(DaemonTest):
         r = c.call("job.submit", self.folder_job(root, **{"data.on_error": "fail"}))
         if "error" in r:  # found at submit by the listing alone: on_error is to blame
             self.assertEqual(r["error"]["data"]["field"], "data.on_error", r)
-            self.assertIn("zz.png: unsupported image type: PNG", r["error"]["data"]["reason"], r)
+            self.assertIn("zz.gif: unsupported image type: GIF", r["error"]["data"]["reason"], r)
         else:
             got = wait_done(c, r["result"]["job_id"], timeout=120)
             self.assertEqual(got["state"], "failed")

@@ -13,7 +13,6 @@
  * full decode, within the bound of resize_bound() (derived there), and the
  * loader's batches must stay a function of (seed, step) with scaling on.
  */
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,8 +28,7 @@
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "data/loader.h"
-
-static char dir[] = "/tmp/byol-jpeg-scale-XXXXXX";
+#include "folder_ref.h"
 
 /* As written by jpeg_scale_ref.py, in file-name order. */
 static const struct { const char *name; int w, h; } files[] = {
@@ -43,53 +41,22 @@ static const struct { const char *name; int w, h; } files[] = {
 #define SMOOTH_PX 128.0
 #define SMOOTH_PY 96.0
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
-	char cmd[512];
 	(void)state;
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/ref/jpeg_scale_ref.py %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return folder_ref_setup("tests/ref/jpeg_scale_ref.py");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static struct dataset *open_folder(const char *split, int channels)
-{
-	struct dataset_config c = { .format = DATASET_IMAGEFOLDER, .path = dir, .split = split,
-				    .channels = channels };
-	struct dataset *ds;
-	struct err e;
-	if (dataset_open(&ds, &c, &e))
-		fail_msg("%s", e.msg);
-	return ds;
-}
-
-static uint8_t *read_all(const char *path, size_t n)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *p = malloc(n + 1);
-	assert_non_null(f);
-	assert_int_equal(fread(p, 1, n + 1, f), n); /* exactly n bytes */
-	fclose(f);
-	return p;
+	return folder_ref_teardown();
 }
 
 /* Every file at every scale Pillow's draft offers: equal to Pillow's pixels. */
 static void test_pillow_equal(void **state)
 {
-	struct dataset *ds = open_folder("train", 3);
+	struct dataset *ds = folder_ref_open("train", 3);
 	struct image img = { 0 };
 	struct err e;
 	(void)state;
@@ -103,14 +70,9 @@ static void test_pillow_equal(void **state)
 			assert_int_equal(scale, m);
 			assert_int_equal(img.h, h);
 			assert_int_equal(img.w, w);
-			snprintf(path, sizeof path, "%s/ref/%s-%d.rgb", dir, files[i].name, m);
-			uint8_t *ref = read_all(path, (size_t)h * w * 3);
-			int worst = 0;
-			for (size_t p = 0; p < (size_t)h * w; p++)
-				for (int c = 0; c < 3; c++) {
-					int d = abs(img.px[c * (size_t)h * w + p] - ref[3 * p + c]);
-					worst = d > worst ? d : worst;
-				}
+			snprintf(path, sizeof path, "ref/%s-%d.rgb", files[i].name, m);
+			uint8_t *ref = folder_ref_read(path, (size_t)h * w * 3);
+			int worst = folder_ref_worst(&img, ref);
 			printf("%s at %d/8 (%dx%d): max |byol - Pillow| = %d\n", files[i].name, m, w, h,
 			       worst);
 			assert_int_equal(worst, 0);
@@ -198,7 +160,7 @@ static double resize_bound(int m)
 /* Many random crops of the smooth image at 32, 96 and 160 px: close with and without scaling. */
 static void test_resize_close(void **state)
 {
-	struct dataset *ds = open_folder("smooth", 3);
+	struct dataset *ds = folder_ref_open("smooth", 3);
 	struct augment_view v = crop_view();
 	struct image full = { 0 }, part = { 0 };
 	struct err e;
@@ -253,7 +215,7 @@ static void test_resize_close(void **state)
 /* Steps 0..5 of a loader: into out (6 × 2 views). */
 static void run_loader(float *out, size_t view_len, int threads, long first, int dct)
 {
-	struct dataset *ds = open_folder("train", 3);
+	struct dataset *ds = folder_ref_open("train", 3);
 	struct loader_config c = { .ds = ds, .batch = 2, .size = 40, .channels = 3, .seed = 3,
 				   .threads = threads, .depth = 3, .dct_scale = dct,
 				   .mean = { 0.5f, 0.5f, 0.5f }, .std = { 0.25f, 0.25f, 0.25f } };

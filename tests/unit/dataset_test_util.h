@@ -140,10 +140,12 @@ static inline uint8_t pix(unsigned a, unsigned b)
 	return (uint8_t)((a * 2654435761u + b * 40503u + (a ^ b) * 97u) >> 7);
 }
 
-/* The luminance rule in floating point (ties nudged up, as the rule rounds). */
+/* The luminance rule, Pillow's convert("L"): ITU-R 601-2 weights in 1/65536,
+   rounded half up (not the exact value rounded: they part at 9040 colours;
+   test_png_webp checks the rule against Pillow itself). */
 static inline uint8_t luma_ref(int r, int g, int b)
 {
-	return (uint8_t)floor(0.299 * r + 0.587 * g + 0.114 * b + 0.5 + 1e-9);
+	return (uint8_t)((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
 }
 
 /* ---- log capture (dataset_config.log) ----------------------------------- */

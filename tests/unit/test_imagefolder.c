@@ -4,10 +4,11 @@
  * and counted, empty classes counted, the split folder or — for "train" only
  * — the path itself), headers, pixel round trips of JPEGs the test encodes
  * itself (colour and grey, odd sizes), channel conversion, bad files
- * (garbage, truncated header or data, CMYK, oversized, PNG, GIF, text, a
- * FIFO, a dangling link) under skip and fail, the per-dataset log and its
- * cap, dataset_probe (entries only), and concurrent decoding and opening from
- * several threads.
+ * (garbage, truncated header or data, CMYK, oversized, GIF, BMP, TIFF, a PNG
+ * named .jpg, text, a FIFO, a dangling link) under skip and fail, the
+ * per-dataset log and its cap, dataset_probe (entries only), and concurrent
+ * decoding and opening from several threads. PNG and WebP files against
+ * Pillow: test_png_webp.c.
  */
 #include <pthread.h>
 
@@ -92,14 +93,14 @@ static void test_imagefolder(void **state)
 	assert_int_equal(dataset_size(ds), 5);
 	assert_int_equal(dataset_skipped(ds), 1);
 	assert_int_equal(log.lines, 2);
-	snprintf(p, sizeof p, "skipping %s/train/bird/notes.txt: not a JPEG file (only .jpg and "
-		 ".jpeg files are read)\n", root);
+	snprintf(p, sizeof p, "skipping %s/train/bird/notes.txt: not an image file (only .jpg, "
+		 ".jpeg, .png and .webp files are read)\n", root);
 	expect_log(&log, p);
 	expect_log(&log, "/train: 1 sub-folder of class folders ignored");
 	expect_probe(DATASET_IMAGEFOLDER, root, "train", 0, 1, 5);
 	expect_probe(DATASET_IMAGEFOLDER, root, "train", 4, 1, 4);
 	/* on_error fail: that file fails the data set, named, at probe and at open. */
-	snprintf(p, sizeof p, "%s/train/bird/notes.txt: not a JPEG file", root);
+	snprintf(p, sizeof p, "%s/train/bird/notes.txt: not an image file", root);
 	expect_both_error(DATASET_IMAGEFOLDER, root, "train", ERR_INVALID, p);
 	static const int labels[5] = { 0, 0, 1, 1, 3 };
 	for (size_t i = 0; i < 5; i++)
@@ -253,8 +254,9 @@ static void write_magic(const char *path, const char *magic, size_t n)
 }
 
 #define PNG_MAGIC "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16
+#define GIF_MAGIC "GIF89a", 6
 
-/* Files that are not JPEGs are never ignored in silence. */
+/* Files that are not images of a kind read are never ignored in silence. */
 static void test_non_jpeg(void **state)
 {
 	(void)state;
@@ -264,9 +266,9 @@ static void test_non_jpeg(void **state)
 	struct err e;
 
 	write_flat(tmp_path(p, sizeof p, "nj/train/a/0_good.jpg"), 4, 4, 1, grey);
-	write_magic(tmp_path(p, sizeof p, "nj/train/a/a.png"), PNG_MAGIC);
-	write_magic(tmp_path(p, sizeof p, "nj/train/a/b.gif"), "GIF89a", 6);
-	write_magic(tmp_path(p, sizeof p, "nj/train/a/c.webp"), "RIFF\0\0\0\0WEBPVP8 ", 16);
+	write_magic(tmp_path(p, sizeof p, "nj/train/a/a.bmp"), "BM", 2);
+	write_magic(tmp_path(p, sizeof p, "nj/train/a/b.gif"), GIF_MAGIC);
+	write_magic(tmp_path(p, sizeof p, "nj/train/a/c.tif"), "II*\0", 4);
 	write_bytes(tmp_path(p, sizeof p, "nj/train/a/d.txt"), "hello\n", 6);
 	write_flat(tmp_path(p, sizeof p, "nj/train/a/e_noext"), 4, 4, 1, grey);
 	write_magic(tmp_path(p, sizeof p, "nj/train/a/f.jpg"), PNG_MAGIC);
@@ -284,12 +286,12 @@ static void test_non_jpeg(void **state)
 	assert_int_equal(log.lines, 8);
 	assert_true(log.all_skipping);
 	static const char *const reasons[] = {
-		"a/a.png: unsupported image type: PNG\n",
+		"a/a.bmp: unsupported image type: BMP\n",
 		"a/b.gif: unsupported image type: GIF\n",
-		"a/c.webp: unsupported image type: WebP\n",
-		"a/d.txt: not a JPEG file (only .jpg and .jpeg files are read)\n",
+		"a/c.tif: unsupported image type: TIFF\n",
+		"a/d.txt: not an image file (only .jpg, .jpeg, .png and .webp files are read)\n",
 		"a/e_noext: a JPEG file not named .jpg or .jpeg: rename it to use it\n",
-		"a/f.jpg: unsupported image type: PNG (named .jpg)\n",
+		"a/f.jpg: a PNG file named .jpg: rename it to use it\n",
 		"a/g.jpg: is a FIFO, not a regular file\n",
 		"a/h.jpg: No such file or directory\n",
 	};
@@ -302,7 +304,7 @@ static void test_non_jpeg(void **state)
 	/* The probe counts the .jpg regular files (f.jpg too: it reads no file). */
 	expect_probe(DATASET_IMAGEFOLDER, root, "train", 0, 1, 4);
 	/* fail: the first in name order, named with its reason, by probe and open. */
-	snprintf(want, sizeof want, "%s/train/a/a.png: unsupported image type: PNG", root);
+	snprintf(want, sizeof want, "%s/train/a/a.bmp: unsupported image type: BMP", root);
 	expect_both_error(DATASET_IMAGEFOLDER, root, "train", ERR_INVALID, want);
 	/* ... unless a limit stops before it: limit 1 lists 0_good.jpg only. */
 	expect_probe(DATASET_IMAGEFOLDER, root, "train", 1, 0, 1);
@@ -316,17 +318,17 @@ static void test_non_jpeg(void **state)
 	watchdog_disarm();
 }
 
-/* A folder of PNGs only says so. */
-static void test_only_png(void **state)
+/* A folder of GIFs only says so, and which kinds are read. */
+static void test_only_gif(void **state)
 {
 	(void)state;
 	char p[512], root[256], want[700];
 
 	for (int i = 0; i < 12; i++)
-		write_magic(tmp_path(p, sizeof p, "png/train/cat/%02d.png", i), PNG_MAGIC);
-	tmp_dir(root, sizeof root, "png");
-	snprintf(want, sizeof want, "%s/train: no usable images: 12 PNG files (PNG is not supported "
-		 "yet)", root);
+		write_magic(tmp_path(p, sizeof p, "gif/train/cat/%02d.gif", i), GIF_MAGIC);
+	tmp_dir(root, sizeof root, "gif");
+	snprintf(want, sizeof want, "%s/train: no usable images: 12 GIF files (GIF is not supported "
+		 "yet; JPEG, PNG and WebP files are read)", root);
 	expect_probe_error(DATASET_IMAGEFOLDER, root, "train", 1, ERR_INVALID, want);
 	struct dataset *ds;
 	struct err e;
@@ -335,21 +337,21 @@ static void test_only_png(void **state)
 			 ERR_INVALID);
 	assert_string_equal(e.msg, want);
 	assert_int_equal(log.lines, 12);
-	snprintf(want, sizeof want, "%s/train/cat/00.png: unsupported image type: PNG", root);
+	snprintf(want, sizeof want, "%s/train/cat/00.gif: unsupported image type: GIF", root);
 	expect_both_error(DATASET_IMAGEFOLDER, root, "train", ERR_INVALID, want);
 
-	/* With a GIF and a text file. */
-	write_magic(tmp_path(p, sizeof p, "png/train/dog/a.gif"), "GIF87a", 6);
-	write_bytes(tmp_path(p, sizeof p, "png/train/dog/notes.txt"), "x", 1);
-	snprintf(want, sizeof want, "%s/train: no usable images: 12 PNG files, 1 GIF file, 1 "
-		 "non-image file (PNG and GIF are not supported yet); first: %s/train/cat/00.png",
-		 root, root);
+	/* With a BMP and a text file. */
+	write_magic(tmp_path(p, sizeof p, "gif/train/dog/a.bmp"), "BM", 2);
+	write_bytes(tmp_path(p, sizeof p, "gif/train/dog/notes.txt"), "x", 1);
+	snprintf(want, sizeof want, "%s/train: no usable images: 12 GIF files, 1 BMP file, 1 "
+		 "non-image file (GIF and BMP are not supported yet; JPEG, PNG and WebP files are "
+		 "read); first: %s/train/cat/00.gif", root, root);
 	expect_probe_error(DATASET_IMAGEFOLDER, root, "train", 1, ERR_INVALID, want);
 	assert_int_equal(open_ds(&ds, DATASET_IMAGEFOLDER, root, "train", 0, 1, 1, &e), ERR_INVALID);
 	assert_non_null(strstr(e.msg, want));
 	/* Empty class folders. */
-	tmp_dir(p, sizeof p, "png2/x");
-	tmp_dir(p, sizeof p, "png2");
+	tmp_dir(p, sizeof p, "gif2/x");
+	tmp_dir(p, sizeof p, "gif2");
 	expect_probe_error(DATASET_IMAGEFOLDER, p, "train", 1, ERR_INVALID,
 			   "no usable images: its 1 class folder holds no files");
 }
@@ -401,14 +403,14 @@ static void test_split_rule(void **state)
 
 /* ---- the log ----------------------------------------------------------- */
 
-/* n bad files (prefix%02d.png) and one good file in <dir>/train/c. */
+/* n bad files (prefix%02d.gif) and one good file in <dir>/train/c. */
 static void bad_folder(char *root, size_t size, const char *dir, const char *prefix, int n)
 {
 	static const uint8_t grey[1] = { 50 };
 	char p[512];
 	write_flat(tmp_path(p, sizeof p, "%s/train/c/zz.jpg", dir), 4, 4, 1, grey);
 	for (int i = 0; i < n; i++)
-		write_magic(tmp_path(p, sizeof p, "%s/train/c/%s%02d.png", dir, prefix, i), PNG_MAGIC);
+		write_magic(tmp_path(p, sizeof p, "%s/train/c/%s%02d.gif", dir, prefix, i), GIF_MAGIC);
 	tmp_dir(root, size, "%s", dir);
 }
 
@@ -457,11 +459,11 @@ static void test_log_cap(void **state)
 	assert_int_equal(args[1].skipped, 3);
 	const struct log_buf *la = &args[0].log, *lb = &args[1].log;
 	assert_int_equal(la->lines, DATASET_LOG_MAX_NAMED + 1);
-	snprintf(want, sizeof want, "skipping %s/train/c/b19.png: unsupported image type: PNG\n", a);
+	snprintf(want, sizeof want, "skipping %s/train/c/b19.gif: unsupported image type: GIF\n", a);
 	expect_log(la, want);
-	assert_null(strstr(la->text, "b20.png"));
+	assert_null(strstr(la->text, "b20.gif"));
 	snprintf(want, sizeof want, "%s/train: 30 more files skipped, not named (50 skipped in all: "
-		 "50 PNG files)\n", a);
+		 "50 GIF files)\n", a);
 	expect_log(la, want);
 	assert_int_equal(lb->lines, 3);
 	assert_null(strstr(lb->text, "/b0"));
@@ -599,7 +601,7 @@ int main(void)
 		cmocka_unit_test(test_imagefolder),
 		cmocka_unit_test(test_imagefolder_bad),
 		cmocka_unit_test(test_non_jpeg),
-		cmocka_unit_test(test_only_png),
+		cmocka_unit_test(test_only_gif),
 		cmocka_unit_test(test_split_rule),
 		cmocka_unit_test(test_log_cap),
 		cmocka_unit_test(test_fail_names_file),

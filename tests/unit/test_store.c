@@ -60,14 +60,14 @@ static void test_newer_schema_refused(void **state)
 	(void)state;
 	store_close(s);
 	s = NULL;
-	raw("UPDATE meta SET value = 3 WHERE key = 'schema_version'");
+	raw("UPDATE meta SET value = 4 WHERE key = 'schema_version'");
 	assert_error(store_open(&s, db_path, &e), ERR_INVALID, NULL);
 	assert_null(s);
 	assert_non_null(strstr(e.msg, "newer"));
 	raw("UPDATE meta SET value = 'one' WHERE key = 'schema_version'");
 	assert_error(store_open(&s, db_path, &e), ERR_INVALID, NULL);
 	assert_null(s);
-	raw("UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+	raw("UPDATE meta SET value = 3 WHERE key = 'schema_version'");
 	assert_int_equal(store_open(&s, db_path, &e), 0);
 }
 
@@ -81,7 +81,7 @@ static void test_migration_to_v2(void **state)
 	raw("ALTER TABLE jobs DROP COLUMN skipped_images");
 	raw("UPDATE meta SET value = 1 WHERE key = 'schema_version'");
 	assert_int_equal(store_open(&s, db_path, &e), 0);
-	assert_int_equal(raw("SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+	assert_int_equal(raw("SELECT value FROM meta WHERE key = 'schema_version'"), 3);
 	cJSON *j = store_job_get(s, a, &e);
 	assert_int_equal((int)num(j, "skipped_images"), 0);
 	cJSON_Delete(j);
@@ -90,6 +90,34 @@ static void test_migration_to_v2(void **state)
 	assert_int_equal((int)num(j, "skipped_images"), 12);
 	cJSON_Delete(j);
 	assert_error(store_job_skipped(s, 999, 1, &e), ERR_NOTFOUND, NULL);
+}
+
+/* A version 2 database (evals of two kinds, no request) is migrated at open: its
+   evals kept, ids going on from theirs, the new kinds and states accepted. */
+static void test_migration_to_v3(void **state)
+{
+	(void)state;
+	long a = add_job("old", "{}"), id;
+	store_close(s);
+	s = NULL;
+	raw("DROP TABLE evals");
+	raw("CREATE TABLE evals (eval_id INTEGER PRIMARY KEY AUTOINCREMENT, job_id INTEGER NOT "
+	    "NULL REFERENCES jobs ON DELETE CASCADE, checkpoint_id INTEGER REFERENCES checkpoints "
+	    "ON DELETE SET NULL, kind TEXT NOT NULL CHECK (kind IN ('linear', 'knn')), step "
+	    "INTEGER, top1 REAL, top5 REAL, state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN "
+	    "('pending', 'done', 'failed')), created TEXT NOT NULL)");
+	raw("INSERT INTO evals (job_id, kind, step, top1, top5, state, created) VALUES "
+	    "(1, 'knn', 10, 71.5, 97.0, 'done', '2026-01-01T00:00:00Z')");
+	raw("UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+	assert_int_equal(store_open(&s, db_path, &e), 0);
+	assert_int_equal(raw("SELECT value FROM meta WHERE key = 'schema_version'"), 3);
+	assert_int_equal(raw("SELECT count(*) FROM evals WHERE kind = 'knn' AND top1 = 71.5"), 1);
+	assert_int_equal(store_eval_insert(s, a, 0, "finetune", "{\"labels\": 0.01}", &id, &e), 0);
+	assert_int_equal(id, 2);
+	assert_int_equal(raw("SELECT count(*) FROM evals WHERE labels = 0.01 AND "
+			     "init = 'checkpoint'"), 1);
+	assert_int_equal(store_eval_failed(s, id, 1, &e), 0);
+	assert_int_equal(raw("SELECT count(*) FROM evals WHERE state = 'cancelled'"), 1);
 }
 
 /* store_open on path in a child that cannot write dir (root drops to
@@ -314,7 +342,7 @@ static void test_job_get_shape(void **state)
 	add_point(a, 10, 2.5);
 	add_point(a, 20, 2.25);
 	long c = add_ckpt(a, 20, "/state/checkpoints/1/step-00000020.safetensors"), ev;
-	assert_int_equal(store_eval_insert(s, a, c, "knn", &ev, &e), 0);
+	assert_int_equal(store_eval_insert(s, a, c, "knn", NULL, &ev, &e), 0);
 	j = store_job_get(s, a, &e);
 	const cJSON *last = get(j, "last");
 	assert_keys(last, "step epoch loss tau lr img_s z_std time");
@@ -323,7 +351,7 @@ static void test_job_get_shape(void **state)
 	assert_keys(cJSON_GetArrayItem(get(j, "checkpoints"), 0),
 		    "checkpoint_id step epoch bytes sha256 created");
 	assert_keys(cJSON_GetArrayItem(get(j, "evals"), 0),
-		    "eval_id checkpoint_id kind state step top1 top5 created");
+		    "eval_id checkpoint_id kind state step top1 top5 created data labels from result");
 	cJSON_Delete(j);
 }
 
@@ -408,7 +436,7 @@ static void test_job_delete_cascades(void **state)
 		snprintf(path, sizeof path, "/ckpt/%ld/step-00000010.safetensors", job);
 		add_point(job, 10, 1.0);
 		long c = add_ckpt(job, 10, path);
-		assert_int_equal(store_eval_insert(s, job, c, "linear", &ev, &e), 0);
+		assert_int_equal(store_eval_insert(s, job, c, "linear", NULL, &ev, &e), 0);
 		assert_int_equal(store_log(s, job, "info", "hello", &e), 0);
 	}
 	assert_int_equal(store_job_delete(s, a, &e), 0);
@@ -594,9 +622,9 @@ static void test_evals(void **state)
 	(void)state;
 	long a = add_job("a", "{}"), b = add_job("b", "{}"), e1, e2, e3;
 	long ca = add_ckpt(a, 10, "/c/1/10"), cb = add_ckpt(b, 10, "/c/2/10");
-	assert_int_equal(store_eval_insert(s, a, 0, "knn", &e1, &e), 0);
-	assert_int_equal(store_eval_insert(s, a, ca, "linear", &e2, &e), 0);
-	assert_int_equal(store_eval_insert(s, a, 0, "linear", &e3, &e), 0);
+	assert_int_equal(store_eval_insert(s, a, 0, "knn", NULL, &e1, &e), 0);
+	assert_int_equal(store_eval_insert(s, a, ca, "linear", NULL, &e2, &e), 0);
+	assert_int_equal(store_eval_insert(s, a, 0, "linear", NULL, &e3, &e), 0);
 	assert_true(e1 > 0 && e2 > e1 && e3 > e2);
 	cJSON *j = store_job_get(s, a, &e);
 	assert_string_equal(column(j, "evals", "state"), "pending pending pending");
@@ -604,9 +632,9 @@ static void test_evals(void **state)
 	assert_string_equal(column(j, "evals", "step"), "null null null");
 	cJSON_Delete(j);
 
-	assert_int_equal(store_eval_done(s, e1, 40, 71.5, 96.0, &e), 0);
-	assert_int_equal(store_eval_done(s, e2, 10, 80.0, NAN, &e), 0);
-	assert_int_equal(store_eval_failed(s, e3, &e), 0);
+	assert_int_equal(store_eval_done(s, e1, 40, 71.5, 96.0, NULL, NULL, &e), 0);
+	assert_int_equal(store_eval_done(s, e2, 10, 80.0, NAN, NULL, NULL, &e), 0);
+	assert_int_equal(store_eval_failed(s, e3, 0, &e), 0);
 	j = store_job_get(s, a, &e);
 	assert_string_equal(column(j, "evals", "state"), "done done failed");
 	assert_string_equal(column(j, "evals", "kind"), "knn linear linear");
@@ -622,12 +650,12 @@ static void test_evals(void **state)
 	assert_string_equal(column(j, "evals", "top1"), "71.5 80 null");
 	cJSON_Delete(j);
 
-	assert_error(store_eval_insert(s, a, 0, "svm", &e1, &e), ERR_INVALID, "kind");
-	assert_error(store_eval_insert(s, a, cb, "knn", &e1, &e), ERR_INVALID, "checkpoint_id");
-	assert_error(store_eval_insert(s, a, ca, "knn", &e1, &e), ERR_NOTFOUND, NULL);
-	assert_error(store_eval_insert(s, 999, 0, "knn", &e1, &e), ERR_NOTFOUND, NULL);
-	assert_error(store_eval_done(s, 999, 1, 1, 1, &e), ERR_NOTFOUND, NULL);
-	assert_error(store_eval_failed(s, 999, &e), ERR_NOTFOUND, NULL);
+	assert_error(store_eval_insert(s, a, 0, "svm", NULL, &e1, &e), ERR_INVALID, "kind");
+	assert_error(store_eval_insert(s, a, cb, "knn", NULL, &e1, &e), ERR_INVALID, "checkpoint_id");
+	assert_error(store_eval_insert(s, a, ca, "knn", NULL, &e1, &e), ERR_NOTFOUND, NULL);
+	assert_error(store_eval_insert(s, 999, 0, "knn", NULL, &e1, &e), ERR_NOTFOUND, NULL);
+	assert_error(store_eval_done(s, 999, 1, 1, 1, NULL, NULL, &e), ERR_NOTFOUND, NULL);
+	assert_error(store_eval_failed(s, 999, 0, &e), ERR_NOTFOUND, NULL);
 }
 
 /* ---- typed reads ---------------------------------------------------------------------- */
@@ -662,10 +690,10 @@ static void test_typed_reads(void **state)
 	free(spec);
 	assert_error(store_job_spec(s, 999, &spec, &e), ERR_NOTFOUND, NULL);
 
-	assert_int_equal(store_eval_insert(s, a, c10, "knn", &ev1, &e), 0);
-	assert_int_equal(store_eval_insert(s, b, 0, "linear", &ev2, &e), 0);
-	assert_int_equal(store_eval_insert(s, a, c20, "linear", &ev3, &e), 0);
-	assert_int_equal(store_eval_done(s, ev3, 20, 50, 90, &e), 0);
+	assert_int_equal(store_eval_insert(s, a, c10, "knn", NULL, &ev1, &e), 0);
+	assert_int_equal(store_eval_insert(s, b, 0, "linear", NULL, &ev2, &e), 0);
+	assert_int_equal(store_eval_insert(s, a, c20, "linear", NULL, &ev3, &e), 0);
+	assert_int_equal(store_eval_done(s, ev3, 20, 50, 90, NULL, NULL, &e), 0);
 	assert_int_equal(store_checkpoint_delete(s, c10, &e), 0);
 	struct store_eval *evs;
 	assert_int_equal(store_evals_pending(s, &evs, &n, &e), 0);
@@ -723,6 +751,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_to_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_to_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_places, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
