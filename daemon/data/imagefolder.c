@@ -682,5 +682,9 @@ int imagefolder_load(const struct dataset *ds, size_t i, int scale, struct image
 /* Here, not in dataset.c: only an image folder's JPEGs decode at reduced scales. */
 int dataset_scalable(const struct dataset *ds, size_t i)
 {
+	if (ds->base && i < ds->n) { /* a view (subset.c): its base's image */
+		i = ds->index[i];
+		ds = ds->base;
+	}
 	return ds->folder && i < ds->n && ds->folder->files[i].kind == KIND_JPEG;
 }

@@ -160,6 +160,13 @@ static void test_never_scaled(void **state)
 	run_loader(ds, 3, x, 1);
 	run_loader(ds, 3, y, 0);
 	assert_true(memcmp(x, y, mixed * sizeof *x) != 0); /* the JPEG was scaled */
+	struct dataset *view; /* a subset's images are its base's */
+	const size_t pick[] = { 2, 0 };
+	assert_int_equal(dataset_subset(&view, ds, pick, 2, &e), 0);
+	assert_false(dataset_scalable(view, 0));
+	assert_true(dataset_scalable(view, 1));
+	assert_false(dataset_scalable(view, 2));
+	dataset_free(view);
 	image_free(&img);
 	free(x), free(y);
 	dataset_free(ds);
