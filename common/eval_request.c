@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,16 +33,6 @@ int eval_kind_parse(const char *name, enum eval_kind *out)
 	return -1;
 }
 
-static int bad(struct spec_error *err, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-	snprintf(err->field, sizeof err->field, "%s", field);
-	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
-	va_end(ap);
-	return ERR_INVALID;
-}
-
 static int read_kind(struct eval_request *r, const cJSON *o, int embed_only,
 		     struct spec_error *err)
 {
@@ -51,9 +40,9 @@ static int read_kind(struct eval_request *r, const cJSON *o, int embed_only,
 	if (!k)
 		r->kind = embed_only ? EVAL_EMBED : EVAL_KNN;
 	else if (!cJSON_IsString(k) || eval_kind_parse(k->valuestring, &r->kind) != 0)
-		return bad(err, "kind", "must be \"knn\", \"linear\", \"knn_sweep\" or \"finetune\"");
+		return spec_fail(err, "kind", "must be \"knn\", \"linear\", \"knn_sweep\" or \"finetune\"");
 	if (embed_only != (r->kind == EVAL_EMBED))
-		return bad(err, "kind", embed_only ? "job.embed writes features: kind \"embed\""
+		return spec_fail(err, "kind", embed_only ? "job.embed writes features: kind \"embed\""
 				       : "features are written by job.embed, not job.eval");
 	return 0;
 }
@@ -65,20 +54,20 @@ static int read_options(struct eval_request *r, const cJSON *o, const struct spe
 	const cJSON *from = cJSON_GetObjectItemCaseSensitive(o, "from");
 	const cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "seed");
 	if (labels && r->kind != EVAL_FINETUNE)
-		return bad(err, "labels", "only fine-tuning (kind \"finetune\") takes labels");
+		return spec_fail(err, "labels", "only fine-tuning (kind \"finetune\") takes labels");
 	r->labels = job->eval.finetune_labels > 0 ? job->eval.finetune_labels : DEFAULT_LABELS;
 	if (labels && (!cJSON_IsNumber(labels) || !spec_labels_ok(labels->valuedouble)))
-		return bad(err, "labels", "must be a fraction in (0, 1) or a whole number of "
+		return spec_fail(err, "labels", "must be a fraction in (0, 1) or a whole number of "
 			   "labelled images");
 	if (labels)
 		r->labels = labels->valuedouble;
 	if (from && (!cJSON_IsString(from) || (strcmp(from->valuestring, "checkpoint") &&
 					       strcmp(from->valuestring, "random"))))
-		return bad(err, "from", "must be \"checkpoint\" or \"random\"");
+		return spec_fail(err, "from", "must be \"checkpoint\" or \"random\"");
 	r->from_random = from && !strcmp(from->valuestring, "random");
 	if (seed && (!cJSON_IsNumber(seed) || seed->valuedouble < 0 ||
 		     seed->valuedouble > SEED_MAX || seed->valuedouble != floor(seed->valuedouble)))
-		return bad(err, "seed", "must be a whole number in [0, 10^15)");
+		return spec_fail(err, "seed", "must be a whole number in [0, 10^15)");
 	r->seed = seed ? (uint64_t)seed->valuedouble : 0;
 	return 0;
 }
@@ -91,7 +80,7 @@ static int resolve_data(struct spec *spec, char **spec_text, const cJSON *data,
 	if (!base || !set || !cJSON_AddItemToObject(set, "eval_data", cJSON_Duplicate(data, 1))) {
 		cJSON_Delete(base);
 		cJSON_Delete(set);
-		bad(err, field, "out of memory");
+		spec_fail(err, field, "out of memory");
 		return ERR_NOMEM;
 	}
 	struct spec_input in = { .spec = base, .set = set };
@@ -102,7 +91,7 @@ static int resolve_data(struct spec *spec, char **spec_text, const cJSON *data,
 		snprintf(err->field, sizeof err->field, "%s", f);
 	}
 	if (!rc && spec_text && !(*spec_text = cJSON_PrintUnformatted(json)))
-		rc = (bad(err, field, "out of memory"), ERR_NOMEM);
+		rc = (spec_fail(err, field, "out of memory"), ERR_NOMEM);
 	cJSON_Delete(json);
 	cJSON_Delete(base);
 	cJSON_Delete(set);
@@ -120,24 +109,24 @@ int eval_request_parse(struct eval_request *r, struct spec *spec, char **spec_te
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(o, field);
 	cJSON *job = cJSON_Parse(job_spec);
 	struct spec_input in = { .spec = job };
-	int rc = job ? spec_resolve(spec, NULL, &in, err) : bad(err, "spec", "not JSON");
+	int rc = job ? spec_resolve(spec, NULL, &in, err) : spec_fail(err, "spec", "not JSON");
 	cJSON_Delete(job);
 	if (!rc)
 		rc = read_kind(r, o, embed_only, err);
 	if (!rc)
 		rc = read_options(r, o, spec, err);
 	if (!rc && embed_only && !data)
-		rc = bad(err, "data", "job.embed needs the data set to encode");
+		rc = spec_fail(err, "data", "job.embed needs the data set to encode");
 	if (!rc && data && !cJSON_IsObject(data))
-		rc = bad(err, field, "must be a data object ({\"format\": ..., \"path\": ...})");
+		rc = spec_fail(err, field, "must be a data object ({\"format\": ..., \"path\": ...})");
 	if (!rc && data) {
 		r->transfer = 1;
 		rc = resolve_data(spec, spec_text, data, job_spec, field, err);
 	} else if (!rc && spec_text && !(*spec_text = strdup(job_spec))) {
-		rc = (bad(err, field, "out of memory"), ERR_NOMEM);
+		rc = (spec_fail(err, field, "out of memory"), ERR_NOMEM);
 	}
 	if (!rc && r->transfer && !embed_only && !strcmp(spec->eval_data.split, "train"))
-		rc = bad(err, "eval_data.split", "\"train\" would score the images the evaluation "
+		rc = spec_fail(err, "eval_data.split", "\"train\" would score the images the evaluation "
 			 "fits on: name the split to score (default \"test\") or holdout:F");
 	return rc;
 }

@@ -49,7 +49,7 @@ static const char defaults_json[] =
 	" \"train\": {\"epochs\": 300, \"batch_size\": 4096, \"tau_base\": 0.996,"
 	"  \"log_every\": 10, \"sync_bn\": true},"
 	" \"checkpoint\": {\"every_steps\": 0, \"every_seconds\": 300, \"keep_last\": 3},"
-	" \"eval\": {\"linear\": {\"epochs\": 100, \"augment\": 0}, \"knn\": {\"k\": 200, \"t\": 0.1},"
+	" \"eval\": {\"linear\": {\"epochs\": 100}, \"knn\": {\"k\": 200, \"t\": 0.1},"
 	"  \"finetune\": {\"labels\": 0, \"epochs\": 30, \"batch_size\": 64},"
 	"  \"every_epochs\": 0},"
 	" \"distributed\": {\"ranks\": 1, \"hosts\": [], \"hostfile\": \"\", \"launcher\": \"mpirun\"}}";
@@ -96,7 +96,6 @@ static const struct num_field spec_fields[] = {
 	{"eval.knn.k", NUM_INT, S(eval.knn_k), 1, 10000, 0},
 	{"eval.knn.t", NUM_F64, S(eval.knn_t), 0, 100, LO_OPEN},
 	{"eval.every_epochs", NUM_INT, S(eval.every_epochs), 0, 100000, 0},
-	{"eval.linear.augment", NUM_INT, S(eval.linear_augment), 0, 100, 0},
 	{"eval.finetune.labels", NUM_F64, S(eval.finetune_labels), 0, 1e9, 0},
 	{"eval.finetune.epochs", NUM_INT, S(eval.finetune_epochs), 1, 10000, 0},
 	{"eval.finetune.batch_size", NUM_INT, S(eval.finetune_batch), 2, 4096, 0},
@@ -141,11 +140,7 @@ static const char *const launchers[] = {"mpirun", "srun", NULL};
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-static int fail(struct spec_error *err, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Record field and reason; returns ERR_INVALID. */
-static int fail(struct spec_error *err, const char *field, const char *fmt, ...)
+int spec_fail(struct spec_error *err, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 	snprintf(err->field, sizeof err->field, "%s", field);
@@ -157,7 +152,7 @@ static int fail(struct spec_error *err, const char *field, const char *fmt, ...)
 
 static int oom(struct spec_error *err)
 {
-	fail(err, "", "out of memory");
+	spec_fail(err, "", "out of memory");
 	return ERR_NOMEM;
 }
 
@@ -252,10 +247,10 @@ static int check_type(const cJSON *schema, const cJSON *v, const char *field,
 {
 	char got[48];
 	if (json_kind(schema) != json_kind(v))
-		return fail(err, field, "expected %s, got %s", json_kind_name(schema),
+		return spec_fail(err, field, "expected %s, got %s", json_kind_name(schema),
 			    json_value_text(v, got, sizeof got));
 	if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
-		return fail(err, field, "must be a finite number");
+		return spec_fail(err, field, "must be a finite number");
 	if (!cJSON_IsArray(v))
 		return 0;
 	const int strings = cJSON_GetArraySize(schema) == 0;
@@ -263,10 +258,10 @@ static int check_type(const cJSON *schema, const cJSON *v, const char *field,
 	const cJSON *e;
 	cJSON_ArrayForEach(e, v) {
 		if (strings ? !cJSON_IsString(e) : !cJSON_IsNumber(e))
-			return fail(err, field, "expected an array of %s, got %s at index %d",
+			return spec_fail(err, field, "expected an array of %s, got %s at index %d",
 				    strings ? "strings" : "numbers", json_kind_name(e), i);
 		if (!strings && !isfinite(e->valuedouble))
-			return fail(err, field, "must hold finite numbers");
+			return spec_fail(err, field, "must hold finite numbers");
 		i++;
 	}
 	return 0;
@@ -281,9 +276,9 @@ static int unknown_key(const cJSON *schema, const char *key, const char *field,
 {
 	const char *near = json_nearest_key(schema, key);
 	if (!near)
-		return fail(err, field, "unknown key");
+		return spec_fail(err, field, "unknown key");
 	size_t stem = strlen(field) - strlen(key); /* field ends with key */
-	return fail(err, field, "unknown key (did you mean %.*s%s?)", (int)stem, field, near);
+	return spec_fail(err, field, "unknown key (did you mean %.*s%s?)", (int)stem, field, near);
 }
 
 /* dst[key] = value, checked against schema[key]; objects merge, the rest replace. */
@@ -334,7 +329,7 @@ static int apply_set(cJSON *overlay, const cJSON *schema, const char *path, size
 		}
 		if (!cJSON_IsObject(schema)) {
 			snprintf(field, sizeof field, "%.*s", n, path);
-			return fail(err, field, "unknown key (%.*s is %s)", (int)(p - 1 - path), path,
+			return spec_fail(err, field, "unknown key (%.*s is %s)", (int)(p - 1 - path), path,
 				    json_kind_name(schema));
 		}
 		overlay = object_in(overlay, key);
@@ -351,7 +346,7 @@ static int apply_set_string(cJSON *overlay, const cJSON *schema, const char *s,
 {
 	const char *eq = strchr(s, '=');
 	if (!eq)
-		return fail(err, s, "expected path=value");
+		return spec_fail(err, s, "expected path=value");
 	size_t len = (size_t)(eq - s);
 	cJSON *v = cJSON_ParseWithOpts(eq + 1, NULL, 1);
 	if (!v || (cJSON_IsString(lookup(schema, s, len)) && !cJSON_IsString(v))) {
@@ -375,14 +370,14 @@ static int layer_preset(cJSON *overlay, const cJSON *schema, const char *name,
 		char names[160] = "";
 		for (int i = 0; i < spec_n_presets; i++)
 			append(names, sizeof names, spec_presets[i].name);
-		return fail(err, "preset", "unknown preset \"%.64s\" (%s)", name, names);
+		return spec_fail(err, "preset", "unknown preset \"%.64s\" (%s)", name, names);
 	}
 	cJSON *j = cJSON_Parse(p->json); /* test_spec parses every preset: NULL is OOM */
 	if (!j)
 		return oom(err);
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
-		return fail(err, "preset", "preset \"%s\" is not a JSON object", name);
+		return spec_fail(err, "preset", "preset \"%s\" is not a JSON object", name);
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(j, "description");
 	int rc = merge(overlay, schema, j, "", err);
@@ -394,7 +389,7 @@ static int layer_set_object(cJSON *overlay, const cJSON *schema, const cJSON *se
 			    struct spec_error *err)
 {
 	if (!cJSON_IsObject(set))
-		return fail(err, "set", "expected an object, got %s", json_kind_name(set));
+		return spec_fail(err, "set", "expected an object, got %s", json_kind_name(set));
 	const cJSON *item;
 	cJSON_ArrayForEach(item, set) {
 		int rc = apply_set(overlay, schema, item->string, strlen(item->string), item, err);
@@ -414,7 +409,7 @@ static int layer_all(cJSON *overlay, const cJSON *schema, const struct spec_inpu
 	if (!rc && in->spec)
 		rc = cJSON_IsObject(in->spec)
 			     ? merge(overlay, schema, in->spec, "", err)
-			     : fail(err, "spec", "expected an object, got %s", json_kind_name(in->spec));
+			     : spec_fail(err, "spec", "expected an object, got %s", json_kind_name(in->spec));
 	if (!rc && in->set)
 		rc = layer_set_object(overlay, schema, in->set, err);
 	for (int i = 0; !rc && i < in->n_set_strings; i++)
@@ -481,7 +476,7 @@ static int out_of_range(double v, const struct num_field *f)
 static int fail_range(struct spec_error *err, const char *field, const char *what,
 		      const struct num_field *f)
 {
-	return fail(err, field, "%smust be in %c%.16g, %.16g%c", what, f->open & LO_OPEN ? '(' : '[',
+	return spec_fail(err, field, "%smust be in %c%.16g, %.16g%c", what, f->open & LO_OPEN ? '(' : '[',
 		    f->lo, f->hi, f->open & HI_OPEN ? ')' : ']');
 }
 
@@ -506,7 +501,7 @@ static int read_nums(void *base, const cJSON *o, const char *prefix, const struc
 		join(field, prefix, f[i].path);
 		double v = at(o, f[i].path)->valuedouble;
 		if (f[i].kind != NUM_F64 && f[i].kind != NUM_F32 && v != floor(v))
-			return fail(err, field, "expected an integer, got %.16g", v);
+			return spec_fail(err, field, "expected an integer, got %.16g", v);
 		if (out_of_range(v, &f[i]))
 			return fail_range(err, field, "", &f[i]);
 		store((char *)base + f[i].off, f[i].kind, v);
@@ -527,7 +522,7 @@ static int read_choice(const cJSON *o, const char *prefix, const char *key, cons
 		append(list, sizeof list, values[i]);
 	}
 	join(field, prefix, key);
-	fail(err, field, "unknown %s \"%.64s\" (%s)", noun, v, list);
+	spec_fail(err, field, "unknown %s \"%.64s\" (%s)", noun, v, list);
 	return -1;
 }
 
@@ -539,7 +534,7 @@ static int read_channels(float *out, const cJSON *o, const char *prefix, int cha
 	char field[FIELD_SIZE];
 	join(field, prefix, bound->path);
 	if (cJSON_GetArraySize(a) != channels)
-		return fail(err, field, "must have 1 value per channel (channels = %d)", channels);
+		return spec_fail(err, field, "must have 1 value per channel (channels = %d)", channels);
 	cJSON_ArrayForEach(e, a) {
 		if (out_of_range(e->valuedouble, bound))
 			return fail_range(err, field, "values ", bound);
@@ -556,10 +551,10 @@ static int read_pair(float out[2], const cJSON *o, const char *prefix, const cha
 	char field[FIELD_SIZE];
 	join(field, prefix, key);
 	if (cJSON_GetArraySize(a) != 2)
-		return fail(err, field, "must have 2 values");
+		return spec_fail(err, field, "must have 2 values");
 	double lo = cJSON_GetArrayItem(a, 0)->valuedouble, up = cJSON_GetArrayItem(a, 1)->valuedouble;
 	if (!(0 < lo && lo <= up && up <= hi))
-		return fail(err, field, "must be [a, b] with 0 < a <= b <= %.16g", hi);
+		return spec_fail(err, field, "must be [a, b] with 0 < a <= b <= %.16g", hi);
 	out[0] = (float)lo;
 	out[1] = (float)up;
 	return 0;
@@ -569,9 +564,9 @@ static int read_name(struct spec *s, const cJSON *json, struct spec_error *err)
 {
 	const char *name = at(json, "name")->valuestring;
 	if (strlen(name) > NAME_MAX_BYTES)
-		return fail(err, "name", "must be at most %d bytes", NAME_MAX_BYTES);
+		return spec_fail(err, "name", "must be at most %d bytes", NAME_MAX_BYTES);
 	if (!utf8_printable(name))
-		return fail(err, "name", "must be printable UTF-8");
+		return spec_fail(err, "name", "must be printable UTF-8");
 	strcpy(s->name, name);
 	return 0;
 }
@@ -584,9 +579,9 @@ static int read_path(struct spec_data *d, const cJSON *o, const char *prefix,
 	char field[FIELD_SIZE];
 	join(field, prefix, "path");
 	if (strlen(path) > PATH_MAX_BYTES)
-		return fail(err, field, "must be at most %d bytes", PATH_MAX_BYTES);
+		return spec_fail(err, field, "must be at most %d bytes", PATH_MAX_BYTES);
 	if (path[0] != '/')
-		return fail(err, field, "must be an absolute path");
+		return spec_fail(err, field, "must be an absolute path");
 	strcpy(d->path, path);
 	return 0;
 }
@@ -604,13 +599,13 @@ static int read_split(struct spec_data *d, const cJSON *o, const char *prefix,
 	double f;
 	int holdout = spec_holdout(split, &f);
 	if (holdout < 0)
-		return fail(err, field, "\"%.64s\": a held-out split is holdout:F with F in (0, 1), "
+		return spec_fail(err, field, "\"%.64s\": a held-out split is holdout:F with F in (0, 1), "
 			    "e.g. holdout:0.1", split);
 	if (holdout && strcmp(prefix, "eval_data") != 0)
-		return fail(err, field, "only eval_data.split may be a held-out part (holdout:F)");
+		return spec_fail(err, field, "only eval_data.split may be a held-out part (holdout:F)");
 	if (!holdout && (n == 0 || n >= sizeof d->split || strspn(split, ok) != n ||
 			 !strcmp(split, ".") || !strcmp(split, "..")))
-		return fail(err, field, "must be 1 to %zu characters of [A-Za-z0-9._-], not . or ..",
+		return spec_fail(err, field, "must be 1 to %zu characters of [A-Za-z0-9._-], not . or ..",
 			    sizeof d->split - 1);
 	strcpy(d->split, split);
 	return 0;
@@ -625,7 +620,7 @@ static int read_data(struct spec_data *d, const cJSON *o, const char *prefix,
 		return ERR_INVALID;
 	if (d->channels == 2) {
 		join(field, prefix, "channels");
-		return fail(err, field, "must be 1 or 3");
+		return spec_fail(err, field, "must be 1 or 3");
 	}
 	if ((format = read_choice(o, prefix, "format", "format", formats, err)) < 0 ||
 	    (on_error = read_choice(o, prefix, "on_error", "on_error policy", on_errors, err)) < 0 ||
@@ -687,21 +682,21 @@ static int read_distributed(struct spec *s, const cJSON *json, struct spec_error
 		size_t len = strlen(name), used = strlen(s->distributed.hosts);
 		if (len == 0 || len > 255 || strspn(name, host_chars) != len ||
 		    !isalnum((unsigned char)name[0])) /* never an option of mpirun or ssh */
-			return fail(err, "distributed.hosts", "each must be a host name or address "
+			return spec_fail(err, "distributed.hosts", "each must be a host name or address "
 				    "(a letter or digit, then letters, digits, '.', '-', '_', ':')");
 		if (used + len + 2 > sizeof s->distributed.hosts)
-			return fail(err, "distributed.hosts", "at most %zu bytes of names",
+			return spec_fail(err, "distributed.hosts", "at most %zu bytes of names",
 				    sizeof s->distributed.hosts - 1);
 		snprintf(s->distributed.hosts + used, sizeof s->distributed.hosts - used, "%s%s",
 			 used ? "," : "", name);
 	}
 	const char *file = at(d, "hostfile")->valuestring;
 	if (strlen(file) > PATH_MAX_BYTES || (file[0] && file[0] != '/'))
-		return fail(err, "distributed.hostfile", "must be an absolute path");
+		return spec_fail(err, "distributed.hostfile", "must be an absolute path");
 	if (file[0] && s->distributed.hosts[0])
-		return fail(err, "distributed.hostfile", "give hosts or a hostfile, not both");
+		return spec_fail(err, "distributed.hostfile", "give hosts or a hostfile, not both");
 	if ((file[0] || s->distributed.hosts[0]) && launcher != 0)
-		return fail(err, "distributed.launcher", "srun places the ranks itself: hosts and "
+		return spec_fail(err, "distributed.launcher", "srun places the ranks itself: hosts and "
 			    "hostfile are for mpirun");
 	strcpy(s->distributed.hostfile, file);
 	return 0;
@@ -712,7 +707,7 @@ static int check_warmup(const struct spec *s, struct spec_error *err)
 {
 	if (s->optim.warmup_epochs <= s->train.epochs)
 		return 0;
-	return fail(err, "optim.warmup_epochs", "must be in [0, %d] (train.epochs)", s->train.epochs);
+	return spec_fail(err, "optim.warmup_epochs", "must be in [0, %d] (train.epochs)", s->train.epochs);
 }
 
 /* eval.finetune.labels: 0 (no fine-tuning at the end), a fraction or a count. */
@@ -721,7 +716,7 @@ static int check_finetune(const struct spec *s, struct spec_error *err)
 	double l = s->eval.finetune_labels;
 	if (l == 0 || spec_labels_ok(l))
 		return 0;
-	return fail(err, "eval.finetune.labels", "must be 0 (none), a fraction in (0, 1) or a "
+	return spec_fail(err, "eval.finetune.labels", "must be 0 (none), a fraction in (0, 1) or a "
 		    "whole number of labelled images");
 }
 
@@ -729,10 +724,10 @@ static int check_finetune(const struct spec *s, struct spec_error *err)
 static int check_eval_shape(const struct spec *s, struct spec_error *err)
 {
 	if (s->eval_data.channels != s->data.channels)
-		return fail(err, "eval_data.channels", "must equal data.channels (%d): the encoder "
+		return spec_fail(err, "eval_data.channels", "must equal data.channels (%d): the encoder "
 			    "takes %d-channel images", s->data.channels, s->data.channels);
 	if (s->eval_data.image_size != s->data.image_size)
-		return fail(err, "eval_data.image_size", "must equal data.image_size (%d): "
+		return spec_fail(err, "eval_data.image_size", "must equal data.image_size (%d): "
 			    "evaluation sees images at the size the encoder trained on",
 			    s->data.image_size);
 	return 0;

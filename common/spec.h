@@ -103,7 +103,6 @@ struct spec {
 		int knn_k;
 		double knn_t;
 		int every_epochs; /* periodic kNN; 0 = off */
-		int linear_augment; /* probe on N crop+flip views per image; 0: the centre */
 		double finetune_labels; /* at the end: 0 none, (0,1) a fraction, else a count */
 		int finetune_epochs, finetune_batch;
 	} eval;
@@ -127,6 +126,10 @@ struct spec_input {
  */
 int spec_resolve(struct spec *out, cJSON **resolved, const struct spec_input *in,
 		 struct spec_error *err);
+
+/* Record field and reason in err; returns ERR_INVALID (for checks beside the spec's). */
+int spec_fail(struct spec_error *err, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The peak learning rate: base_lr · batch_size / 256. */
 double spec_lr(const struct spec *s);

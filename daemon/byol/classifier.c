@@ -71,12 +71,6 @@ void classifier_free(struct classifier *c)
 	memset(c, 0, sizeof *c);
 }
 
-void classifier_zero_momentum(struct classifier *c)
-{
-	memset(c->mom_enc, 0, c->enc.param_len * sizeof(float));
-	memset(c->mom_head, 0, c->head.param_len * sizeof(float));
-}
-
 double classifier_step(struct classifier *c, const float *images, const int *labels, double lr)
 {
 	const float *feat = nn_net_forward(&c->enc, images, 1);

@@ -53,7 +53,4 @@ double classifier_step(struct classifier *c, const float *images, const int *lab
 /* Logits (batch × classes) of a batch in eval mode; valid until the next call. */
 const float *classifier_logits(struct classifier *c, const float *images);
 
-/* The momentum buffers zeroed (a new training from the same weights starts clean). */
-void classifier_zero_momentum(struct classifier *c);
-
 #endif

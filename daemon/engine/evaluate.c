@@ -113,8 +113,6 @@ int engine_open_sets(struct engine *g, struct err *e)
 	g->fit = g->train;
 	if (rc)
 		return rc;
-	if (g->o->request && g->o->request->kind == EVAL_EMBED) /* the one set it encodes */
-		return open_set(g, &g->test, &s->eval_data, NULL, "data", e);
 	if (spec_holdout(s->eval_data.split, &f) != 1) {
 		rc = open_set(g, &g->test, &s->eval_data, NULL, "eval_data", e);
 		if (!rc && engine_transfer(g))
@@ -305,9 +303,7 @@ int engine_finish(struct engine *g, struct err *e)
 	if (g->rank != 0)
 		return 0;
 	int rc;
-	if (q && q->kind == EVAL_EMBED)
-		rc = err_set(e, ERR_INVALID, "embeddings are not written by this build");
-	else if (q)
+	if (q)
 		rc = evaluate(g, q->kind, q->labels, q->seed, e);
 	else
 		rc = final_evaluations(g, e);

@@ -28,6 +28,7 @@
 #include "byol/classifier.h"
 #include "clock.h"
 #include "engine/engine_impl.h"
+#include "nn/ops.h"
 #include "event.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -299,17 +300,16 @@ static int score(struct ft *f, const struct dataset *ds, size_t *hit1, size_t *h
 		return rc;
 	const float *w = c->head.param + nn_net_param(&c->head, "fc.weight")->offset;
 	const float *bias = c->head.param + nn_net_param(&c->head, "fc.bias")->offset;
-	float *logits = malloc((size_t)classes * sizeof *logits);
+	float *logits = malloc(fs.n * (size_t)classes * sizeof *logits);
 	*hit1 = *hit5 = 0;
+	if (logits) /* logits = features · fc.weightᵀ + fc.bias */
+		gemm(f->g->pool, 0, 1, (int)fs.n, classes, fs.dim, 1.0f, fs.x, fs.dim, w, fs.dim,
+		     0.0f, logits, classes);
 	for (size_t i = 0; logits && i < fs.n; i++) {
-		const float *x = fs.x + i * (size_t)fs.dim;
-		for (int k = 0; k < classes; k++) {
-			double z = bias[k];
-			for (int j = 0; j < fs.dim; j++)
-				z += (double)w[(size_t)k * fs.dim + j] * x[j];
-			logits[k] = (float)z;
-		}
-		int rank = eval_rank(logits, classes, fs.y[i]);
+		float *z = logits + i * (size_t)classes;
+		for (int k = 0; k < classes; k++)
+			z[k] += bias[k];
+		int rank = eval_rank(z, classes, fs.y[i]);
 		*hit1 += rank == 0;
 		*hit5 += rank < top;
 	}

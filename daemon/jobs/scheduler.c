@@ -382,41 +382,6 @@ int scheduler_submit_eval(struct scheduler *s, long job_id, long eval_id, const 
 	return 0;
 }
 
-long scheduler_eval_job(struct scheduler *s, long eval_id)
-{
-	long job = 0;
-	pthread_mutex_lock(&s->mu);
-	for (struct job *j = s->jobs; j && !job; j = j->next)
-		job = j->eval_id == eval_id ? j->id : 0;
-	pthread_mutex_unlock(&s->mu);
-	return job;
-}
-
-int scheduler_cancel_eval(struct scheduler *s, long eval_id, struct err *e)
-{
-	pthread_mutex_lock(&s->mu);
-	struct job *j = s->jobs;
-	while (j && j->eval_id != eval_id)
-		j = j->next;
-	int rc = 0;
-	if (!j) {
-		rc = err_set(e, ERR_NOTFOUND, "evaluation %ld is not queued or running", eval_id);
-	} else if (j->cancelled) {
-		rc = err_set(e, ERR_BAD_STATE, "evaluation %ld is being cancelled", eval_id);
-	} else if (j->running) {
-		j->cancelled = 1;
-		atomic_store(&j->stop, 1);
-	} else {
-		unlink_locked(s, j);
-		push_locked(s, j->id, eval_ended_event(j, NULL));
-		if (j->eval_state)
-			unlink(j->eval_state);
-		job_free(j);
-		pthread_cond_broadcast(&s->work);
-	}
-	return unlock_wake(s, rc);
-}
-
 static struct job *find_locked(struct scheduler *s, long job_id)
 {
 	for (struct job *j = s->jobs; j; j = j->next)
@@ -425,24 +390,44 @@ static struct job *find_locked(struct scheduler *s, long job_id)
 	return NULL;
 }
 
+/* Cancel j (NULL: not found; what and id name it in errors): a queued one ends at once,
+   a running one at its next step boundary. Under the lock. */
+static int cancel_locked(struct scheduler *s, struct job *j, const char *what, long id,
+			 struct err *e)
+{
+	if (!j)
+		return err_set(e, ERR_NOTFOUND, "%s %ld is not queued or running", what, id);
+	if (j->cancelled)
+		return err_set(e, ERR_BAD_STATE, "%s %ld is being cancelled", what, id);
+	if (j->running) {
+		j->cancelled = 1;
+		atomic_store(&j->stop, 1);
+		return 0;
+	}
+	unlink_locked(s, j);
+	push_locked(s, j->id, j->eval_id ? eval_ended_event(j, NULL)
+					 : end_event("cancelled", NULL, NULL));
+	if (j->eval_state)
+		unlink(j->eval_state);
+	job_free(j);
+	pthread_cond_broadcast(&s->work); /* it may have held the queue's head */
+	return 0;
+}
+
 int scheduler_cancel(struct scheduler *s, long job_id, struct err *e)
 {
 	pthread_mutex_lock(&s->mu);
-	struct job *j = find_locked(s, job_id);
-	int rc = 0;
-	if (!j) {
-		rc = err_set(e, ERR_NOTFOUND, "job %ld is not queued or running", job_id);
-	} else if (j->cancelled) {
-		rc = err_set(e, ERR_BAD_STATE, "job %ld is being cancelled", job_id);
-	} else if (j->running) {
-		j->cancelled = 1;
-		atomic_store(&j->stop, 1);
-	} else {
-		unlink_locked(s, j);
-		push_locked(s, job_id, end_event("cancelled", NULL, NULL));
-		job_free(j);
-		pthread_cond_broadcast(&s->work); /* it may have held the queue's head */
-	}
+	int rc = cancel_locked(s, find_locked(s, job_id), "job", job_id, e);
+	return unlock_wake(s, rc);
+}
+
+int scheduler_cancel_eval(struct scheduler *s, long job_id, long eval_id, struct err *e)
+{
+	pthread_mutex_lock(&s->mu);
+	struct job *j = s->jobs;
+	while (j && !(j->eval_id == eval_id && j->id == job_id))
+		j = j->next;
+	int rc = cancel_locked(s, j, "evaluation", eval_id, e);
 	return unlock_wake(s, rc);
 }
 

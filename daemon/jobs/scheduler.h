@@ -61,10 +61,8 @@ int scheduler_submit_eval(struct scheduler *s, long job_id, long eval_id, const 
 			  struct err *e);
 /* Cancel an evaluation: a queued one ends at once, a running one at its next batch
    or step; either reports an "eval" event with "cancelled": true. ERR_NOTFOUND if it
-   is not queued or running. */
-int scheduler_cancel_eval(struct scheduler *s, long eval_id, struct err *e);
-/* The job of a queued or running evaluation; 0 if there is none. */
-long scheduler_eval_job(struct scheduler *s, long eval_id);
+   is not queued or running (or not job_id's). */
+int scheduler_cancel_eval(struct scheduler *s, long job_id, long eval_id, struct err *e);
 
 /* Control by job id; ERR_NOTFOUND if the job is not queued or running. A queued job
    that is cancelled ends at once (its "end" event says so). */

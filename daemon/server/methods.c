@@ -386,10 +386,7 @@ static int cancel_eval(struct rpc_conn *c, long id, long eval_id, cJSON **result
 {
 	struct daemon_ctx *d = ctx_of(c);
 	struct err e = { 0 };
-	if (scheduler_eval_job(d->jobs.sched, eval_id) != id)
-		return rpc_error_set(err, RPC_NOT_FOUND, "job %ld has no evaluation %ld queued or "
-				     "running", id, eval_id);
-	if (scheduler_cancel_eval(d->jobs.sched, eval_id, &e) != 0)
+	if (scheduler_cancel_eval(d->jobs.sched, id, eval_id, &e) != 0)
 		return e.code == ERR_BAD_STATE ? rpc_error_set(err, RPC_BAD_STATE, "%s", e.msg)
 					   : rpc_error_set(err, RPC_NOT_FOUND, "%s", e.msg);
 	*result = cJSON_CreateObject();
